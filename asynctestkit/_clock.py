@@ -1,0 +1,421 @@
+"""The virtual clock: one notion of "now" for a test, kept in integer nanoseconds.
+
+The clock knows nothing of unittest and imports nothing else of asynctestkit. A
+virtual event loop (``_loop.py``) attaches itself as the clock's *driver*, which
+is how the async stepping API (``advance``, ``next``, ``settle``) sees timers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import threading
+from typing import TYPE_CHECKING, Protocol, final
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+__all__ = ("DeadlockError", "LivelockError", "VirtualClock")
+
+# How many loop iterations settle() lets run before it calls the loop runaway:
+# a task that does `while True: await asyncio.sleep(0)` never lets it return.
+_SETTLE_LIMIT = 100_000
+
+
+class DeadlockError(RuntimeError):
+    """Every task waits, and nothing can ever wake them.
+
+    Raised by a virtual event loop instead of hanging: no timer is pending (or,
+    in manual mode, no one will advance the clock), no outside work is in
+    flight and no real file descriptor can wake the loop. The message is a
+    report of every pending task: its stack, what it awaits, where it was
+    created.
+    """
+
+
+class LivelockError(DeadlockError):
+    """The loop could only go on by spinning: a runaway timer or an exhausted budget.
+
+    Raised when a timer is re-armed again and again at the same instant without
+    time moving, when ``settle()`` never finds the loop idle, or when autojump
+    would move the clock past its virtual-time ``budget``. A subclass of
+    `DeadlockError`, so one ``except`` catches every "this test cannot finish".
+    """
+
+
+class _Driver(Protocol):
+    """What the clock needs from the event loop that runs on it."""
+
+    def _atk_timers(self) -> list[asyncio.TimerHandle]: ...
+
+    def _atk_next_when(self) -> float | None: ...
+
+    def _atk_busy(self) -> bool: ...
+
+    def _atk_wake(self) -> None: ...
+
+    def is_closed(self) -> bool: ...
+
+
+def _to_ns(seconds: float, what: str) -> int:
+    """Convert a user's duration to nanoseconds, refusing what makes no sense."""
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+        raise TypeError(f"{what} needs a number of seconds; got {seconds!r}")
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ValueError(
+            f"{what} needs a finite, non-negative number of seconds; got {seconds!r}"
+        )
+    return round(seconds * 1_000_000_000)
+
+
+def ceil_ns(when: float) -> int:
+    """Return the smallest whole nanosecond whose float seconds are >= ``when``.
+
+    The loop compares float deadlines with ``time()``; rounding ``when`` to the
+    nearest nanosecond could land a hair *before* it, and the timer would never
+    fire. Rounding up keeps "a timer due at now fires" true at any start value.
+    """
+    ns = int(when * 1e9)
+    while ns / 1e9 < when:
+        ns += 1
+    return ns
+
+
+@final
+class _Hold:
+    """While entered, the clock does not autojump (see `VirtualClock.hold`)."""
+
+    __slots__ = ("_clock",)
+
+    def __init__(self, clock: VirtualClock) -> None:
+        self._clock = clock
+
+    def __enter__(self) -> VirtualClock:
+        self._clock._change_holds(+1)
+        return self._clock
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._clock._change_holds(-1)
+
+    async def __aenter__(self) -> VirtualClock:
+        return self.__enter__()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.__exit__(exc_type, exc, tb)
+
+
+@final
+class VirtualClock:
+    """A test's virtual time: moves only when the test or an idle loop says so.
+
+    Time is kept as an integer number of nanoseconds, so it is exact whatever
+    the start value, and it only ever moves forward. An event loop made by
+    `virtual_event_loop` reads ``time()`` from here; `patch_time` makes
+    ``time.monotonic()`` and ``time.perf_counter()`` read it too.
+
+    In **autojump** mode (the default) the loop, when nothing is ready to run
+    and no outside work is in flight, jumps straight to its next timer. In
+    **manual** mode time moves only through `jump`, `advance`, `advance_to`
+    and `next`.
+
+    Args:
+        autojump: Start in autojump mode (``True``) or manual mode.
+        start: The virtual time to start at, in seconds.
+        budget: At most this many virtual seconds may pass by autojump from
+            now on; past it the loop raises `LivelockError` instead of spinning
+            through, say, an endless retry loop. ``None``: no limit.
+
+    Raises:
+        ValueError: ``start`` or ``budget`` is negative, NaN or infinite.
+
+    Example:
+        >>> clock = VirtualClock(autojump=False, start=100)
+        >>> clock.jump(2.5)
+        >>> clock.now
+        102.5
+    """
+
+    __slots__ = (
+        "__weakref__",
+        "_autojump",
+        "_budget_ns",
+        "_driver",
+        "_holds",
+        "_lock",
+        "_ns",
+        "_s",
+        "_thread_id",
+    )
+
+    def __init__(
+        self,
+        *,
+        autojump: bool = True,
+        start: float = 0.0,
+        budget: float | None = None,
+    ) -> None:
+        self._ns = _to_ns(start, "VirtualClock(start=...)")
+        self._s = self._ns / 1e9
+        self._autojump = _check_bool(autojump, "autojump")
+        self._holds = 0
+        self._lock = threading.Lock()
+        self._driver: _Driver | None = None
+        # The thread whose time.monotonic() reads this clock (see _timepatch):
+        # the loop's thread once a loop runs on it.
+        self._thread_id: int | None = None
+        self._budget_ns: int | None = None
+        self.budget = budget
+
+    # -- reading -----------------------------------------------------------
+
+    @property
+    def now(self) -> float:
+        """The virtual time, in seconds."""
+        return self._s
+
+    @property
+    def now_ns(self) -> int:
+        """The virtual time, in whole nanoseconds."""
+        return self._ns
+
+    def time(self) -> float:
+        """Return the virtual time in seconds (what the loop's ``time()`` returns)."""
+        return self._s
+
+    # -- options -----------------------------------------------------------
+
+    @property
+    def autojump(self) -> bool:
+        """Whether an idle loop jumps to its next timer; settable at any time."""
+        return self._autojump
+
+    @autojump.setter
+    def autojump(self, value: bool) -> None:
+        self._autojump = _check_bool(value, "autojump")
+        self._wake()
+
+    @property
+    def budget(self) -> float | None:
+        """Virtual seconds autojump may still use, or ``None`` for no limit.
+
+        Setting it starts the count again from now. Explicit stepping
+        (`jump`, `advance`) is a test's own statement and is not limited.
+        """
+        if self._budget_ns is None:
+            return None
+        return max(0, self._budget_ns - self._ns) / 1e9
+
+    @budget.setter
+    def budget(self, value: float | None) -> None:
+        if value is None:
+            self._budget_ns = None
+        else:
+            self._budget_ns = self._ns + _to_ns(value, "VirtualClock budget")
+
+    @property
+    def holds(self) -> int:
+        """How many `hold` blocks are active now."""
+        return self._holds
+
+    # -- moving time -------------------------------------------------------
+
+    def jump(self, seconds: float) -> None:
+        """Move time forward by ``seconds`` at once, running nothing.
+
+        Timers that fall due fire the next time the loop runs, all at the new
+        time. To fire each timer at its own deadline, use `advance`.
+
+        Args:
+            seconds: How far to move, a finite number >= 0.
+
+        Raises:
+            ValueError: ``seconds`` is negative, NaN or infinite.
+
+        Example:
+            >>> clock = VirtualClock()
+            >>> clock.jump(60)
+            >>> clock.now
+            60.0
+        """
+        self._set_ns(self._ns + _to_ns(seconds, "jump()"))
+
+    async def advance(self, seconds: float) -> None:
+        """Move time forward by ``seconds``, firing each timer at its own deadline.
+
+        Timers fire in deadline order (FIFO among equal deadlines) and ready
+        tasks run between steps, so two chained ``sleep(1)`` inside
+        ``advance(2)`` wake at times 1 and 2. Must be awaited on the running
+        loop this clock drives.
+
+        Args:
+            seconds: How far to move, a finite number >= 0.
+
+        Raises:
+            ValueError: ``seconds`` is negative, NaN or infinite.
+            RuntimeError: no running virtual event loop uses this clock.
+
+        Example:
+            >>> async def test():
+            ...     task = asyncio.create_task(asyncio.sleep(10))
+            ...     await clock.advance(10)
+            ...     assert task.done()
+        """
+        await self._advance_to_ns(self._ns + _to_ns(seconds, "advance()"))
+
+    async def advance_to(self, when: float) -> None:
+        """Move time forward to the absolute virtual time ``when``, like `advance`.
+
+        Raises:
+            ValueError: ``when`` is before now ("time can't go backwards"), NaN
+                or infinite.
+            RuntimeError: no running virtual event loop uses this clock.
+        """
+        target = _to_ns(when, "advance_to()")
+        if target < self._ns:
+            raise ValueError(
+                f"time can't go backwards: advance_to({when!r}) but now is {self._s!r}"
+            )
+        await self._advance_to_ns(target)
+
+    async def next(self) -> float | None:
+        """Move time to the next pending timer, fire it, and let the loop settle.
+
+        Returns:
+            The new virtual time, or ``None`` when no timer was pending (time
+            does not move then).
+
+        Raises:
+            RuntimeError: no running virtual event loop uses this clock.
+        """
+        driver = self._running_driver("next()")
+        await self.settle()
+        when = driver._atk_next_when()
+        if when is None:
+            return None
+        self._set_ns(max(self._ns, ceil_ns(when)))
+        await self.settle()
+        return self._s
+
+    async def settle(self) -> None:
+        """Run the loop until nothing is ready to run, without moving time.
+
+        Raises:
+            LivelockError: the loop never became idle (a task that yields
+                forever).
+            RuntimeError: no running virtual event loop uses this clock.
+        """
+        driver = self._running_driver("settle()")
+        for _ in range(_SETTLE_LIMIT):
+            await asyncio.sleep(0)
+            if not driver._atk_busy():
+                return
+        raise LivelockError(
+            f"settle() ran {_SETTLE_LIMIT} loop iterations and the loop never became "
+            "idle: some task yields forever (a `while True: await asyncio.sleep(0)`?)"
+        )
+
+    def hold(self) -> _Hold:
+        """Return a context manager (sync and async) that stops autojump inside it.
+
+        Use it while a test waits on something outside the loop that the loop
+        cannot see, such as a raw ``threading.Thread`` or another process:
+        the loop then waits in real time. Holds nest; the clock still moves by
+        explicit stepping.
+
+        Example:
+            >>> with clock.hold():
+            ...     thread.start()
+            ...     await asyncio.wait_for(reply, timeout=5)
+        """
+        return _Hold(self)
+
+    def pending_timers(self) -> list[asyncio.TimerHandle]:
+        """Return the loop's pending (not cancelled) timers, soonest first.
+
+        Returns an empty list when no loop is attached.
+        """
+        driver = self._driver
+        if driver is None or driver.is_closed():
+            return []
+        return driver._atk_timers()
+
+    def __repr__(self) -> str:
+        return (
+            f"<VirtualClock now={self._s!r}s autojump={self._autojump} "
+            f"holds={self._holds} timers={len(self.pending_timers())}>"
+        )
+
+    # -- for the loop and the time patch -----------------------------------
+
+    def _attach(self, driver: _Driver) -> None:
+        old = self._driver
+        if old is not None and old is not driver and not old.is_closed():
+            raise ValueError(
+                f"{self!r} already drives {old!r}; a clock drives one open loop at "
+                "a time: close that loop first, or make a new VirtualClock"
+            )
+        self._driver = driver
+
+    def _set_ns(self, ns: int) -> None:
+        # The one place time moves; callers guarantee ns >= now.
+        self._ns = ns
+        self._s = ns / 1e9
+
+    def _change_holds(self, delta: int) -> None:
+        with self._lock:
+            if self._holds + delta < 0:
+                raise RuntimeError("hold() exited more times than it was entered")
+            self._holds += delta
+        if delta < 0:
+            self._wake()
+
+    def _wake(self) -> None:
+        # A hold released or autojump switched on from another thread must not
+        # leave the loop waiting in real time for nothing.
+        driver = self._driver
+        if driver is not None and not driver.is_closed():
+            driver._atk_wake()
+
+    def _running_driver(self, what: str) -> _Driver:
+        driver = self._driver
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if driver is None or running is not driver:
+            raise RuntimeError(
+                f"{what} must be awaited on the running loop this clock drives; "
+                f"the running loop is {running!r}. Make the loop with "
+                "virtual_event_loop(clock) (ClockedTestCase does this)."
+            )
+        return driver
+
+    async def _advance_to_ns(self, target: int) -> None:
+        driver = self._running_driver("advance()")
+        target_s = target / 1e9
+        await self.settle()
+        while True:
+            when = driver._atk_next_when()
+            if when is None or when >= target_s:
+                break
+            self._set_ns(max(self._ns, ceil_ns(when)))
+            await self.settle()
+        if target > self._ns:
+            self._set_ns(target)
+        await self.settle()
+
+
+def _check_bool(value: object, name: str) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be True or False; got {value!r}")
+    return value

@@ -1,0 +1,531 @@
+"""The virtual event loop: a SelectorEventLoop whose time is a VirtualClock.
+
+The loop's selector is wrapped. Whenever asyncio would block in ``select()``
+waiting for its next timer, the wrapper decides instead:
+
+* work is ready, or real IO is ready: run it (real IO is always polled first);
+* outside work is in flight (an executor future, a live subprocess, a
+  ``hold()``): wait for it in *real* time, never jumping past it;
+* the clock may autojump: move virtual time straight to the next timer;
+* nothing at all can ever wake the loop: raise `DeadlockError` with a report.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import asyncio.base_events
+import heapq
+import itertools
+import logging
+import math
+import selectors
+import threading
+import time
+from typing import TYPE_CHECKING, Any, final
+
+from ._clock import DeadlockError, LivelockError, VirtualClock
+from ._report import format_tasks, tracking_task_factory
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+    from concurrent.futures import Executor
+    from contextvars import Context
+
+    from ._clock import _Driver
+
+__all__ = ("virtual_event_loop",)
+
+# Real seconds the loop waits between checks while it waits on outside work;
+# completions wake it at once through the self-pipe, this is only a safety net.
+_REAL_WAIT_CAP = 0.5
+# Timer firings at one instant, with nothing else ready, before the loop is
+# called runaway (a callback that re-arms call_at(loop.time(), ...) forever).
+_RUNAWAY_LIMIT = 100_000
+
+_logger = logging.getLogger("asyncio")
+_format_handle = asyncio.base_events._format_handle  # type: ignore[attr-defined]
+
+
+class _SeqTimerHandle(asyncio.TimerHandle):
+    """A TimerHandle that orders FIFO among equal deadlines.
+
+    asyncio's own handles compare by deadline only and heapq is not stable, so
+    two timers due at the same instant may fire in either order; ours carry a
+    sequence number as tie-breaker.
+    """
+
+    __slots__ = ("_seq",)
+    _seq: int
+
+    def __lt__(self, other: object) -> bool:
+        if isinstance(other, _SeqTimerHandle):
+            return self._when < other._when or (
+                self._when == other._when and self._seq < other._seq
+            )
+        return super().__lt__(other)  # type: ignore[operator]
+
+
+@final
+class _VirtualSelector(selectors.BaseSelector):
+    """Wraps the real selector to count the real file descriptors registered."""
+
+    def __init__(self, real: selectors.BaseSelector) -> None:
+        self._real = real
+        self._own_fd = -1  # the loop's self-pipe, set once the loop exists
+        self._others = 0  # real file descriptors registered besides our own
+
+    # -- delegation ------------------------------------------------------
+
+    def register(self, fileobj: Any, events: int, data: Any = None) -> selectors.SelectorKey:
+        key = self._real.register(fileobj, events, data)
+        if key.fd != self._own_fd:
+            self._others += 1
+        return key
+
+    def unregister(self, fileobj: Any) -> selectors.SelectorKey:
+        key = self._real.unregister(fileobj)
+        if key.fd != self._own_fd:
+            self._others -= 1
+        return key
+
+    def modify(self, fileobj: Any, events: int, data: Any = None) -> selectors.SelectorKey:
+        return self._real.modify(fileobj, events, data)
+
+    def get_key(self, fileobj: Any) -> selectors.SelectorKey:
+        return self._real.get_key(fileobj)
+
+    def get_map(self) -> Mapping[Any, selectors.SelectorKey]:
+        return self._real.get_map()
+
+    def close(self) -> None:
+        self._real.close()
+
+    def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
+        return self._real.select(timeout)
+
+
+class _VirtualEventLoop(asyncio.SelectorEventLoop):
+    """A selector event loop on a `VirtualClock` (made by `virtual_event_loop`)."""
+
+    _selector: _VirtualSelector
+
+    def __init__(self, clock: VirtualClock, io_grace: float) -> None:
+        selector = _VirtualSelector(selectors.DefaultSelector())
+        self._atk_clock = clock
+        self._atk_io_grace = io_grace
+        self._atk_instant_ns = -1
+        self._atk_instant_fires = 0
+        # Called with (handle, real seconds) for each callback that ran longer
+        # than _atk_slow_threshold; set by the hygiene checks.
+        self._atk_slow_threshold = math.inf
+        self._atk_on_slow: Callable[[object, float], None] | None = None
+        self._atk_timed = False  # debug mode or _atk_on_slow: time each callback
+        self._atk_woken = False
+        self._atk_in_flight = 0
+        self._atk_subprocesses: list[asyncio.SubprocessTransport] = []
+        self._atk_seq = itertools.count()
+        super().__init__(selector)
+        selector._own_fd = self._ssock.fileno()  # type: ignore[attr-defined]
+        selector._others = len(selector.get_map()) - 1
+        # Deadlines are compared with time(); one nanosecond is exact for us.
+        self._clock_resolution = 1e-9
+        self.set_task_factory(tracking_task_factory)
+        clock._attach(self)
+
+    @property
+    def clock(self) -> VirtualClock:
+        """The `VirtualClock` this loop runs on."""
+        return self._atk_clock
+
+    def time(self) -> float:
+        return self._atk_clock._s
+
+    def __repr__(self) -> str:
+        return (
+            f"<{type(self).__name__} running={self.is_running()} closed={self.is_closed()} "
+            f"debug={self.get_debug()} clock={self._atk_clock!r}>"
+        )
+
+    # -- timers: FIFO among equal deadlines ------------------------------
+
+    def call_at(
+        self,
+        when: float,
+        callback: Callable[..., object],
+        *args: Any,
+        context: Context | None = None,
+    ) -> asyncio.TimerHandle:
+        # BaseEventLoop.call_at (3.10-3.13) with a tie-breaking handle.
+        if when is None:
+            raise TypeError("when cannot be None")
+        if self._closed:  # type: ignore[attr-defined]
+            raise RuntimeError("Event loop is closed")
+        if self._debug:  # type: ignore[attr-defined]
+            self._check_thread()  # type: ignore[attr-defined]
+            self._check_callback(callback, "call_at")  # type: ignore[attr-defined]
+        timer = _SeqTimerHandle(when, callback, args, self, context)
+        timer._seq = next(self._atk_seq)
+        if timer._source_traceback:  # type: ignore[attr-defined]
+            del timer._source_traceback[-1]  # type: ignore[attr-defined]
+        heapq.heappush(self._scheduled, timer)  # type: ignore[attr-defined]
+        timer._scheduled = True  # type: ignore[attr-defined]
+        return timer
+
+    def call_later(
+        self,
+        delay: float,
+        callback: Callable[..., object],
+        *args: Any,
+        context: Context | None = None,
+    ) -> asyncio.TimerHandle:
+        # BaseEventLoop.call_later then call_at, in one call: every sleep()
+        # comes through here, and the extra layer of delegating to call_at
+        # costs about 15% of a virtual sleep (bench/bench_clock.py).
+        if delay is None:
+            raise TypeError("delay must not be None")
+        if self._closed:  # type: ignore[attr-defined]
+            raise RuntimeError("Event loop is closed")
+        if self._debug:  # type: ignore[attr-defined]
+            self._check_thread()  # type: ignore[attr-defined]
+            self._check_callback(callback, "call_later")  # type: ignore[attr-defined]
+        timer = _SeqTimerHandle(self._atk_clock._s + delay, callback, args, self, context)
+        timer._seq = next(self._atk_seq)
+        if timer._source_traceback:  # type: ignore[attr-defined]
+            del timer._source_traceback[-1]  # type: ignore[attr-defined]
+        heapq.heappush(self._scheduled, timer)  # type: ignore[attr-defined]
+        timer._scheduled = True  # type: ignore[attr-defined]
+        return timer
+
+    # -- running ---------------------------------------------------------
+
+    def run_forever(self) -> None:
+        # The thread running the loop owns the clock: its time.monotonic() is
+        # virtual under patch_time, every other thread's stays real.
+        self._atk_clock._thread_id = threading.get_ident()
+        super().run_forever()
+
+    # -- one iteration ---------------------------------------------------
+
+    def _run_once(self) -> None:
+        # BaseEventLoop._run_once (3.10-3.13) with one change: where asyncio
+        # would block in select() until its next timer, we decide how time
+        # moves (_atk_idle). Inlined because this runs once per iteration.
+        scheduled: list[Any] = self._scheduled  # type: ignore[attr-defined]
+        count = len(scheduled)
+        if count > 100 and self._timer_cancelled_count / count > 0.5:  # type: ignore[attr-defined]
+            live = []
+            for handle in scheduled:
+                if handle._cancelled:
+                    handle._scheduled = False
+                else:
+                    live.append(handle)
+            heapq.heapify(live)
+            self._scheduled = scheduled = live
+            self._timer_cancelled_count = 0
+        else:
+            while scheduled and scheduled[0]._cancelled:
+                self._timer_cancelled_count -= 1
+                heapq.heappop(scheduled)._scheduled = False
+
+        ready: Any = self._ready  # type: ignore[attr-defined]
+        clock = self._atk_clock
+        selector = self._selector
+        # Something real to poll: a registered socket or pipe or a signal
+        # handler (counted in _others), or a byte on the self-pipe
+        # (call_soon_threadsafe).
+        real = selector._others or self._atk_woken
+        if ready or self._stopping:  # type: ignore[attr-defined]
+            if real:
+                self._atk_woken = False
+                self._process_events(selector._real.select(0))  # type: ignore[attr-defined]
+        elif scheduled and scheduled[0]._when < clock._s + 1e-9:
+            self._atk_count_instant_fire()
+            if real:
+                self._atk_woken = False
+                self._process_events(selector._real.select(0))  # type: ignore[attr-defined]
+        elif (
+            real or ready or self._atk_in_flight or self._atk_subprocesses
+            or clock._holds or not clock._autojump or not scheduled
+        ):
+            self._atk_idle(scheduled, real)
+        else:
+            # The common case, inlined (it is most of a virtual sleep's cost):
+            # autojump to the next timer, the head of the heap once cancelled
+            # heads are dropped, rounded up to a nanosecond as _atk_jump does.
+            when = scheduled[0]._when
+            ns = int(when * 1e9)
+            while ns / 1e9 < when:
+                ns += 1
+            if ns > clock._ns:
+                if clock._budget_ns is not None and ns > clock._budget_ns:
+                    self._atk_jump(when)  # raises LivelockError with the report
+                clock._ns = ns
+                clock._s = ns / 1e9
+
+        end_time = clock._s + 1e-9
+        while scheduled:
+            handle = scheduled[0]
+            if handle._when >= end_time:
+                break
+            handle = heapq.heappop(scheduled)
+            handle._scheduled = False
+            ready.append(handle)
+
+        ntodo = len(ready)
+        if self._atk_timed:
+            for _ in range(ntodo):
+                handle = ready.popleft()
+                if not handle._cancelled:
+                    self._atk_run_timed(handle)
+        else:
+            for _ in range(ntodo):
+                handle = ready.popleft()
+                if not handle._cancelled:
+                    handle._run()
+        handle = None  # break cycles when an exception occurs
+
+    def set_debug(self, enabled: bool) -> None:
+        super().set_debug(enabled)
+        self._atk_timed = bool(enabled) or self._atk_on_slow is not None
+
+    def _atk_watch_slow(
+        self, threshold: float, on_slow: Callable[[object, float], None] | None
+    ) -> None:
+        """Call ``on_slow(handle, seconds)`` for callbacks running >= threshold real seconds."""
+        self._atk_slow_threshold = threshold
+        self._atk_on_slow = on_slow
+        self._atk_timed = self.get_debug() or on_slow is not None
+
+    def _atk_run_timed(self, handle: Any) -> None:
+        # asyncio's debug mode times callbacks with self.time(): virtual time,
+        # which would report a jump as a slow callback and never see real
+        # blocking. Time them in real time instead.
+        self._current_handle = handle
+        t0 = time.perf_counter()
+        try:
+            handle._run()
+        finally:
+            self._current_handle = None
+        dt = time.perf_counter() - t0
+        if self._debug and dt >= self.slow_callback_duration:  # type: ignore[attr-defined]
+            _logger.warning("Executing %s took %.3f seconds", _format_handle(handle), dt)
+        on_slow = self._atk_on_slow
+        if on_slow is not None and dt >= self._atk_slow_threshold:
+            on_slow(handle, dt)
+
+    def _atk_idle(self, scheduled: list[Any], real: object) -> None:
+        # Nothing is ready: asyncio would block in select() until the next
+        # timer. Real IO first, then outside work, then jump or deadlock.
+        selector = self._selector
+        if real:
+            self._atk_woken = False
+            events = selector._real.select(0)
+            if events:
+                self._process_events(events)  # type: ignore[attr-defined]
+                return
+        if self._ready:  # type: ignore[attr-defined]
+            # Another thread queued a callback meanwhile: run it first.
+            return
+        clock = self._atk_clock
+        if self._atk_in_flight or clock._holds or (
+            self._atk_subprocesses and self._atk_outside_work()
+        ):
+            # Outside work in flight: wait for it in real time. Completions wake
+            # the loop through the self-pipe; the cap is only a safety net.
+            self._process_events(selector._real.select(_REAL_WAIT_CAP))  # type: ignore[attr-defined]
+            return
+        if not clock._autojump or not scheduled:
+            if selector._others:
+                # Only real IO (a socket, a signal) can wake the loop now.
+                self._process_events(selector._real.select(_REAL_WAIT_CAP))  # type: ignore[attr-defined]
+                return
+            raise DeadlockError(self._atk_deadlock_report(scheduled))
+        if selector._others and self._atk_io_grace:
+            # Real sockets or pipes are open: give their peers a short real-time
+            # grace to answer before time jumps past them.
+            events = selector._real.select(self._atk_io_grace)
+            if events:
+                self._process_events(events)  # type: ignore[attr-defined]
+                return
+        self._atk_jump(scheduled[0]._when)
+
+    def _atk_jump(self, when: float) -> None:
+        # Move time to `when`, rounded up to a nanosecond (ceil_ns, inlined).
+        clock = self._atk_clock
+        ns = int(when * 1e9)
+        while ns / 1e9 < when:
+            ns += 1
+        if ns > clock._ns:
+            budget = clock._budget_ns
+            if budget is not None and ns > budget:
+                raise LivelockError(self._atk_report(
+                    f"Virtual-time budget exhausted: the next timer is at {when!r}s, "
+                    f"past the budget that ends at {budget / 1e9!r}s. A loop that never "
+                    "ends (a retry or poll without a limit)? Raise the budget if this "
+                    "much virtual time is expected"
+                ))
+            clock._ns = ns
+            clock._s = ns / 1e9
+
+    def _atk_count_instant_fire(self) -> None:
+        # A timer is due now and nothing else is ready: fine once, runaway if it
+        # happens again and again without time moving.
+        now = self._atk_clock._ns
+        if now != self._atk_instant_ns:
+            self._atk_instant_ns = now
+            self._atk_instant_fires = 0
+            return
+        self._atk_instant_fires += 1
+        if self._atk_instant_fires > _RUNAWAY_LIMIT:
+            self._atk_instant_fires = 0
+            raise LivelockError(self._atk_report(
+                f"Runaway timers: timers fired {_RUNAWAY_LIMIT} times at virtual time "
+                f"{self._atk_clock._s!r}s without time moving (a callback that re-arms "
+                "call_at(loop.time(), ...) or call_later(0, ...) forever?)"
+            ))
+
+    def _atk_deadlock_report(self, scheduled: list[Any]) -> str:
+        if not scheduled:
+            headline = (
+                "Deadlock: every task waits and nothing can ever wake them (no timer "
+                "pending, no outside work in flight, no real IO registered)"
+            )
+        else:
+            headline = (
+                f"Deadlock in manual mode: every task waits, the next timer is at "
+                f"{scheduled[0]._when!r}s and nothing will advance the clock. Call "
+                "`await clock.advance(...)` or `await clock.next()` from the test, or "
+                "set clock.autojump = True"
+            )
+        return self._atk_report(headline)
+
+    # -- outside work in flight ------------------------------------------
+
+    def run_in_executor(
+        self, executor: Executor | None, func: Callable[..., Any], *args: Any
+    ) -> asyncio.Future[Any]:
+        fut = super().run_in_executor(executor, func, *args)
+        self._atk_in_flight += 1
+        fut.add_done_callback(self._atk_landed)
+        return fut
+
+    def _atk_landed(self, _fut: object) -> None:
+        self._atk_in_flight -= 1
+
+    async def shutdown_default_executor(self, *args: Any) -> None:
+        # Its helper thread joins the workers and reports back through
+        # call_soon_threadsafe: outside work, never a deadlock.
+        self._atk_in_flight += 1
+        try:
+            await super().shutdown_default_executor(*args)
+        finally:
+            self._atk_in_flight -= 1
+
+    async def _make_subprocess_transport(self, *args: Any, **kwargs: Any) -> Any:
+        transport = await super()._make_subprocess_transport(*args, **kwargs)  # type: ignore[misc]
+        self._atk_subprocesses.append(transport)
+        return transport
+
+    def _atk_outside_work(self) -> bool:
+        if self._atk_in_flight:
+            return True
+        procs = self._atk_subprocesses
+        if procs:
+            procs[:] = [p for p in procs if p.get_returncode() is None and not p.is_closing()]
+            return bool(procs)
+        return False
+
+    def add_signal_handler(self, sig: int, callback: Callable[..., object], *args: Any) -> None:
+        # A signal's C handler writes to the self-pipe without _write_to_self:
+        # while any handler is installed, poll the self-pipe like a real fd.
+        had = sig in self._signal_handlers  # type: ignore[attr-defined]
+        super().add_signal_handler(sig, callback, *args)
+        if not had:
+            self._selector._others += 1
+
+    def remove_signal_handler(self, sig: int) -> bool:
+        removed = super().remove_signal_handler(sig)
+        if removed:
+            self._selector._others -= 1
+        return removed
+
+    def _write_to_self(self) -> None:
+        self._atk_woken = True
+        super()._write_to_self()  # type: ignore[misc]
+
+    # -- the clock's driver interface ------------------------------------
+
+    def _atk_next_when(self) -> float | None:
+        scheduled: list[asyncio.TimerHandle] = self._scheduled  # type: ignore[attr-defined]
+        while scheduled and scheduled[0]._cancelled:  # type: ignore[attr-defined]
+            handle = heapq.heappop(scheduled)
+            handle._scheduled = False  # type: ignore[attr-defined]
+            self._timer_cancelled_count -= 1  # type: ignore[attr-defined]
+        return scheduled[0]._when if scheduled else None  # type: ignore[attr-defined, no-any-return]
+
+    def _atk_timers(self) -> list[asyncio.TimerHandle]:
+        scheduled: list[asyncio.TimerHandle] = self._scheduled  # type: ignore[attr-defined]
+        return sorted(h for h in scheduled if not h.cancelled())
+
+    def _atk_busy(self) -> bool:
+        if self._ready:  # type: ignore[attr-defined]
+            return True
+        when = self._atk_next_when()
+        return when is not None and when < self._atk_clock._s + self._clock_resolution
+
+    def _atk_wake(self) -> None:
+        if not self.is_closed() and threading.get_ident() != self._atk_clock._thread_id:
+            self.call_soon_threadsafe(_nothing)
+
+    def _atk_report(self, headline: str) -> str:
+        tasks = [t for t in asyncio.all_tasks(self) if not t.done()]
+        return (
+            f"{headline}.\nVirtual time: {self._atk_clock._s!r}s.\n"
+            + format_tasks(tasks, "Pending tasks")
+        )
+
+
+def _nothing() -> None:
+    pass
+
+
+def virtual_event_loop(clock: VirtualClock | None = None, *, io_grace: float = 0.005) -> asyncio.AbstractEventLoop:
+    """Return a new event loop whose time is ``clock`` (a new `VirtualClock` if omitted).
+
+    The loop is a ``SelectorEventLoop``; ``loop.clock`` is its clock. Pass the
+    function itself as a loop factory: ``asyncio.run(main(),
+    loop_factory=virtual_event_loop)`` (3.12+), ``asyncio.Runner(loop_factory=
+    virtual_event_loop)`` (3.11+), or ``loop_factory = virtual_event_loop`` on
+    an `AsyncTestCase`.
+
+    Args:
+        clock: The clock to run on; a clock drives one open loop at a time.
+        io_grace: Real seconds to wait for real IO (sockets, pipes) before
+            autojump moves time, while any real file descriptor is registered.
+            ``0`` jumps at once.
+
+    Returns:
+        The new loop, not yet running and not set as current.
+
+    Raises:
+        TypeError: ``clock`` is not a `VirtualClock`.
+        ValueError: ``clock`` already drives an open loop; ``io_grace`` is
+            negative or not finite.
+
+    Example:
+        >>> loop = virtual_event_loop()
+        >>> loop.run_until_complete(asyncio.sleep(3600))  # returns at once
+        >>> loop.time()
+        3600.0
+    """
+    if clock is None:
+        clock = VirtualClock()
+    elif not isinstance(clock, VirtualClock):
+        raise TypeError(f"virtual_event_loop() needs a VirtualClock; got {clock!r}")
+    if isinstance(io_grace, bool) or not isinstance(io_grace, (int, float)) or not (
+        math.isfinite(io_grace) and io_grace >= 0
+    ):
+        raise ValueError(f"io_grace needs a finite, non-negative number of seconds; got {io_grace!r}")
+    driver: _Driver = _VirtualEventLoop(clock, float(io_grace))
+    assert isinstance(driver, asyncio.AbstractEventLoop)
+    return driver
