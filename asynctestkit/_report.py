@@ -14,6 +14,7 @@ import linecache
 import os
 import sys
 import traceback
+import unittest
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -24,7 +25,9 @@ __all__ = ("creation_site", "format_tasks", "format_thread", "tracking_task_fact
 
 # Frames from these directories are plumbing, not the user's code.
 _ASYNCIO_DIR = os.path.dirname(asyncio.__file__)
+_UNITTEST_DIR = os.path.dirname(unittest.__file__)
 _OWN_DIR = os.path.dirname(__file__)
+_PLUMBING = (_ASYNCIO_DIR, _UNITTEST_DIR, _OWN_DIR)
 _SITE_DEPTH = 3
 
 Site = tuple[tuple[str, int, str], ...]
@@ -36,7 +39,7 @@ def creation_site(frame: FrameType | None) -> Site:
     while frame is not None and len(site) < _SITE_DEPTH:
         code = frame.f_code
         filename = code.co_filename
-        if not filename.startswith(_ASYNCIO_DIR) and not filename.startswith(_OWN_DIR):
+        if not filename.startswith(_PLUMBING):
             site.append((filename, frame.f_lineno, code.co_name))
         frame = frame.f_back
     return tuple(site)
@@ -68,7 +71,7 @@ def _frames_of(coro: object) -> list[tuple[str, int, str]]:
             or getattr(coro, "gi_frame", None)
             or getattr(coro, "ag_frame", None)
         )
-        if frame is not None:
+        if frame is not None and not frame.f_code.co_filename.startswith(_OWN_DIR):
             frames.append((frame.f_code.co_filename, frame.f_lineno, frame.f_code.co_name))
         coro = (
             getattr(coro, "cr_await", None)

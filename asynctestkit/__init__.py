@@ -1,0 +1,31 @@
+"""asynctestkit: test asyncio code with unittest, on a virtual clock, honestly.
+
+The public face of the package; the code lives in the private modules named
+in ``DESIGN.md`` (``_clock``, ``_loop``, ``_timepatch``, ``_case``, ...).
+"""
+
+from ._case import AsyncTestCase as AsyncTestCase
+from ._case import ClockedTestCase as ClockedTestCase
+from ._case import configure as configure
+from ._clock import DeadlockError as DeadlockError
+from ._clock import LivelockError as LivelockError
+from ._clock import VirtualClock as VirtualClock
+from ._hygiene import SlowCallbackWarning as SlowCallbackWarning
+from ._loop import virtual_event_loop as virtual_event_loop
+from ._timepatch import patch_time as patch_time
+from ._watchdog import WatchdogTimeout as WatchdogTimeout
+
+__version__ = "0.1.0"
+
+__all__ = (
+    "AsyncTestCase",
+    "ClockedTestCase",
+    "DeadlockError",
+    "LivelockError",
+    "SlowCallbackWarning",
+    "VirtualClock",
+    "WatchdogTimeout",
+    "configure",
+    "patch_time",
+    "virtual_event_loop",
+)

@@ -1,0 +1,516 @@
+"""AsyncTestCase and ClockedTestCase: the test lifecycle on one loop per test.
+
+Both run every step of a test (setUp, asyncSetUp, the test, asyncTearDown,
+tearDown, cleanups) on the test's own loop, in one shared ``contextvars``
+context, the same way on every Python version: rather than lean on
+``IsolatedAsyncioTestCase``'s private machinery (a queue-fed task on 3.10, an
+``asyncio.Runner`` on 3.11+, ``loop_factory`` on 3.13+), they drive the loop
+themselves. Each async step runs as a task in a copy of the test's context,
+and the context it ends with becomes the test's context for the next step.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+import difflib
+import inspect
+import unittest
+import warnings
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+
+from ._asserts import AssertionsMixin
+from ._clock import VirtualClock
+from ._compat import PY311, default_loop_factory, set_current_loop
+from ._hygiene import Hygiene, SlowCallbackWarning, format_problems, report_tasks, report_timers
+from ._loop import virtual_event_loop
+from ._mocks import PatchingMixin
+from ._timepatch import patch_time
+from ._watchdog import Watchdog, WatchdogTimeout
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable, Coroutine
+    from contextlib import AbstractAsyncContextManager, AbstractContextManager
+
+__unittest = True  # keep these frames out of failure tracebacks
+
+__all__ = ("AsyncTestCase", "ClockedTestCase", "configure")
+
+T = TypeVar("T")
+F = TypeVar("F", bound="Callable[..., Any]")
+
+# Real seconds that the steps after a timeout (tearDown, cleanups, the loop's
+# shutdown) get before the watchdog stops them too.
+_GRACE = 5.0
+
+_OPTIONS = frozenset({
+    "timeout", "debug", "check_tasks", "check_exceptions", "check_coroutines",
+    "check_timers", "slow_callback_duration", "slow_callback_fails",
+    # ClockedTestCase
+    "autojump", "clock_start", "clock_budget", "time_targets", "time_wall",
+})
+
+
+def configure(**options: Any) -> Callable[[F], F]:
+    """Override class options for one test method.
+
+    Any option an `AsyncTestCase` or `ClockedTestCase` reads from a class
+    attribute can be set here for a single test: ``timeout``, ``debug``,
+    ``check_tasks``, ``check_exceptions``, ``check_coroutines``,
+    ``check_timers``, ``slow_callback_duration``, ``slow_callback_fails``,
+    ``autojump``, ``clock_start``, ``clock_budget``, ``time_targets``,
+    ``time_wall``.
+
+    Raises:
+        TypeError: an option name is unknown (the message suggests close names).
+
+    Example:
+        >>> class T(AsyncTestCase):
+        ...     @configure(timeout=120, check_timers=False)
+        ...     async def test_slow_upload(self): ...
+    """
+    for name in options:
+        if name not in _OPTIONS:
+            close = difflib.get_close_matches(name, _OPTIONS, n=3)
+            hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else ""
+            raise TypeError(
+                f"configure() got an unknown option {name!r}{hint} "
+                f"Known options: {', '.join(sorted(_OPTIONS))}"
+            )
+
+    def decorate(func: F) -> F:
+        merged = dict(getattr(func, "_asynctestkit_options", {}))
+        merged.update(options)
+        func._asynctestkit_options = merged  # type: ignore[attr-defined]
+        return func
+
+    return decorate
+
+
+class AsyncTestCase(PatchingMixin, AssertionsMixin, unittest.IsolatedAsyncioTestCase):
+    """An ``IsolatedAsyncioTestCase`` that behaves the same on 3.10-3.14 and fails honestly.
+
+    Each test gets a new loop (``loop_factory``, default: the platform's
+    loop), current from ``setUp`` to the last cleanup. At the end of a test
+    (after ``asyncTearDown`` and the cleanups) the test fails if it left a
+    task or a timer pending, if an exception reached the loop's exception
+    handler or if a coroutine was never awaited. A real-time ``timeout``
+    stops a hung test with a report of every task.
+
+    Class options (each can be overridden for one test with `configure`):
+        loop_factory: A class or a function returning a new loop.
+        timeout: Real seconds a test may run (``None``: no limit). 60.
+        debug: asyncio's debug mode (costs ~10x per loop iteration). False.
+        check_tasks, check_exceptions, check_coroutines, check_timers:
+            The hygiene checks, all True.
+        slow_callback_duration: Real seconds a callback may block the loop
+            before it is reported (``None``: not checked). 0.1.
+        slow_callback_fails: Report slow callbacks as a failure instead of a
+            `SlowCallbackWarning`. False.
+
+    Example:
+        >>> class TestClient(AsyncTestCase):
+        ...     async def asyncSetUp(self):
+        ...         self.client = await self.enterAsyncContext(Client())
+        ...     async def test_get(self):
+        ...         self.assertEqual(await self.client.get("k"), "v")
+    """
+
+    loop_factory: ClassVar[Any] = None
+    timeout: ClassVar[float | None] = 60.0
+    check_tasks: ClassVar[bool] = True
+    check_exceptions: ClassVar[bool] = True
+    check_coroutines: ClassVar[bool] = True
+    check_timers: ClassVar[bool] = True
+    slow_callback_duration: ClassVar[float | None] = 0.1
+    slow_callback_fails: ClassVar[bool] = False
+    # `debug = True` in a class body sets this (see __init_subclass__): the
+    # name `debug` itself stays TestCase.debug(), the method.
+    _asynctestkit_debug: ClassVar[bool] = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        value = cls.__dict__.get("debug")
+        if isinstance(value, bool):
+            cls._asynctestkit_debug = value
+            delattr(cls, "debug")
+
+    def __init__(self, methodName: str = "runTest") -> None:
+        super().__init__(methodName)
+        self._asynctestkit_loop: asyncio.AbstractEventLoop | None = None
+        self._asynctestkit_context = contextvars.copy_context()
+        self._asynctestkit_owned: list[asyncio.Task[Any]] = []
+        self._asynctestkit_stack: contextlib.ExitStack | None = None
+
+    # -- options -----------------------------------------------------------
+
+    def _asynctestkit_option(self, name: str) -> Any:
+        method = getattr(self, self._testMethodName, None)
+        options = getattr(method, "_asynctestkit_options", None)
+        if options and name in options:
+            return options[name]
+        if name == "debug":
+            return self._asynctestkit_debug
+        return getattr(self, name)
+
+    # -- the loop for one test ---------------------------------------------
+
+    def _asynctestkit_make_loop(self) -> asyncio.AbstractEventLoop:
+        # A plain function as a class attribute would be bound as a method;
+        # look it up raw, so a class, a function and a staticmethod all work.
+        factory = inspect.getattr_static(self, "loop_factory", None)
+        if isinstance(factory, (staticmethod, classmethod)):
+            factory = factory.__get__(None, type(self))
+        if factory is None:
+            return default_loop_factory()
+        if not callable(factory):
+            raise TypeError(f"loop_factory must be a class or a function; got {factory!r}")
+        loop = factory()
+        if not isinstance(loop, asyncio.AbstractEventLoop):
+            raise TypeError(f"loop_factory must return a new event loop; {factory!r} returned {loop!r}")
+        return loop
+
+    def _asynctestkit_acquire_loop(self) -> tuple[asyncio.AbstractEventLoop, bool]:
+        """Return the loop for this test and whether the test owns (and closes) it.
+
+        The class-scoped loop overrides this to lend the class's loop instead.
+        """
+        return self._asynctestkit_make_loop(), True
+
+    def _asynctestkit_start(self) -> None:
+        stack = contextlib.ExitStack()
+        self._asynctestkit_stack = stack
+        try:
+            loop, owned = self._asynctestkit_acquire_loop()
+            if owned:
+                stack.callback(loop.close)
+            self._asynctestkit_owns_loop = owned
+            loop.set_debug(bool(self._asynctestkit_option("debug")))
+            set_current_loop(loop)
+            stack.callback(set_current_loop, None)
+            self._asynctestkit_loop = loop
+            self._asynctestkit_context = self._asynctestkit_initial_context()
+            self._asynctestkit_owned = []
+            self._asynctestkit_setup_time(stack)
+            hygiene = Hygiene(
+                loop,
+                slow_threshold=self._asynctestkit_option("slow_callback_duration"),
+                coroutines=self._asynctestkit_option("check_coroutines"),
+            )
+            stack.callback(hygiene.uninstall)
+            hygiene.install()
+            self._asynctestkit_hygiene = hygiene
+            watchdog = Watchdog(loop)
+            stack.callback(watchdog.disarm)
+            watchdog.arm(self._asynctestkit_option("timeout"))
+            self._asynctestkit_watchdog = watchdog
+        except BaseException:
+            self._asynctestkit_stack = None
+            stack.close()
+            raise
+
+    def _asynctestkit_initial_context(self) -> contextvars.Context:
+        """The context the test's first step runs in (the class loop's is shared)."""
+        return contextvars.copy_context()
+
+    def _asynctestkit_setup_time(self, stack: contextlib.ExitStack) -> None:
+        """Hook for ClockedTestCase: patch time for the whole test."""
+
+    def _asynctestkit_finish(self) -> None:
+        stack = self._asynctestkit_stack
+        loop = self._asynctestkit_loop
+        if stack is None or loop is None:
+            return
+        self._asynctestkit_stack = None
+        try:
+            self._asynctestkit_watchdog.arm(_GRACE)
+            self._asynctestkit_watchdog.interrupting = True
+            self._asynctestkit_hygiene.lap()
+            with contextlib.suppress(WatchdogTimeout):
+                if self._asynctestkit_owns_loop:
+                    _shut_down(loop)
+                else:
+                    _cancel(loop, self._asynctestkit_hygiene.new_tasks())
+        finally:
+            self._asynctestkit_loop = None
+            stack.close()
+
+    def run(self, result: unittest.result.TestResult | None = None) -> unittest.result.TestResult | None:
+        self._asynctestkit_start()
+        try:
+            return unittest.TestCase.run(self, result)
+        finally:
+            self._asynctestkit_finish()
+
+    def debug(self) -> None:
+        """Run the test without a result, raising its first error (as TestCase.debug)."""
+        self._asynctestkit_start()
+        try:
+            unittest.TestCase.debug(self)
+        finally:
+            self._asynctestkit_finish()
+
+    # -- running the steps -------------------------------------------------
+
+    def _callSetUp(self) -> None:
+        # Registered first, so it runs last: after asyncTearDown and cleanups.
+        self.addCleanup(self._asynctestkit_verdict)
+        self._asynctestkit_call(self.setUp, sync=True)
+        self._asynctestkit_call(self.asyncSetUp)
+
+    def _callTestMethod(self, method: Callable[[], Any]) -> None:
+        if self._asynctestkit_call(method) is not None and PY311:
+            # What TestCase and IsolatedAsyncioTestCase do on 3.11+.
+            warnings.warn(
+                f"It is deprecated to return a value that is not None from a test case ({method})",
+                DeprecationWarning, stacklevel=4,
+            )
+
+    def _callTearDown(self) -> None:
+        self._asynctestkit_call(self.asyncTearDown)
+        self._asynctestkit_call(self.tearDown, sync=True)
+
+    def _callCleanup(self, function: Callable[..., Any], /, *args: Any, **kwargs: Any) -> None:
+        # Dispatch on the result, not on inspect.iscoroutinefunction(): 3.11+
+        # drop callables that merely return awaitables (gh-101486) and choke on
+        # autospecced sync methods that claim to be coroutine functions (gh-85794).
+        self._asynctestkit_call(function, *args, **kwargs)
+
+    def _asynctestkit_call(
+        self, func: Callable[..., Any], /, *args: Any, sync: bool = False, **kwargs: Any
+    ) -> Any:
+        watchdog = self._asynctestkit_watchdog
+        if watchdog.expired and not watchdog.interrupting:
+            # Expired between steps: report it now, then give the rest a grace.
+            watchdog.interrupting = True
+            watchdog.arm(_GRACE)
+            raise self.failureException(watchdog.report)
+        watchdog.interrupting = True
+        try:
+            result = self._asynctestkit_context.run(func, *args, **kwargs)
+            if not sync and inspect.isawaitable(result):
+                result = self._asynctestkit_await(result, getattr(func, "__name__", "step"))
+            return result
+        except WatchdogTimeout:
+            watchdog.arm(_GRACE)
+            raise self.failureException(watchdog.report) from None
+        finally:
+            if not watchdog.expired:
+                watchdog.interrupting = False
+
+    def _asynctestkit_await(self, awaitable: Awaitable[T], name: str = "step") -> T:
+        loop = self._asynctestkit_loop
+        assert loop is not None, "the test's loop is not running"
+        task = self._asynctestkit_context.run(
+            loop.create_task, self._asynctestkit_step(awaitable), name=f"{self.id()}: {name}"
+        )
+        watchdog = self._asynctestkit_watchdog
+        watchdog.step = task
+        try:
+            return loop.run_until_complete(task)
+        except asyncio.CancelledError:
+            if watchdog.expired:  # the watchdog's timer thread cancelled the step
+                raise WatchdogTimeout(watchdog.report) from None
+            raise
+        finally:
+            watchdog.step = None
+            if not task.done():
+                # The loop stopped under the step (a deadlock, the watchdog,
+                # Ctrl-C): cancel it and let it unwind before going on.
+                task.cancel()
+                with contextlib.suppress(BaseException):
+                    loop.run_until_complete(task)
+
+    async def _asynctestkit_step(self, awaitable: Awaitable[T]) -> T:
+        try:
+            return await awaitable
+        finally:
+            # The context this step ends with is the test's context from now on.
+            self._asynctestkit_context = contextvars.copy_context()
+
+    async def _asynctestkit_verdict(self) -> None:
+        """The hygiene checks: fail the test if it left a mess."""
+        hygiene = self._asynctestkit_hygiene
+        option = self._asynctestkit_option
+        sections: list[str] = []
+        leaked = hygiene.leaked_tasks(self._asynctestkit_owned)
+        if leaked:
+            if option("check_tasks"):
+                sections.append(report_tasks(leaked))
+            for task in leaked:
+                task.cancel()
+            await asyncio.wait(leaked)
+        timers = hygiene.pending_timers()
+        if timers:
+            if option("check_timers"):
+                sections.append(report_timers(timers, asyncio.get_running_loop().time))
+            for timer in timers:
+                timer.cancel()
+        if hygiene.exceptions and option("check_exceptions"):
+            sections.append(
+                f"Exceptions reached the loop's exception handler ({len(hygiene.exceptions)}):\n"
+                + "\n".join(f"- {e}" for e in hygiene.exceptions)
+            )
+        if hygiene.never_awaited and option("check_coroutines"):
+            sections.append(
+                f"Coroutines never awaited ({len(hygiene.never_awaited)}); await them or "
+                "close() them:\n" + "\n".join(f"- {e}" for e in hygiene.never_awaited)
+            )
+        if hygiene.slow:
+            text = (
+                f"Callbacks blocked the loop longer than slow_callback_duration="
+                f"{option('slow_callback_duration')} s:\n" + "\n".join(f"- {s}" for s in hygiene.slow)
+            )
+            if option("slow_callback_fails"):
+                sections.append(text)
+            else:
+                warnings.warn(text, SlowCallbackWarning, stacklevel=1)
+        if sections:
+            raise self.failureException(format_problems(sections))
+
+    # -- helpers -----------------------------------------------------------
+
+    def create_task(
+        self, coro: Coroutine[Any, Any, T], *, name: str | None = None
+    ) -> asyncio.Task[T]:
+        """Start a task the test owns: cancelled and awaited when the test ends.
+
+        If the task raised and nobody retrieved its exception, the test fails
+        with that exception and its traceback. Call it from the test or from
+        asyncSetUp (the loop must be running). Owned tasks are not reported as
+        leaks.
+
+        Returns:
+            The task.
+
+        Example:
+            >>> worker = self.create_task(queue_worker(q), name="worker")
+        """
+        loop = asyncio.get_running_loop()
+        task = loop.create_task(coro, name=name)
+        self._asynctestkit_owned.append(task)
+        self.addAsyncCleanup(self._asynctestkit_reap, task)
+        return task
+
+    async def _asynctestkit_reap(self, task: asyncio.Task[Any]) -> None:
+        unretrieved = task.done() and getattr(task, "_log_traceback", False)
+        if not task.done():
+            task.cancel()
+            await asyncio.wait({task})
+            unretrieved = True
+        if unretrieved and not task.cancelled() and task.exception() is not None:
+            raise task.exception()  # type: ignore[misc]
+
+    async def run_until_idle(self) -> None:
+        """Run the loop until no task or callback is ready, without moving time.
+
+        Example:
+            >>> bus.publish("event")
+            >>> await self.run_until_idle()
+            >>> handler.assert_called_once()
+        """
+        loop: Any = asyncio.get_running_loop()
+        clock = getattr(loop, "clock", None)
+        if isinstance(clock, VirtualClock):
+            await clock.settle()
+            return
+        for _ in range(100_000):
+            await asyncio.sleep(0)
+            if not loop._ready:
+                return
+        raise RuntimeError("run_until_idle(): the loop never became idle (a task yields forever)")
+
+    def enterContext(self, cm: AbstractContextManager[T]) -> T:
+        """Enter a context manager; exit it as a cleanup (as 3.11+'s, on 3.10 too)."""
+        cls = type(cm)
+        try:
+            enter, exit_ = cls.__enter__, cls.__exit__
+        except AttributeError:
+            raise TypeError(
+                f"'{cls.__module__}.{cls.__qualname__}' object does not support the "
+                "context manager protocol"
+            ) from None
+        result = enter(cm)
+        self.addCleanup(exit_, cm, None, None, None)
+        return result
+
+    async def enterAsyncContext(self, cm: AbstractAsyncContextManager[T]) -> T:
+        """Enter an async context manager; exit it as a cleanup (3.10 too)."""
+        cls = type(cm)
+        try:
+            enter, exit_ = cls.__aenter__, cls.__aexit__
+        except AttributeError:
+            raise TypeError(
+                f"'{cls.__module__}.{cls.__qualname__}' object does not support the "
+                "asynchronous context manager protocol"
+            ) from None
+        result = await enter(cm)
+        self.addAsyncCleanup(exit_, cm, None, None, None)
+        return result
+
+
+class ClockedTestCase(AsyncTestCase):
+    """An `AsyncTestCase` on a virtual clock, ``self.clock``, for the whole test.
+
+    Sleeps, timeouts and ``call_later`` take no real time: when every task
+    waits, the clock jumps to the next timer (``autojump``), never past work
+    in flight in a thread or subprocess. ``time.monotonic()`` and
+    ``time.perf_counter()`` read the same clock on the loop's thread.
+
+    Class options (each can be overridden for one test with `configure`):
+        autojump: Start in autojump mode (True) or manual mode.
+        clock_start: Virtual time at the start of each test. 0.0.
+        clock_budget: Virtual seconds autojump may use in one test before the
+            test fails with `LivelockError` (``None``: no limit). 30 days.
+        time_targets: Modules whose ``from time import monotonic`` aliases
+            are rebound too (see `patch_time`). ().
+        time_wall: Also move ``time.time()`` (and datetime in targets). False.
+
+    Example:
+        >>> class TestRetry(ClockedTestCase):
+        ...     async def test_backoff(self):
+        ...         await fetch_with_retries()          # sleeps 1 + 2 + 4 s
+        ...         self.assertEqual(self.clock.now, 7)  # in no real time
+    """
+
+    autojump: ClassVar[bool] = True
+    clock_start: ClassVar[float] = 0.0
+    clock_budget: ClassVar[float | None] = 30 * 86400.0
+    time_targets: ClassVar[tuple[Any, ...]] = ()
+    time_wall: ClassVar[Any] = False
+    clock: VirtualClock
+
+    def _asynctestkit_make_loop(self) -> asyncio.AbstractEventLoop:
+        if inspect.getattr_static(self, "loop_factory", None) is not None:
+            raise TypeError(
+                f"{type(self).__name__} sets loop_factory, but ClockedTestCase makes its own "
+                "virtual loop; use AsyncTestCase with loop_factory=virtual_event_loop, or "
+                "set the clock options (autojump, clock_start, clock_budget)"
+            )
+        option = self._asynctestkit_option
+        self.clock = VirtualClock(
+            autojump=option("autojump"), start=option("clock_start"), budget=option("clock_budget")
+        )
+        return virtual_event_loop(self.clock)
+
+    def _asynctestkit_setup_time(self, stack: contextlib.ExitStack) -> None:
+        option = self._asynctestkit_option
+        stack.enter_context(
+            patch_time(self.clock, targets=option("time_targets"), wall=option("time_wall"))
+        )
+
+
+def _cancel(loop: asyncio.AbstractEventLoop, tasks: list[asyncio.Task[Any]]) -> None:
+    """Cancel ``tasks`` and run the loop until they have finished."""
+    for task in tasks:
+        task.cancel()
+    if tasks:
+        loop.run_until_complete(asyncio.wait(tasks))
+
+
+def _shut_down(loop: asyncio.AbstractEventLoop) -> None:
+    """Cancel what is left, close async generators and the default executor."""
+    _cancel(loop, [t for t in asyncio.all_tasks(loop) if not t.done()])
+    loop.run_until_complete(loop.shutdown_asyncgens())
+    loop.run_until_complete(loop.shutdown_default_executor())
