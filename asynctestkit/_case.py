@@ -20,6 +20,7 @@ import unittest
 import warnings
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
+from . import _classloop
 from ._asserts import AssertionsMixin
 from ._clock import VirtualClock
 from ._compat import PY311, default_loop_factory, set_current_loop
@@ -118,6 +119,7 @@ class AsyncTestCase(PatchingMixin, AssertionsMixin, unittest.IsolatedAsyncioTest
     """
 
     loop_factory: ClassVar[Any] = None
+    loop_scope: ClassVar[str] = "test"
     timeout: ClassVar[float | None] = 60.0
     check_tasks: ClassVar[bool] = True
     check_exceptions: ClassVar[bool] = True
@@ -162,21 +164,56 @@ class AsyncTestCase(PatchingMixin, AssertionsMixin, unittest.IsolatedAsyncioTest
         factory = inspect.getattr_static(self, "loop_factory", None)
         if isinstance(factory, (staticmethod, classmethod)):
             factory = factory.__get__(None, type(self))
-        if factory is None:
-            return default_loop_factory()
-        if not callable(factory):
-            raise TypeError(f"loop_factory must be a class or a function; got {factory!r}")
-        loop = factory()
-        if not isinstance(loop, asyncio.AbstractEventLoop):
-            raise TypeError(f"loop_factory must return a new event loop; {factory!r} returned {loop!r}")
-        return loop
+        return default_loop_factory() if factory is None else _checked_loop(factory)
 
     def _asynctestkit_acquire_loop(self) -> tuple[asyncio.AbstractEventLoop, bool]:
-        """Return the loop for this test and whether the test owns (and closes) it.
-
-        The class-scoped loop overrides this to lend the class's loop instead.
-        """
+        """Return the loop for this test and whether the test owns (and closes) it."""
+        if self.loop_scope == "class":
+            return _classloop.lend_loop(self), False
         return self._asynctestkit_make_loop(), True
+
+    @classmethod
+    def _asynctestkit_make_class_loop(cls) -> asyncio.AbstractEventLoop:
+        """Make the loop a whole class shares (``loop_scope = "class"``)."""
+        factory = inspect.getattr_static(cls, "loop_factory", None)
+        if isinstance(factory, (staticmethod, classmethod)):
+            factory = factory.__get__(None, cls)
+        return default_loop_factory() if factory is None else _checked_loop(factory)
+
+    # -- class scope (loop_scope = "class"; see _classloop) ------------------
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        """Set up the class; with ``loop_scope = "class"``, start its loop and run asyncSetUpClass.
+
+        If you override it, call ``super().setUpClass()`` first.
+        """
+        super().setUpClass()
+        _classloop.set_up_class(cls)
+
+    @classmethod
+    def tearDownClass(cls) -> None:
+        """Run asyncTearDownClass on the class's loop (class cleanups close the loop)."""
+        _classloop.tear_down_class(cls)
+        super().tearDownClass()
+
+    @classmethod
+    async def asyncSetUpClass(cls) -> None:
+        """Set up what the tests of the class share, on the class's loop (``loop_scope = "class"``)."""
+
+    @classmethod
+    async def asyncTearDownClass(cls) -> None:
+        """Tear down what asyncSetUpClass made, on the class's loop."""
+
+    @classmethod
+    def addAsyncClassCleanup(cls, func: Callable[..., Any], /, *args: Any, **kwargs: Any) -> None:
+        """Add a class cleanup that may return an awaitable, awaited on the class's loop."""
+        _classloop.add_async_class_cleanup(cls, func, *args, **kwargs)
+
+    @classmethod
+    async def enterAsyncClassContext(cls, cm: AbstractAsyncContextManager[T]) -> T:
+        """Enter an async context manager for the class; exit it as a class cleanup."""
+        return await _classloop.enter_async_class_context(cls, cm)
 
     def _asynctestkit_start(self) -> None:
         stack = contextlib.ExitStack()
@@ -211,7 +248,9 @@ class AsyncTestCase(PatchingMixin, AssertionsMixin, unittest.IsolatedAsyncioTest
             raise
 
     def _asynctestkit_initial_context(self) -> contextvars.Context:
-        """The context the test's first step runs in (the class loop's is shared)."""
+        """The context the test's first step runs in."""
+        if self.loop_scope == "class":
+            return _classloop.initial_context(self)
         return contextvars.copy_context()
 
     def _asynctestkit_setup_time(self, stack: contextlib.ExitStack) -> None:
@@ -494,11 +533,26 @@ class ClockedTestCase(AsyncTestCase):
         )
         return virtual_event_loop(self.clock)
 
+    @classmethod
+    def _asynctestkit_make_class_loop(cls) -> asyncio.AbstractEventLoop:
+        clock = VirtualClock(autojump=cls.autojump, start=cls.clock_start, budget=cls.clock_budget)
+        cls._asynctestkit_class_clock = clock
+        return virtual_event_loop(clock)
+
     def _asynctestkit_setup_time(self, stack: contextlib.ExitStack) -> None:
         option = self._asynctestkit_option
         stack.enter_context(
             patch_time(self.clock, targets=option("time_targets"), wall=option("time_wall"))
         )
+
+
+def _checked_loop(factory: Any) -> asyncio.AbstractEventLoop:
+    if not callable(factory):
+        raise TypeError(f"loop_factory must be a class or a function; got {factory!r}")
+    loop = factory()
+    if not isinstance(loop, asyncio.AbstractEventLoop):
+        raise TypeError(f"loop_factory must return a new event loop; {factory!r} returned {loop!r}")
+    return loop
 
 
 def _cancel(loop: asyncio.AbstractEventLoop, tasks: list[asyncio.Task[Any]]) -> None:
