@@ -12,20 +12,38 @@ from ._clock import LivelockError as LivelockError
 from ._clock import VirtualClock as VirtualClock
 from ._hygiene import SlowCallbackWarning as SlowCallbackWarning
 from ._loop import virtual_event_loop as virtual_event_loop
+from ._mocks import AsyncContextManagerMock as AsyncContextManagerMock
+from ._mocks import AsyncIteratorMock as AsyncIteratorMock
+from ._mocks import AwaitableMock as AwaitableMock
+from ._mocks import autospec as autospec
+from ._mockwait import AwaitOrder as AwaitOrder
+from ._mockwait import ControlledAsyncMock as ControlledAsyncMock
+from ._mockwait import PendingAwait as PendingAwait
+from ._mockwait import latency as latency
+from ._mockwait import wait_awaited as wait_awaited
 from ._timepatch import patch_time as patch_time
 from ._watchdog import WatchdogTimeout as WatchdogTimeout
 
 __version__ = "0.1.0"
 
 __all__ = (
+    "AsyncContextManagerMock",
+    "AsyncIteratorMock",
     "AsyncTestCase",
+    "AwaitOrder",
+    "AwaitableMock",
     "ClockedTestCase",
+    "ControlledAsyncMock",
     "DeadlockError",
     "LivelockError",
+    "PendingAwait",
     "SlowCallbackWarning",
     "VirtualClock",
     "WatchdogTimeout",
+    "autospec",
     "configure",
+    "latency",
     "patch_time",
     "virtual_event_loop",
+    "wait_awaited",
 )
