@@ -52,7 +52,7 @@ __all__ = ("TimePatch", "patch_time")
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 _get_ident: Final = threading.get_ident
-_UTC: Final = _datetime_module.timezone.utc  # noqa: UP017 (datetime.UTC is 3.11+)
+_UTC: Final = _datetime_module.timezone.utc
 
 # CPython 3.12+ deprecate datetime.datetime.utcnow() (gh-103857). The fake
 # warns exactly where the real one would, attributed to the caller's line.
@@ -357,7 +357,7 @@ _SiteKey = tuple[int, str, Union[str, int]]  # noqa: UP007 (a runtime alias on 3
 class _Site:
     """One reference we rebind: an attribute, or one default of one function."""
 
-    __slots__ = ("count", "fake", "kind", "label", "name", "original", "owner", "wall")
+    __slots__ = ("count", "fake", "key", "kind", "name", "original", "owner", "wall", "what", "where")
 
     def __init__(
         self,
@@ -366,17 +366,24 @@ class _Site:
         name: str | int,
         original: object,
         fake: object,
-        label: str,
+        where: str,
+        what: str,
         wall: bool,
     ) -> None:
+        self.key: _SiteKey = (id(owner), kind, name)
         self.owner = owner
         self.kind = kind
         self.name = name
         self.original = original
         self.fake = fake
-        self.label = label
+        self.where = where
+        self.what = what
         self.wall = wall
-        self.count = 0
+        self.count = 0  # how many activations hold it; applied while > 0
+
+    @property
+    def label(self) -> str:
+        return f"{self.where} ({self.what})"
 
 
 @final
@@ -442,131 +449,131 @@ def _unapply(site: _Site) -> None:
 # ---------------------------------------------------------------------------
 
 
-@final
-class _Ref:
-    """A reference found by a scan: rebind it (new site) or share an active site."""
-
-    __slots__ = ("fake", "key", "kind", "label", "name", "original", "owner", "wall")
-
-    def __init__(
-        self,
-        key: _SiteKey,
-        owner: object,
-        kind: str,
-        name: str | int,
-        original: object,
-        fake: object,
-        label: str,
-        wall: bool,
-    ) -> None:
-        self.key = key
-        self.owner = owner
-        self.kind = kind
-        self.name = name
-        self.original = original
-        self.fake = fake
-        self.label = label
-        self.wall = wall
+# Cheap first filter of the scan, by identity: a value is worth a closer look
+# only if it is one of these objects (a real function we replace, or one of
+# our fakes in a reference an active patch rebound), or of these types.
+_MONO_IDS: Final = frozenset(_MONO_SWAPS) | {id(f) for f in _MONO_FAKES.values()}
+_WALL_IDS: Final = (
+    _MONO_IDS
+    | frozenset(_WALL_SWAPS)
+    | {id(fake) for fake, _ in _WALL_SWAPS.values()}
+    | {id(fake) for fake in _METHOD_SWAPS.values()}
+)
+_REAL_MONO_IDS: Final = frozenset(_MONO_SWAPS)
+_REAL_WALL_IDS: Final = frozenset(_MONO_SWAPS) | frozenset(_WALL_SWAPS)
+_CONTAINERS: Final = (list, tuple, dict, set, frozenset, functools.partial)
+_WRAPPERS: Final = (staticmethod, classmethod, property, functools.cached_property)
+_CLASS_SKIP: Final = frozenset({"__dict__", "__weakref__", "__module__", "__doc__"})
 
 
 @final
 class _Scan:
-    """Walk target modules; collect rebindable references and the unpatchable ones."""
+    """Walk target modules; collect rebindable references and the unpatchable ones.
 
-    __slots__ = ("_seen", "refs", "unpatched", "wall")
+    The cost is a few dictionary and identity checks per name in the targets'
+    namespaces (modules, classes defined there, function defaults); strings
+    for the report are built only for what is found.
+    """
+
+    __slots__ = ("_ids", "_real_ids", "_seen", "_special", "refs", "unpatched", "wall")
 
     def __init__(self, wall: bool) -> None:
         self.wall = wall
-        self.refs: list[_Ref] = []
+        self.refs: list[_Site] = []  # shared active sites, and new ones (count 0)
         self.unpatched: list[str] = []
         self._seen: set[int] = set()
+        self._ids = _WALL_IDS if wall else _MONO_IDS
+        self._real_ids = _REAL_WALL_IDS if wall else _REAL_MONO_IDS
+        # staticmethod(time.monotonic) in a class body; with wall, the bound
+        # builtin datetime.datetime.now held as a default.
+        self._special: tuple[type, ...] = (
+            (staticmethod, types.BuiltinMethodType) if wall else (staticmethod,)
+        )
 
     def module(self, mod: types.ModuleType) -> None:
         modname = mod.__name__
-        for name, value in list(vars(mod).items()):
-            where = f"{modname}.{name}"
-            self._slot(mod, _ATTR, name, value, where)
-            if name.startswith("__") and name.endswith("__"):
-                continue
-            self._member(value, modname, where)
+        self._namespace(mod, modname, modname, list(vars(mod).items()))
 
-    def _member(self, value: object, modname: str, where: str) -> None:
-        if isinstance(value, type):
-            if value.__module__ == modname:
-                self._class(value, modname)
-            return
-        funcs = _functions_in(value)
-        if funcs:
-            for func in funcs:
-                if func.__module__ == modname:
-                    self._function(func, where)
-            return
-        self._container(value, where)
-        if type(type(value)) is type and type(value).__module__ == modname:
-            self._instance(value, where)
-
-    def _class(self, cls: type, modname: str) -> None:
-        if id(cls) in self._seen:
-            return
-        self._seen.add(id(cls))
-        prefix = f"{modname}.{cls.__qualname__}"
-        for name, value in list(vars(cls).items()):
-            if name in ("__dict__", "__weakref__", "__module__", "__doc__"):
-                continue
-            where = f"{prefix}.{name}"
-            self._slot(cls, _ATTR, name, value, where)
-            self._member(value, modname, where)
+    def _namespace(
+        self, owner: object, modname: str, prefix: str, items: list[tuple[str, Any]]
+    ) -> None:
+        ids = self._ids
+        special = self._special
+        for name, value in items:
+            kind = type(value)
+            if id(value) in ids or kind in special:
+                self._slot(owner, _ATTR, name, value, f"{prefix}.{name}")
+            if kind is types.FunctionType or kind in _WRAPPERS:
+                for func in _functions_in(value):
+                    if func.__module__ == modname:
+                        self._function(func, f"{prefix}.{name}")
+            elif isinstance(value, type):
+                if value.__module__ == modname and id(value) not in self._seen:
+                    self._seen.add(id(value))
+                    items = [item for item in vars(value).items() if item[0] not in _CLASS_SKIP]
+                    self._namespace(value, modname, f"{modname}.{value.__qualname__}", items)
+            elif name[:2] == "__":
+                continue  # __builtins__ and friends
+            elif isinstance(value, _CONTAINERS):
+                self._container(value, f"{prefix}.{name}")
+            elif kind.__module__ == modname and type(kind) is type:
+                self._instance(value, f"{prefix}.{name}")
 
     def _function(self, func: types.FunctionType, where: str) -> None:
         if id(func) in self._seen:
             return
         self._seen.add(id(func))
-        code = func.__code__
-        fwhere = f"{func.__module__}.{func.__qualname__}()"
-        if func.__defaults__:
-            positional = code.co_varnames[: code.co_argcount]
-            first = len(positional) - len(func.__defaults__)
-            for i, value in enumerate(func.__defaults__):
-                param = positional[first + i]
-                self._slot(func, _DEFAULT, i, value, f"{fwhere} default {param!r}")
-        if func.__kwdefaults__:
-            for param, value in list(func.__kwdefaults__.items()):
-                self._slot(func, _KWDEFAULT, param, value, f"{fwhere} default {param!r}")
-        for var, cell in zip(code.co_freevars, func.__closure__ or ()):
-            try:
-                value = cell.cell_contents
-            except ValueError:  # an empty cell
-                continue
-            swap = _swap_for(value, self.wall)
-            if swap is not None:
-                self.unpatched.append(
-                    f"{where} closure variable {var!r} holds {swap[1]} "
-                    "(closure cells are not rebound)"
-                )
+        ids = self._ids
+        special = self._special
+        defaults = func.__defaults__
+        if defaults:
+            for i, value in enumerate(defaults):
+                if id(value) in ids or type(value) in special or isinstance(value, _CONTAINERS):
+                    code = func.__code__
+                    param = code.co_varnames[code.co_argcount - len(defaults) + i]
+                    self._slot(func, _DEFAULT, i, value, _default_label(func, param))
+        kwdefaults = func.__kwdefaults__
+        if kwdefaults:
+            for param, value in list(kwdefaults.items()):
+                if id(value) in ids or type(value) in special or isinstance(value, _CONTAINERS):
+                    self._slot(func, _KWDEFAULT, param, value, _default_label(func, param))
+        closure = func.__closure__
+        if closure:
+            real_ids = self._real_ids
+            for var, cell in zip(func.__code__.co_freevars, closure, strict=True):
+                try:
+                    value = cell.cell_contents
+                except ValueError:  # an empty cell
+                    continue
+                if id(value) in real_ids:
+                    self._report(f"{where} closure variable {var!r}", value, "closure cells are")
 
     def _slot(
-        self, owner: object, kind: str, name: str | int, value: object, where: str
+        self,
+        owner: object,
+        kind: str,
+        name: str | int,
+        value: object,
+        where: str,
     ) -> None:
         key: _SiteKey = (id(owner), kind, name)
         site = _sites.get(key)
         if site is not None:
             # Rebound by an activation still active: share it.
             if self.wall or not site.wall:
-                self.refs.append(
-                    _Ref(key, owner, kind, name, site.original, site.fake, site.label, site.wall)
-                )
+                self.refs.append(site)
             return
         inner = value.__func__ if kind == _ATTR and isinstance(value, staticmethod) else value
         swap = _swap_for(inner, self.wall)
         if swap is None:
-            if kind != _ATTR:
+            if kind != _ATTR and isinstance(value, _CONTAINERS):
                 self._container(value, where)
             return
         fake, what = swap
         if inner is not value:
             fake = staticmethod(cast(Callable[..., Any], fake))
         is_wall = id(inner) not in _MONO_SWAPS
-        self.refs.append(_Ref(key, owner, kind, name, value, fake, f"{where} ({what})", is_wall))
+        self.refs.append(_Site(owner, kind, name, value, fake, where, what, is_wall))
 
     def _container(self, value: object, where: str) -> None:
         limit = _CONTAINER_SCAN_LIMIT
@@ -587,43 +594,47 @@ class _Scan:
             items += [(f".keywords[{k!r}]", v) for k, v in value.keywords.items()]
         else:
             return
+        real_ids = self._real_ids
         for suffix, item in items:
-            swap = _swap_for(item, self.wall)
-            if swap is not None:
-                self.unpatched.append(
-                    f"{where}{suffix} holds {swap[1]} (a {kind} item is not rebound)"
-                )
+            if id(item) in real_ids:
+                self._report(f"{where}{suffix}", item, f"a {kind} item is")
 
     def _instance(self, obj: object, where: str) -> None:
         # A module-level instance (a default cache, say) that captured the real
         # function at import: report it, as instances are not rebound.
         try:
             attrs = object.__getattribute__(obj, "__dict__")
-        except Exception:  # noqa: BLE001 (a __dict__ property may raise anything)
+        except Exception:
             return
         if not isinstance(attrs, dict):
             return
+        real_ids = self._real_ids
         for name, value in list(attrs.items())[:_CONTAINER_SCAN_LIMIT]:
-            swap = _swap_for(value, self.wall)
-            if swap is not None:
-                self.unpatched.append(
-                    f"{where}.{name} holds {swap[1]} "
-                    "(an instance attribute is not rebound)"
-                )
+            if id(value) in real_ids:
+                self._report(f"{where}.{name}", value, "an instance attribute is")
+
+    def _report(self, where: str, value: object, what_is: str) -> None:
+        swap = _swap_for(value, self.wall)
+        if swap is not None:
+            self.unpatched.append(f"{where} holds {swap[1]} ({what_is} not rebound)")
+
+
+def _default_label(func: types.FunctionType, param: str) -> str:
+    return f"{func.__module__}.{func.__qualname__}() default {param!r}"
 
 
 def _functions_in(value: object) -> list[types.FunctionType]:
     """Return the plain functions behind a function, method wrapper or property."""
+    if type(value) is types.FunctionType and not hasattr(value, "__wrapped__"):
+        return [value]
     if isinstance(value, (staticmethod, classmethod)):
         candidates: list[object] = [value.__func__]
     elif isinstance(value, property):
         candidates = [value.fget, value.fset, value.fdel]
     elif isinstance(value, functools.cached_property):
         candidates = [value.func]
-    elif isinstance(value, types.FunctionType):
-        candidates = [value]
     else:
-        return []
+        candidates = [value]
     found: list[types.FunctionType] = []
     for candidate in candidates:
         # Follow functools.wraps chains: the defaults live on the inner function.
@@ -801,23 +812,35 @@ _clock_refs: dict[int, list[Any]] = {}  # id(clock) -> [clock, count, thread id 
 _saved: dict[str, object] = {}  # time attribute -> the object to put back
 _mono_count = 0
 _wall_count = 0
+_generation = 0  # bumped on every change of _entries
 
 
 def _republish() -> None:
     """Recompute the dispatch globals from the active entries, innermost first."""
     global _top, _clocks, _wall_top, _walls
-    clocks: list[VirtualClock] = []
-    walls: list[_Wall] = []
-    for entry in reversed(_entries):
-        if entry.clock not in clocks:
-            clocks.append(entry.clock)
-        if entry.wall is not None and all(w.clock is not entry.clock for w in walls):
-            walls.append(entry.wall)
-    # The tuples first: a reader who then sees _MULTI scans current tuples.
-    _clocks = tuple(clocks)
-    _walls = tuple(walls)
-    _top = clocks[0] if len(clocks) == 1 else _MULTI if clocks else _NO_CLOCK
-    _wall_top = walls[0] if len(walls) == 1 else _WALL_MULTI if walls else _NO_WALL
+    while True:
+        # A generator collected by gc in here may exit a patch (the lock is an
+        # RLock) and change _entries under us: publish again until stable.
+        generation = _generation
+        clocks: list[VirtualClock] = []
+        walls: list[_Wall] = []
+        for entry in reversed(tuple(_entries)):
+            if entry.clock not in clocks:
+                clocks.append(entry.clock)
+            if entry.wall is not None and all(w.clock is not entry.clock for w in walls):
+                walls.append(entry.wall)
+        # The tuples first: a reader who then sees _MULTI scans current tuples.
+        _clocks = tuple(clocks)
+        _walls = tuple(walls)
+        _top = clocks[0] if len(clocks) == 1 else _MULTI if clocks else _NO_CLOCK
+        _wall_top = walls[0] if len(walls) == 1 else _WALL_MULTI if walls else _NO_WALL
+        if generation == _generation:
+            return
+
+
+def _bump() -> None:
+    global _generation
+    _generation += 1
 
 
 def _install(fakes: dict[str, Callable[[], object]]) -> None:
@@ -853,7 +876,7 @@ class _Activation:
         self.clock = clock
         self.wall: _Wall | None = None
         self.has_clock = self.listed = self.has_mono = self.has_wall = False
-        self.refs: list[_Ref] = []
+        self.refs: list[_Site] = []
         self.unpatched: list[str] = []
 
     def start(self, patch: TimePatch) -> None:
@@ -875,6 +898,7 @@ class _Activation:
                     self.wall = _Wall(clock, start_ns - clock._ns)
                 _entries.append(self)
                 self.listed = True
+                _bump()
                 _republish()
                 if _mono_count == 0:
                     _install(_MONO_FAKES)
@@ -889,47 +913,47 @@ class _Activation:
                 for mod in modules:
                     scan.module(mod)
                 self.unpatched = scan.unpatched
-                taken: set[_SiteKey] = set()
-                for found in scan.refs:
-                    if found.key not in taken:
-                        taken.add(found.key)
-                        self._acquire(found)
+                for site in scan.refs:
+                    self._acquire(site)
             except BaseException:
                 self.stop()
                 raise
 
-    def _acquire(self, found: _Ref) -> None:
-        site = _sites.get(found.key)
-        if site is None:
-            site = _Site(
-                found.owner, found.kind, found.name, found.original, found.fake,
-                found.label, found.wall,
-            )
-            try:
-                _apply(site)
-            except (AttributeError, TypeError) as exc:  # a metaclass that refuses setattr
-                self.unpatched.append(f"{found.label} could not be rebound: {exc!r}")
-                return
-            _sites[found.key] = site
+    def _acquire(self, site: _Site) -> None:
+        if site.count == 0:
+            shared = _sites.get(site.key)
+            if shared is not None:  # found twice in one scan
+                site = shared
+            else:
+                try:
+                    _apply(site)
+                except (AttributeError, TypeError) as exc:  # a metaclass that refuses setattr
+                    self.unpatched.append(f"{site.label} could not be rebound: {exc!r}")
+                    return
+                _sites[site.key] = site
         site.count += 1
-        self.refs.append(found)
+        self.refs.append(site)
 
     def stop(self) -> None:
         """Release everything this activation holds; safe on a partial start."""
         global _mono_count, _wall_count
         with _lock:
+            failure: BaseException | None = None
             try:
                 while self.refs:
-                    key = self.refs.pop().key
-                    site = _sites[key]
+                    site = self.refs.pop()
                     site.count -= 1
                     if site.count == 0:
-                        del _sites[key]
-                        _unapply(site)
+                        del _sites[site.key]
+                        try:
+                            _unapply(site)
+                        except Exception as exc:
+                            failure = failure or exc
             finally:
                 if self.listed:
                     self.listed = False
                     _entries.remove(self)
+                    _bump()
                     _republish()
                 if self.has_wall:
                     self.has_wall = False
@@ -950,6 +974,8 @@ class _Activation:
                         # Give the clock back only if no loop claimed it meanwhile.
                         if ref[2] is not None and self.clock._thread_id == ref[2]:
                             self.clock._thread_id = None
+            if failure is not None:
+                raise failure
 
 
 def _check_owner(clock: VirtualClock) -> None:
@@ -1009,14 +1035,14 @@ class TimePatch:
         self._targets = _check_targets(targets)
         self._wall = _check_wall(wall)
         self._stack: list[_Activation] = []
-        self._last: tuple[list[str], list[str]] | None = None
+        self._last: tuple[list[_Site], list[str]] | None = None  # of the latest entry
 
     # -- context manager ---------------------------------------------------
 
     def _start(self) -> _Activation:
         activation = _Activation(self._clock)
         activation.start(self)
-        self._last = ([r.label for r in activation.refs], list(activation.unpatched))
+        self._last = (list(activation.refs), activation.unpatched)
         return activation
 
     def __enter__(self) -> TimePatch:
@@ -1027,7 +1053,7 @@ class TimePatch:
         except BaseException:
             self._stack.remove(activation)
             raise
-        self._last = ([r.label for r in activation.refs], list(activation.unpatched))
+        self._last = (list(activation.refs), activation.unpatched)
         return self
 
     def __exit__(
@@ -1103,15 +1129,16 @@ class TimePatch:
     # -- diagnostics -------------------------------------------------------
 
     def _scan_report(self) -> tuple[list[str], list[str]]:
-        if self._last is not None:
-            return self._last
-        # Not entered yet: scan without patching.
-        scan = _Scan(self._wall is not False)
-        modules = _resolve(self._targets)
-        with _lock:
-            for mod in modules:
-                scan.module(mod)
-        return [r.label for r in scan.refs], scan.unpatched
+        if self._last is None:
+            # Not entered yet: scan without patching.
+            scan = _Scan(self._wall is not False)
+            modules = _resolve(self._targets)
+            with _lock:
+                for mod in modules:
+                    scan.module(mod)
+            return [site.label for site in scan.refs], scan.unpatched
+        sites, unpatched = self._last
+        return [site.label for site in sites], unpatched
 
     @property
     def patched(self) -> tuple[str, ...]:

@@ -6,6 +6,7 @@ import asyncio
 import concurrent.futures
 import datetime
 import gc
+import os
 import queue
 import sys
 import threading
@@ -28,9 +29,31 @@ except ImportError:  # the loop is built separately; its tests skip without it
     virtual_event_loop = None  # type: ignore[assignment]
 
 PATCHED = ("monotonic", "monotonic_ns", "perf_counter", "perf_counter_ns", "time", "time_ns")
-UTC = datetime.timezone.utc  # noqa: UP017 (datetime.UTC is 3.11+)
+UTC = datetime.timezone.utc
 ORIGINALS = {name: getattr(time, name) for name in PATCHED}
 FIXTURES = "tests.timepatch_fixtures"
+
+
+def set_local_timezone(case: unittest.TestCase, tz: str) -> None:
+    """Switch the process's local time zone to the POSIX ``tz`` until the test ends."""
+    if not hasattr(time, "tzset"):
+        case.skipTest("time.tzset() is not available here")
+    saved = os.environ.get("TZ")
+
+    def restore() -> None:
+        if saved is None:
+            os.environ.pop("TZ", None)
+        else:
+            os.environ["TZ"] = saved
+        time.tzset()
+
+    case.addCleanup(restore)
+    os.environ["TZ"] = tz
+    time.tzset()
+
+
+# US Eastern in POSIX form: needs no tz database. 2024-03-10 02:30 does not exist.
+EASTERN = "EST5EDT,M3.2.0,M11.1.0"
 
 
 def run_in_thread(func: Callable[[], Any]) -> Any:
@@ -244,9 +267,10 @@ class WallTest(_Checks):
 
     def test_naive_datetime_is_local_time(self) -> None:
         """A naive datetime is read as local time, like datetime.timestamp()."""
+        set_local_timezone(self, EASTERN)
         start = datetime.datetime(2024, 1, 15, 8, 30, 0, 250)
         with patch_time(self.clock, wall=start):
-            self.assertEqual(time.time(), start.timestamp())
+            self.assertEqual(time.time_ns(), 1_705_325_400_000_250_000)
 
     def test_other_thread_keeps_real_wall_time(self) -> None:
         """Only the owner thread sees the moved wall clock."""
@@ -566,7 +590,7 @@ class ExitPathTest(_Checks):
     def test_interrupted_entry_rolls_back(self) -> None:
         """A KeyboardInterrupt while scanning the targets undoes the partial entry."""
         mod = types.ModuleType("tp_interrupting_fixture")
-        exec(  # noqa: S102
+        exec(
             "class Trap:\n"
             "    @property\n"
             "    def __dict__(self):\n"
@@ -702,6 +726,16 @@ class BadInputTest(_Checks):
         for target, message in cases:
             with self.subTest(target=target), self.assertRaisesRegex(ValueError, message):
                 patch_time(self.clock, targets=[target])
+
+    def test_naive_datetime_in_a_daylight_saving_gap(self) -> None:
+        """A naive local time that the clocks skip names no instant and is refused."""
+        set_local_timezone(self, EASTERN)
+        with self.assertRaisesRegex(
+            ValueError,
+            r"^patch_time\(wall=\.\.\.\) got the naive datetime.datetime\(2024, 3, 10, 2, 30\), "
+            r"which does not exist in the local time zone",
+        ):
+            patch_time(self.clock, wall=datetime.datetime(2024, 3, 10, 2, 30))
 
     def test_bad_wall(self) -> None:
         """wall= takes a bool, a finite timestamp or a datetime that names an instant."""

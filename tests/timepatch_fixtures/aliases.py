@@ -71,7 +71,7 @@ class TTLCache:
         return timer()
 
     @property
-    def age(self, timer: Callable[[], float] = time.monotonic) -> float:  # noqa: PLR0206
+    def age(self, timer: Callable[[], float] = time.monotonic) -> float:
         """The seconds since the cache was made, from a property's default argument."""
         return timer() - self.born
 

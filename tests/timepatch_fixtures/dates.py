@@ -15,7 +15,7 @@ def naive_now() -> DT:
 
 def aware_now() -> datetime.datetime:
     """Return an aware now() through the `import datetime` module name."""
-    return datetime.datetime.now(datetime.timezone.utc)  # noqa: UP017
+    return datetime.datetime.now(datetime.timezone.utc)
 
 
 def today() -> date:
@@ -25,12 +25,12 @@ def today() -> date:
 
 def datetime_today() -> DT:
     """Return datetime.today() through the alias."""
-    return DT.today()  # noqa: DTZ002
+    return DT.today()
 
 
 def utc_now() -> DT:
     """Return the deprecated (3.12+) datetime.utcnow() through the alias."""
-    return DT.utcnow()  # noqa: DTZ003
+    return DT.utcnow()
 
 
 def from_default(now: Callable[[], DT] = DT.now) -> DT:
