@@ -227,6 +227,7 @@ _WALL_FAKES: Final[dict[str, Callable[[], object]]] = {
 
 
 def _set_real(name: str, func: Callable[[], Any]) -> None:
+    # Rebind the module global _real_<name> that the fake of that name calls.
     globals()["_real_" + name] = func
 
 
@@ -304,8 +305,15 @@ def _make_datetime_proxy() -> types.ModuleType:
 
 _DATETIME_PROXY: Final = _make_datetime_proxy()
 
-# Real object -> (fake, label). Keyed by id(): the real objects live as long
-# as this module, so an id found here is that very object.
+# Real object -> (fake, label). Keyed by id(): _KEEP_ALIVE holds the real
+# objects for as long as this module lives, so an id found here is that very
+# object, whatever is later bound in `time`.
+_KEEP_ALIVE: Final = (
+    *(getattr(time, name) for name in (*_MONO_FAKES, *_WALL_FAKES)),
+    _real_datetime,
+    _real_date,
+    _datetime_module,
+)
 _MONO_SWAPS: Final[dict[int, tuple[object, str]]] = {
     id(getattr(time, name)): (fake, "time." + name) for name, fake in _MONO_FAKES.items()
 }
@@ -1225,11 +1233,13 @@ def patch_time(
     ``time`` module and every rebound reference hold the very objects they
     held before, whatever way the block ended.
 
-    ``time.sleep``, ``time.clock_gettime`` and C code are left alone, and the
-    standard library's own captured references (``threading``, ``queue``,
-    ``subprocess``) keep real time by design. A module imported while a patch
-    is active may capture a fake (``from time import monotonic``); the fake
-    keeps working after exit, reading the real clock.
+    Not covered: ``time.sleep`` (it really sleeps and does not move the
+    clock), ``time.clock_gettime``, ``time.localtime()``/``gmtime()``/
+    ``strftime()`` without an argument, ``datetime`` outside the targets, and
+    C code. The standard library's own captured references (``threading``,
+    ``queue``, ``subprocess``) keep real time by design. A module imported
+    while a patch is active may capture a fake (``from time import
+    monotonic``); the fake keeps working after exit, reading the real clock.
 
     Args:
         clock: The clock to read.
