@@ -18,15 +18,23 @@ import difflib
 import inspect
 import unittest
 import warnings
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, NoReturn, TypeVar, final
 
 from . import _classloop
 from ._asserts import AssertionsMixin
 from ._clock import VirtualClock
-from ._compat import PY311, default_loop_factory, set_current_loop
-from ._hygiene import Hygiene, SlowCallbackWarning, format_problems, report_tasks, report_timers
+from ._compat import (
+    PY311,
+    current_loop,
+    default_loop_factory,
+    has_async_generators,
+    has_default_executor,
+    set_current_loop,
+)
+from ._hygiene import Hygiene, SlowCallbackWarning, format_problems
 from ._loop import virtual_event_loop
 from ._mocks import PatchingMixin
+from ._report import tracking_task_factory
 from ._timepatch import patch_time
 from ._watchdog import Watchdog, WatchdogTimeout
 
@@ -44,10 +52,12 @@ F = TypeVar("F", bound="Callable[..., Any]")
 # Real seconds that the steps after a timeout (tearDown, cleanups, the loop's
 # shutdown) get before the watchdog stops them too.
 _GRACE = 5.0
+# Loop iterations run_until_idle() waits for the loop to become idle.
+_IDLE_ROUNDS = 100_000
 
 _OPTIONS = frozenset({
     "timeout", "debug", "check_tasks", "check_exceptions", "check_coroutines",
-    "check_timers", "slow_callback_duration", "slow_callback_fails",
+    "check_timers", "check_threads", "slow_callback_duration", "slow_callback_fails",
     # ClockedTestCase
     "autojump", "clock_start", "clock_budget", "time_targets", "time_wall",
 })
@@ -59,7 +69,7 @@ def configure(**options: Any) -> Callable[[F], F]:
     Any option an `AsyncTestCase` or `ClockedTestCase` reads from a class
     attribute can be set here for a single test: ``timeout``, ``debug``,
     ``check_tasks``, ``check_exceptions``, ``check_coroutines``,
-    ``check_timers``, ``slow_callback_duration``, ``slow_callback_fails``,
+    ``check_timers``, ``check_threads``, ``slow_callback_duration``, ``slow_callback_fails``,
     ``autojump``, ``clock_start``, ``clock_budget``, ``time_targets``,
     ``time_wall``.
 
@@ -76,8 +86,8 @@ def configure(**options: Any) -> Callable[[F], F]:
             close = difflib.get_close_matches(name, _OPTIONS, n=3)
             hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else ""
             raise TypeError(
-                f"configure() got an unknown option {name!r}{hint} "
-                f"Known options: {', '.join(sorted(_OPTIONS))}"
+                f"configure() got an unknown option {name!r}{hint}; "
+                f"known options: {', '.join(sorted(_OPTIONS))}"
             )
 
     def decorate(func: F) -> F:
@@ -93,18 +103,20 @@ class AsyncTestCase(PatchingMixin, AssertionsMixin, unittest.IsolatedAsyncioTest
     """An ``IsolatedAsyncioTestCase`` that behaves the same on 3.10-3.14 and fails honestly.
 
     Each test gets a new loop (``loop_factory``, default: the platform's
-    loop), current from ``setUp`` to the last cleanup. At the end of a test
-    (after ``asyncTearDown`` and the cleanups) the test fails if it left a
-    task or a timer pending, if an exception reached the loop's exception
-    handler or if a coroutine was never awaited. A real-time ``timeout``
-    stops a hung test with a report of every task.
+    loop), current from ``setUp`` to the last cleanup and not afterwards.
+    At the end of a test (after ``asyncTearDown`` and the cleanups) the test
+    fails if it left a task or a timer pending, if an exception reached the
+    loop's exception handler, if a coroutine was never awaited or if another
+    thread called into the loop without ``call_soon_threadsafe``. A
+    real-time ``timeout`` stops a hung test with a report of every task.
 
     Class options (each can be overridden for one test with `configure`):
         loop_factory: A class or a function returning a new loop.
         timeout: Real seconds a test may run (``None``: no limit). 60.
-        debug: asyncio's debug mode (costs ~10x per loop iteration). False.
-        check_tasks, check_exceptions, check_coroutines, check_timers:
-            The hygiene checks, all True.
+        debug: asyncio's debug mode (costs ~10x per loop iteration; the
+            checks below keep most of what it finds). False.
+        check_tasks, check_exceptions, check_coroutines, check_timers,
+        check_threads: The hygiene checks, all True.
         slow_callback_duration: Real seconds a callback may block the loop
             before it is reported (``None``: not checked). 0.1.
         slow_callback_fails: Report slow callbacks as a failure instead of a
@@ -125,6 +137,7 @@ class AsyncTestCase(PatchingMixin, AssertionsMixin, unittest.IsolatedAsyncioTest
     check_exceptions: ClassVar[bool] = True
     check_coroutines: ClassVar[bool] = True
     check_timers: ClassVar[bool] = True
+    check_threads: ClassVar[bool] = True
     slow_callback_duration: ClassVar[float | None] = 0.1
     slow_callback_fails: ClassVar[bool] = False
     # `debug = True` in a class body sets this (see __init_subclass__): the
@@ -144,13 +157,15 @@ class AsyncTestCase(PatchingMixin, AssertionsMixin, unittest.IsolatedAsyncioTest
         self._asynctestkit_context = contextvars.copy_context()
         self._asynctestkit_owned: list[asyncio.Task[Any]] = []
         self._asynctestkit_stack: contextlib.ExitStack | None = None
+        self._asynctestkit_timed_out = False
+        method = getattr(self, methodName, None)
+        self._asynctestkit_options: dict[str, Any] = getattr(method, "_asynctestkit_options", {})
 
     # -- options -----------------------------------------------------------
 
     def _asynctestkit_option(self, name: str) -> Any:
-        method = getattr(self, self._testMethodName, None)
-        options = getattr(method, "_asynctestkit_options", None)
-        if options and name in options:
+        options = self._asynctestkit_options
+        if name in options:
             return options[name]
         if name == "debug":
             return self._asynctestkit_debug
@@ -213,9 +228,11 @@ class AsyncTestCase(PatchingMixin, AssertionsMixin, unittest.IsolatedAsyncioTest
     @classmethod
     async def enterAsyncClassContext(cls, cm: AbstractAsyncContextManager[T]) -> T:
         """Enter an async context manager for the class; exit it as a class cleanup."""
-        return await _classloop.enter_async_class_context(cls, cm)
+        result: T = await _classloop.enter_async_class_context(cls, cm)
+        return result
 
     def _asynctestkit_start(self) -> None:
+        option = self._asynctestkit_option
         stack = contextlib.ExitStack()
         self._asynctestkit_stack = stack
         try:
@@ -223,27 +240,32 @@ class AsyncTestCase(PatchingMixin, AssertionsMixin, unittest.IsolatedAsyncioTest
             if owned:
                 stack.callback(loop.close)
             self._asynctestkit_owns_loop = owned
-            loop.set_debug(bool(self._asynctestkit_option("debug")))
+            loop.set_debug(bool(option("debug")))
+            # Whatever loop was current before the test is current again after.
+            stack.callback(set_current_loop, current_loop())
             set_current_loop(loop)
-            stack.callback(set_current_loop, None)
             self._asynctestkit_loop = loop
             self._asynctestkit_context = self._asynctestkit_initial_context()
             self._asynctestkit_owned = []
+            self._asynctestkit_timed_out = False
             self._asynctestkit_setup_time(stack)
             hygiene = Hygiene(
                 loop,
-                slow_threshold=self._asynctestkit_option("slow_callback_duration"),
-                coroutines=self._asynctestkit_option("check_coroutines"),
+                slow_threshold=option("slow_callback_duration"),
+                coroutines=option("check_coroutines"),
+                threads=option("check_threads"),
+                baseline=not owned,
             )
             stack.callback(hygiene.uninstall)
             hygiene.install()
             self._asynctestkit_hygiene = hygiene
             watchdog = Watchdog(loop)
             stack.callback(watchdog.disarm)
-            watchdog.arm(self._asynctestkit_option("timeout"))
+            watchdog.arm(option("timeout"))
             self._asynctestkit_watchdog = watchdog
         except BaseException:
             self._asynctestkit_stack = None
+            self._asynctestkit_loop = None
             stack.close()
             raise
 
@@ -262,9 +284,11 @@ class AsyncTestCase(PatchingMixin, AssertionsMixin, unittest.IsolatedAsyncioTest
         if stack is None or loop is None:
             return
         self._asynctestkit_stack = None
+        watchdog = self._asynctestkit_watchdog
         try:
-            self._asynctestkit_watchdog.arm(_GRACE)
-            self._asynctestkit_watchdog.interrupting = True
+            if watchdog.seconds is not None:
+                watchdog.arm(_GRACE)
+            watchdog.interrupting = True
             self._asynctestkit_hygiene.lap()
             with contextlib.suppress(WatchdogTimeout):
                 if self._asynctestkit_owns_loop:
@@ -272,11 +296,13 @@ class AsyncTestCase(PatchingMixin, AssertionsMixin, unittest.IsolatedAsyncioTest
                 else:
                     _cancel(loop, self._asynctestkit_hygiene.new_tasks())
         finally:
+            watchdog.interrupting = False
             self._asynctestkit_loop = None
             stack.close()
 
     def run(self, result: unittest.result.TestResult | None = None) -> unittest.result.TestResult | None:
-        self._asynctestkit_start()
+        # The loop is made in _callSetUp, inside unittest's error handling: a
+        # bad loop_factory is this test's error, and a skipped test costs no loop.
         try:
             return unittest.TestCase.run(self, result)
         finally:
@@ -284,7 +310,6 @@ class AsyncTestCase(PatchingMixin, AssertionsMixin, unittest.IsolatedAsyncioTest
 
     def debug(self) -> None:
         """Run the test without a result, raising its first error (as TestCase.debug)."""
-        self._asynctestkit_start()
         try:
             unittest.TestCase.debug(self)
         finally:
@@ -293,10 +318,12 @@ class AsyncTestCase(PatchingMixin, AssertionsMixin, unittest.IsolatedAsyncioTest
     # -- running the steps -------------------------------------------------
 
     def _callSetUp(self) -> None:
+        self._asynctestkit_start()
         # Registered first, so it runs last: after asyncTearDown and cleanups.
         self.addCleanup(self._asynctestkit_verdict)
         self._asynctestkit_call(self.setUp, sync=True)
-        self._asynctestkit_call(self.asyncSetUp)
+        if getattr(self.asyncSetUp, "__func__", None) is not _NOOP_ASYNC_SET_UP:
+            self._asynctestkit_call(self.asyncSetUp)
 
     def _callTestMethod(self, method: Callable[[], Any]) -> None:
         if self._asynctestkit_call(method) is not None and PY311:
@@ -307,7 +334,8 @@ class AsyncTestCase(PatchingMixin, AssertionsMixin, unittest.IsolatedAsyncioTest
             )
 
     def _callTearDown(self) -> None:
-        self._asynctestkit_call(self.asyncTearDown)
+        if getattr(self.asyncTearDown, "__func__", None) is not _NOOP_ASYNC_TEAR_DOWN:
+            self._asynctestkit_call(self.asyncTearDown)
         self._asynctestkit_call(self.tearDown, sync=True)
 
     def _callCleanup(self, function: Callable[..., Any], /, *args: Any, **kwargs: Any) -> None:
@@ -320,11 +348,10 @@ class AsyncTestCase(PatchingMixin, AssertionsMixin, unittest.IsolatedAsyncioTest
         self, func: Callable[..., Any], /, *args: Any, sync: bool = False, **kwargs: Any
     ) -> Any:
         watchdog = self._asynctestkit_watchdog
-        if watchdog.expired and not watchdog.interrupting:
-            # Expired between steps: report it now, then give the rest a grace.
-            watchdog.interrupting = True
-            watchdog.arm(_GRACE)
-            raise self.failureException(watchdog.report)
+        if watchdog.expired:
+            # It went off between two steps, or (timer thread) without
+            # interrupting anything: this step is where the test fails.
+            self._asynctestkit_expire()
         watchdog.interrupting = True
         try:
             result = self._asynctestkit_context.run(func, *args, **kwargs)
@@ -332,22 +359,32 @@ class AsyncTestCase(PatchingMixin, AssertionsMixin, unittest.IsolatedAsyncioTest
                 result = self._asynctestkit_await(result, getattr(func, "__name__", "step"))
             return result
         except WatchdogTimeout:
-            watchdog.arm(_GRACE)
-            raise self.failureException(watchdog.report) from None
+            self._asynctestkit_expire()
         finally:
-            if not watchdog.expired:
-                watchdog.interrupting = False
+            watchdog.interrupting = False
+
+    def _asynctestkit_expire(self) -> NoReturn:
+        """Fail the current step with the watchdog's report; give the steps left a grace."""
+        watchdog = self._asynctestkit_watchdog
+        watchdog.expired = False
+        watchdog.arm(_GRACE)
+        self._asynctestkit_timed_out = True
+        raise self.failureException(watchdog.report) from None
 
     def _asynctestkit_await(self, awaitable: Awaitable[T], name: str = "step") -> T:
         loop = self._asynctestkit_loop
         assert loop is not None, "the test's loop is not running"
-        task = self._asynctestkit_context.run(
-            loop.create_task, self._asynctestkit_step(awaitable), name=f"{self.id()}: {name}"
-        )
+        coro = self._asynctestkit_step(awaitable)
+        step_name = f"{self.id()}: {name}"
+        if loop.get_task_factory() is tracking_task_factory:
+            # Our own steps need no creation site: skip the factory's frame walk.
+            task = self._asynctestkit_context.run(asyncio.Task, coro, loop=loop, name=step_name)
+        else:
+            task = self._asynctestkit_context.run(loop.create_task, coro, name=step_name)
         watchdog = self._asynctestkit_watchdog
         watchdog.step = task
         try:
-            return loop.run_until_complete(task)
+            result = loop.run_until_complete(task)
         except asyncio.CancelledError:
             if watchdog.expired:  # the watchdog's timer thread cancelled the step
                 raise WatchdogTimeout(watchdog.report) from None
@@ -360,51 +397,63 @@ class AsyncTestCase(PatchingMixin, AssertionsMixin, unittest.IsolatedAsyncioTest
                 task.cancel()
                 with contextlib.suppress(BaseException):
                     loop.run_until_complete(task)
+            if not task.cancelled():
+                task.exception()  # seen (raised here, like Ctrl-C): not "never retrieved"
+        if isinstance(result, _Raised):
+            raise result.exc
+        return result
 
-    async def _asynctestkit_step(self, awaitable: Awaitable[T]) -> T:
+    async def _asynctestkit_step(self, awaitable: Awaitable[T]) -> T | _Raised:
         try:
             return await awaitable
+        except Exception as exc:
+            # Handed back, not raised: run_until_complete() would re-raise it
+            # through asyncio's frames, which would then clutter the failure.
+            return _Raised(exc)
         finally:
             # The context this step ends with is the test's context from now on.
             self._asynctestkit_context = contextvars.copy_context()
 
-    async def _asynctestkit_verdict(self) -> None:
-        """The hygiene checks: fail the test if it left a mess."""
+    def _asynctestkit_verdict(self) -> Coroutine[Any, Any, None] | None:
+        """The hygiene checks: fail the test if it left a mess (the last cleanup).
+
+        Awaits only when there are leaked tasks to cancel: a clean test pays
+        for no extra task and no extra loop run.
+        """
         hygiene = self._asynctestkit_hygiene
         option = self._asynctestkit_option
-        sections: list[str] = []
         leaked = hygiene.leaked_tasks(self._asynctestkit_owned)
-        if leaked:
-            if option("check_tasks"):
-                sections.append(report_tasks(leaked))
-            for task in leaked:
-                task.cancel()
-            await asyncio.wait(leaked)
         timers = hygiene.pending_timers()
-        if timers:
-            if option("check_timers"):
-                sections.append(report_timers(timers, asyncio.get_running_loop().time))
-            for timer in timers:
-                timer.cancel()
-        if hygiene.exceptions and option("check_exceptions"):
-            sections.append(
-                f"Exceptions reached the loop's exception handler ({len(hygiene.exceptions)}):\n"
-                + "\n".join(f"- {e}" for e in hygiene.exceptions)
-            )
-        if hygiene.never_awaited and option("check_coroutines"):
-            sections.append(
-                f"Coroutines never awaited ({len(hygiene.never_awaited)}); await them or "
-                "close() them:\n" + "\n".join(f"- {e}" for e in hygiene.never_awaited)
-            )
-        if hygiene.slow:
-            text = (
-                f"Callbacks blocked the loop longer than slow_callback_duration="
-                f"{option('slow_callback_duration')} s:\n" + "\n".join(f"- {s}" for s in hygiene.slow)
-            )
+        # After a timeout the watchdog's report already shows every task.
+        timed_out = self._asynctestkit_timed_out
+        # The report is written before the cancelling, which changes what it shows.
+        sections = hygiene.findings(
+            leaked=leaked,
+            timers=timers,
+            check_tasks=option("check_tasks") and not timed_out,
+            check_timers=option("check_timers") and not timed_out,
+            check_exceptions=option("check_exceptions"),
+            check_coroutines=option("check_coroutines"),
+            check_threads=option("check_threads"),
+        )
+        for timer in timers:
+            timer.cancel()
+        slow = hygiene.slow_report()
+        if slow:
             if option("slow_callback_fails"):
-                sections.append(text)
+                sections.append(slow)
             else:
-                warnings.warn(text, SlowCallbackWarning, stacklevel=1)
+                warnings.warn(slow, SlowCallbackWarning, stacklevel=1)
+        if leaked:
+            return self._asynctestkit_reap_leaked(leaked, sections)
+        if sections:
+            raise self.failureException(format_problems(sections))
+        return None
+
+    async def _asynctestkit_reap_leaked(self, leaked: list[asyncio.Task[Any]], sections: list[str]) -> None:
+        for task in leaked:
+            task.cancel()
+        await asyncio.wait(leaked)
         if sections:
             raise self.failureException(format_problems(sections))
 
@@ -454,11 +503,17 @@ class AsyncTestCase(PatchingMixin, AssertionsMixin, unittest.IsolatedAsyncioTest
         if isinstance(clock, VirtualClock):
             await clock.settle()
             return
-        for _ in range(100_000):
+        # BaseEventLoop's _ready deque and _scheduled heap (3.10-3.14): idle
+        # when no callback is ready and no timer is due.
+        for _ in range(_IDLE_ROUNDS):
             await asyncio.sleep(0)
-            if not loop._ready:
+            scheduled = loop._scheduled
+            if not loop._ready and not (scheduled and scheduled[0].when() <= loop.time()):
                 return
-        raise RuntimeError("run_until_idle(): the loop never became idle (a task yields forever)")
+        raise RuntimeError(
+            "run_until_idle(): the loop never became idle: some task or callback "
+            f"reschedules itself forever ({_IDLE_ROUNDS} rounds)"
+        )
 
     def enterContext(self, cm: AbstractContextManager[T]) -> T:
         """Enter a context manager; exit it as a cleanup (as 3.11+'s, on 3.10 too)."""
@@ -519,6 +574,8 @@ class ClockedTestCase(AsyncTestCase):
     time_targets: ClassVar[tuple[Any, ...]] = ()
     time_wall: ClassVar[Any] = False
     clock: VirtualClock
+    # The clock of the loop a class shares (loop_scope = "class").
+    _asynctestkit_class_clock: ClassVar[VirtualClock]
 
     def _asynctestkit_make_loop(self) -> asyncio.AbstractEventLoop:
         if inspect.getattr_static(self, "loop_factory", None) is not None:
@@ -546,6 +603,16 @@ class ClockedTestCase(AsyncTestCase):
         )
 
 
+@final
+class _Raised:
+    """What a step raised, handed back to `_asynctestkit_await` to raise."""
+
+    __slots__ = ("exc",)
+
+    def __init__(self, exc: Exception) -> None:
+        self.exc = exc
+
+
 def _checked_loop(factory: Any) -> asyncio.AbstractEventLoop:
     if not callable(factory):
         raise TypeError(f"loop_factory must be a class or a function; got {factory!r}")
@@ -566,5 +633,12 @@ def _cancel(loop: asyncio.AbstractEventLoop, tasks: list[asyncio.Task[Any]]) -> 
 def _shut_down(loop: asyncio.AbstractEventLoop) -> None:
     """Cancel what is left, close async generators and the default executor."""
     _cancel(loop, [t for t in asyncio.all_tasks(loop) if not t.done()])
-    loop.run_until_complete(loop.shutdown_asyncgens())
-    loop.run_until_complete(loop.shutdown_default_executor())
+    # Each run of the loop costs a task and an iteration; most tests need neither.
+    if has_async_generators(loop):
+        loop.run_until_complete(loop.shutdown_asyncgens())
+    if has_default_executor(loop):
+        loop.run_until_complete(loop.shutdown_default_executor())
+
+
+_NOOP_ASYNC_SET_UP = unittest.IsolatedAsyncioTestCase.asyncSetUp
+_NOOP_ASYNC_TEAR_DOWN = unittest.IsolatedAsyncioTestCase.asyncTearDown

@@ -2,35 +2,42 @@
 
 A `Hygiene` watches one test's loop from the start of the test to its end:
 exceptions given to the loop's exception handler, coroutines never awaited,
-callbacks that block the loop (in real time), and, at the end, tasks and
-timers still pending. It replaces what asyncio's debug mode is used for in
-tests at a fraction of its cost: creation sites come from a cheap task factory
-(`_report.tracking_task_factory`), coroutine origins from a shallow
-``sys.set_coroutine_origin_tracking_depth``.
+callbacks that block the loop (in real time), calls into the loop from another
+thread, and, at the end, tasks and timers still pending. It replaces what
+asyncio's debug mode is used for in tests at a fraction of its cost: creation
+sites come from a cheap task factory (`_report.tracking_task_factory`),
+coroutine origins from a shallow ``sys.set_coroutine_origin_tracking_depth``,
+slow callbacks from timing each loop iteration rather than each callback, and
+wrong-thread calls from a thread-id check on ``call_soon``/``call_later``/
+``call_at`` (about 0.1 us per call).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
 import selectors
 import sys
+import threading
 import time
 import traceback
-import warnings
 from typing import TYPE_CHECKING, Any, final
 
-from ._report import format_tasks, tracking_task_factory
+from ._compat import swap_unawaited_coroutine_hook
+from ._report import format_frames, format_tasks, is_plumbing, tracking_task_factory
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Mapping
+    from collections.abc import Iterable, Mapping
+    from types import FrameType
 
-__all__ = ("Hygiene", "SlowCallbackWarning")
+__all__ = ("Hygiene", "SlowCallbackWarning", "format_problems")
 
-# How many frames of a coroutine's creation "never awaited" reports show.
-_ORIGIN_DEPTH = 4
-_NEVER_AWAITED = re.compile(r"coroutine .* was never awaited")
+# How many frames of a coroutine's creation are recorded (the test's own
+# frames sit under three of asynctestkit's and asyncio's).
+_ORIGIN_DEPTH = 6
+# BaseEventLoop.call_later calls self.call_at: one wrong-thread call, not two.
+_CALL_LATER_CODE = asyncio.BaseEventLoop.call_later.__code__
+_MISSING = object()
 
 
 class SlowCallbackWarning(RuntimeWarning):
@@ -43,7 +50,9 @@ class _TimingSelector(selectors.BaseSelector):
 
     For loops other than the virtual one (which times each callback itself):
     the time between two ``select()`` calls is the time the loop spent running
-    the callbacks that were ready, none of which could let others run.
+    the callbacks that were ready, none of which could let others run. Timing
+    the iteration costs two ``perf_counter()`` calls where timing each
+    callback, as debug mode does, costs two per callback.
     """
 
     def __init__(self, inner: selectors.BaseSelector, ready: Any, hygiene: Hygiene) -> None:
@@ -98,6 +107,11 @@ class Hygiene:
         slow_threshold: Real seconds a callback may run before it is
             reported; ``None`` turns the slow-callback check off.
         coroutines: Whether to report coroutines never awaited.
+        threads: Whether to report ``call_soon``, ``call_later`` and
+            ``call_at`` called from a thread other than the loop's.
+        baseline: Leave out of the verdict the tasks and timers that exist at
+            `install` (a loop a class shares); ``False`` for a new loop,
+            which has none, saves a walk over every task of the process.
     """
 
     def __init__(
@@ -106,13 +120,20 @@ class Hygiene:
         *,
         slow_threshold: float | None,
         coroutines: bool,
+        threads: bool = True,
+        baseline: bool = True,
     ) -> None:
         self.loop = loop
         self.slow_threshold = slow_threshold if slow_threshold is not None else float("inf")
         self.exceptions: list[str] = []
         self.never_awaited: list[str] = []
         self.slow: list[str] = []
+        self.wrong_thread: list[str] = []
         self._coroutines = coroutines
+        self._threads = threads
+        self._baseline = baseline
+        self._baseline_tasks: set[asyncio.Task[Any]] = set()
+        self._baseline_timers: set[int] = set()
         self._timing: _TimingSelector | None = None
         self._stack = contextlib.ExitStack()
 
@@ -121,12 +142,14 @@ class Hygiene:
     def install(self) -> None:
         """Start watching: exception handler, task factory, hooks. Undone by `uninstall`.
 
-        Tasks and timers that exist now (made before the test, on a loop the
-        class shares) are not the test's: they are left out of its verdict.
+        With ``baseline``, tasks and timers that exist now (made before the
+        test, on a loop the class shares) are not the test's: they are left
+        out of its verdict.
         """
         loop = self.loop
-        self._baseline_tasks = set(asyncio.all_tasks(loop))
-        self._baseline_timers = {id(h) for h in self.pending_timers()}
+        if self._baseline:
+            self._baseline_tasks = set(asyncio.all_tasks(loop))
+            self._baseline_timers = {id(h) for h in self.pending_timers()}
         stack = self._stack
         stack.callback(loop.set_exception_handler, loop.get_exception_handler())
         loop.set_exception_handler(self._on_exception)
@@ -137,6 +160,8 @@ class Hygiene:
             self._watch_slow()
         if self._coroutines:
             self._watch_coroutines()
+        if self._threads:
+            self._watch_threads()
 
     def uninstall(self) -> None:
         """Stop watching and put every global hook back, whatever happened."""
@@ -163,28 +188,60 @@ class Hygiene:
             self._timing.lap()
 
     def _watch_coroutines(self) -> None:
-        # "coroutine ... was never awaited" is a RuntimeWarning issued when the
-        # coroutine is finalized. With the "default" action it is shown once per
-        # place and then never again, so make it an error for the test: CPython
-        # then hands it to sys.unraisablehook, with the coroutine as the object.
-        stack = self._stack
-        stack.enter_context(warnings.catch_warnings())
-        warnings.filterwarnings("error", message=_NEVER_AWAITED.pattern, category=RuntimeWarning)
-        previous_hook = sys.unraisablehook
-
-        def hook(unraisable: Any) -> None:
-            exc = unraisable.exc_value
-            if isinstance(exc, RuntimeWarning) and _NEVER_AWAITED.search(str(exc)):
-                self.never_awaited.append(str(exc))
-            else:
-                previous_hook(unraisable)
-
-        sys.unraisablehook = hook
-        stack.callback(setattr, sys, "unraisablehook", previous_hook)
+        # asyncio's debug mode only adds the creation site to the warning.
+        # Taking the hook that issues the warning gives us the coroutine itself,
+        # whatever the warning filters say (the "default" action would show it
+        # once per place and then never again), and costs no warnings state.
+        old = swap_unawaited_coroutine_hook(self._on_unawaited)
+        if old is not None:  # pragma: no branch - 3.10-3.14 all have the hook
+            self._stack.callback(swap_unawaited_coroutine_hook, old)
         depth = sys.get_coroutine_origin_tracking_depth()
         if depth < _ORIGIN_DEPTH:
             sys.set_coroutine_origin_tracking_depth(_ORIGIN_DEPTH)
-            stack.callback(sys.set_coroutine_origin_tracking_depth, depth)
+            self._stack.callback(sys.set_coroutine_origin_tracking_depth, depth)
+
+    def _watch_threads(self) -> None:
+        # Debug mode's _check_thread(), without debug mode: asyncio's loops are
+        # not thread-safe, and call_soon() from another thread neither wakes
+        # the loop nor guards its deque. Instance attributes shadow the methods
+        # for this loop only; C tasks and futures look them up on the instance.
+        loop = self.loop
+        owner = threading.get_ident()
+        get_ident = threading.get_ident
+        record = self._on_wrong_thread
+        call_soon = loop.call_soon
+        call_later = loop.call_later
+        call_at = loop.call_at
+
+        def checked_call_soon(callback: Any, *args: Any, context: Any = None) -> asyncio.Handle:
+            if get_ident() != owner:
+                record("call_soon", callback, sys._getframe(1))
+            return call_soon(callback, *args, context=context)
+
+        def checked_call_later(
+            delay: float, callback: Any, *args: Any, context: Any = None
+        ) -> asyncio.TimerHandle:
+            if get_ident() != owner:
+                record("call_later", callback, sys._getframe(1))
+            return call_later(delay, callback, *args, context=context)
+
+        def checked_call_at(
+            when: float, callback: Any, *args: Any, context: Any = None
+        ) -> asyncio.TimerHandle:
+            if get_ident() != owner:
+                record("call_at", callback, sys._getframe(1))
+            return call_at(when, callback, *args, context=context)
+
+        shadows = {
+            "call_soon": checked_call_soon, "call_later": checked_call_later, "call_at": checked_call_at,
+        }
+        try:
+            for name, shadow in shadows.items():
+                previous = loop.__dict__.get(name, _MISSING)
+                setattr(loop, name, shadow)
+                self._stack.callback(_restore, loop, name, previous)
+        except (AttributeError, TypeError):  # pragma: no cover - a loop without __dict__ (uvloop)
+            pass
 
     # -- what happens during the test --------------------------------------
 
@@ -200,7 +257,26 @@ class Hygiene:
         self.exceptions.append("\n".join(lines))
 
     def _on_slow(self, handle: object, seconds: float) -> None:
-        self.slow.append(f"{handle!r} blocked the loop for {seconds:.3f} s (real time)")
+        self.slow.append(f"{describe_handle(handle)} blocked the loop for {seconds:.3f} s (real time)")
+
+    def _on_unawaited(self, coro: Any) -> None:
+        name = getattr(coro, "__qualname__", None) or repr(coro)
+        origin = [f for f in getattr(coro, "cr_origin", None) or () if not is_plumbing(f[0])]
+        text = f"coroutine {name}() was never awaited"
+        if origin:
+            text += ", created at (most recent call last):\n" + "\n".join(
+                format_frames(reversed(origin), "    ")
+            )
+        self.never_awaited.append(text)
+
+    def _on_wrong_thread(self, method: str, callback: Any, frame: FrameType | None) -> None:
+        if frame is not None and frame.f_code is _CALL_LATER_CODE:
+            return  # the call_at inside a call_later already recorded
+        stack = "".join(traceback.format_stack(frame, limit=6)).rstrip()
+        self.wrong_thread.append(
+            f"thread {threading.current_thread().name!r} called loop.{method}({callback!r}), "
+            f"from (most recent call last):\n{stack}"
+        )
 
     # -- the verdict -------------------------------------------------------
 
@@ -225,8 +301,81 @@ class Hygiene:
         a loop without one has no timers to report.
         """
         scheduled = getattr(self.loop, "_scheduled", ())
-        baseline = getattr(self, "_baseline_timers", ())
+        baseline = self._baseline_timers
         return sorted(h for h in scheduled if not h.cancelled() and id(h) not in baseline)
+
+    def findings(
+        self,
+        *,
+        leaked: list[asyncio.Task[Any]],
+        timers: list[asyncio.TimerHandle],
+        check_tasks: bool,
+        check_timers: bool,
+        check_exceptions: bool,
+        check_coroutines: bool,
+        check_threads: bool,
+    ) -> list[str]:
+        """Return one section of text per check that found something and is on."""
+        sections: list[str] = []
+        if leaked and check_tasks:
+            sections.append(format_tasks(
+                leaked,
+                "Tasks still pending at the end of the test; own them with "
+                "self.create_task() or cancel and await them in the test or a cleanup",
+            ))
+        if timers and check_timers:
+            now = self.loop.time()
+            lines = [f"Timers still pending at the end of the test ({len(timers)}); cancel them:"]
+            lines.extend(f"- due in {h.when() - now:.3f} s: {h!r}" for h in timers)
+            sections.append("\n".join(lines))
+        if self.exceptions and check_exceptions:
+            sections.append(
+                f"Exceptions reached the loop's exception handler ({len(self.exceptions)}):\n"
+                + "\n".join(f"- {e}" for e in self.exceptions)
+            )
+        if self.never_awaited and check_coroutines:
+            sections.append(
+                f"Coroutines never awaited ({len(self.never_awaited)}); await them or "
+                "close() them:\n" + "\n".join(f"- {e}" for e in self.never_awaited)
+            )
+        if self.wrong_thread and check_threads:
+            sections.append(
+                f"Calls into the loop from another thread ({len(self.wrong_thread)}); the loop is "
+                "not thread-safe: use loop.call_soon_threadsafe() or "
+                "asyncio.run_coroutine_threadsafe():\n" + "\n".join(f"- {e}" for e in self.wrong_thread)
+            )
+        return sections
+
+    def slow_report(self) -> str:
+        """Describe the callbacks that blocked the loop ("" if none did)."""
+        if not self.slow:
+            return ""
+        return (
+            f"Callbacks blocked the loop longer than slow_callback_duration="
+            f"{self.slow_threshold} s:\n" + "\n".join(f"- {s}" for s in self.slow)
+        )
+
+
+def _restore(obj: object, name: str, previous: object) -> None:
+    if previous is _MISSING:
+        delattr(obj, name)
+    else:
+        setattr(obj, name, previous)
+
+
+def describe_handle(handle: object) -> str:
+    """Name the callback of a loop handle; for a task's step, the task and its coroutine."""
+    callback = getattr(handle, "_callback", None)
+    task = getattr(callback, "__self__", None)
+    if isinstance(task, asyncio.Task):
+        coro = task.get_coro()
+        name = getattr(coro, "__qualname__", None) or repr(coro)
+        text = f"a step of task {task.get_name()!r} running {name}()"
+        frame = getattr(coro, "cr_frame", None)
+        if frame is not None:
+            text += f", which then waited at line {frame.f_lineno} of {frame.f_code.co_filename}"
+        return text
+    return repr(handle)
 
 
 def format_problems(sections: list[str]) -> str:
@@ -236,20 +385,3 @@ def format_problems(sections: list[str]) -> str:
         "turned off for a class or a test, see the README):"
     )
     return head + "\n\n" + "\n\n".join(sections)
-
-
-def report_tasks(tasks: list[asyncio.Task[Any]]) -> str:
-    """Describe tasks a test leaked."""
-    return format_tasks(
-        tasks,
-        "Tasks still pending at the end of the test; own them with "
-        "self.create_task() or cancel and await them in the test or a cleanup",
-    )
-
-
-def report_timers(timers: list[asyncio.TimerHandle], now: Callable[[], float]) -> str:
-    """Describe timers a test left armed."""
-    t = now()
-    lines = [f"Timers still pending at the end of the test ({len(timers)}); cancel them:"]
-    lines.extend(f"- due in {h.when() - t:.3f} s: {h!r}" for h in timers)
-    return "\n".join(lines)

@@ -17,11 +17,20 @@ import traceback
 import unittest
 from typing import TYPE_CHECKING, Any
 
+from ._compat import FACTORY_TASKS_NAMED_NONE
+
 if TYPE_CHECKING:
     from collections.abc import Coroutine, Iterable
     from types import FrameType
 
-__all__ = ("creation_site", "format_tasks", "format_thread", "tracking_task_factory")
+__all__ = (
+    "creation_site",
+    "format_frames",
+    "format_tasks",
+    "format_thread",
+    "is_plumbing",
+    "tracking_task_factory",
+)
 
 # Frames from these directories are plumbing, not the user's code.
 _ASYNCIO_DIR = os.path.dirname(asyncio.__file__)
@@ -34,13 +43,22 @@ Site = tuple[tuple[str, int, str], ...]
 
 
 def creation_site(frame: FrameType | None) -> Site:
-    """Return up to three (file, line, function) of the user's frames from ``frame`` up."""
+    """Return up to three (file, line, function) of the user's frames from ``frame`` up.
+
+    Plumbing frames (asyncio, unittest, asynctestkit) below the user's code
+    are skipped; the first plumbing frame above it ends the walk, so a task
+    made in a test names the test, not the test runner that called it.
+    """
     site: list[tuple[str, int, str]] = []
-    while frame is not None and len(site) < _SITE_DEPTH:
+    while frame is not None:
         code = frame.f_code
         filename = code.co_filename
         if not filename.startswith(_PLUMBING):
             site.append((filename, frame.f_lineno, code.co_name))
+            if len(site) == _SITE_DEPTH:
+                break
+        elif site:
+            break
         frame = frame.f_back
     return tuple(site)
 
@@ -57,7 +75,20 @@ def tracking_task_factory(
     task: asyncio.Task[Any] = asyncio.Task(coro, loop=loop, **kwargs)
     # C tasks accept new attributes on 3.10-3.13; a long name keeps clear of users'.
     task._asynctestkit_site = creation_site(sys._getframe(1))  # type: ignore[attr-defined]
+    if FACTORY_TASKS_NAMED_NONE and "name" not in kwargs:
+        _keep_name_on_none(task)
     return task
+
+
+def _keep_name_on_none(task: asyncio.Task[Any]) -> None:
+    # Shadow set_name once, for the call create_task() makes right after the
+    # factory returns; the shadow removes itself, breaking the cycle.
+    def set_name(value: object) -> None:
+        del task.set_name
+        if value is not None:
+            task.set_name(value)
+
+    task.set_name = set_name  # type: ignore[method-assign]
 
 
 def _frames_of(coro: object) -> list[tuple[str, int, str]]:
@@ -87,6 +118,16 @@ def _line(filename: str, lineno: int, name: str) -> str:
     return f"{where}\n        {text}" if text else where
 
 
+def is_plumbing(filename: str) -> bool:
+    """Whether ``filename`` is asyncio's, unittest's or asynctestkit's, not the user's."""
+    return filename.startswith(_PLUMBING)
+
+
+def format_frames(frames: Iterable[tuple[str, int, str]], indent: str = "      ") -> list[str]:
+    """Format (file, line, function) triples, traceback style, one entry per frame."""
+    return [f"{indent}{_line(*f)}" for f in frames]
+
+
 def _describe(task: asyncio.Task[Any]) -> str:
     coro = task.get_coro()
     coro_name = getattr(coro, "__qualname__", None) or repr(coro)
@@ -97,14 +138,14 @@ def _describe(task: asyncio.Task[Any]) -> str:
         frames = _frames_of(coro)
         if frames:
             lines.append("    waiting at (outermost first):")
-            lines.extend(f"      {_line(*f)}" for f in frames)
+            lines.extend(format_frames(frames))
         waiter = getattr(task, "_fut_waiter", None)
         if waiter is not None:
             lines.append(f"    awaiting {_describe_awaited(waiter)}")
     site: Site | None = getattr(task, "_asynctestkit_site", None)
     if site:
         lines.append("    created at (innermost first):")
-        lines.extend(f"      {_line(*f)}" for f in site)
+        lines.extend(format_frames(site))
     elif site is None:
         lines.append("    created at: unknown (made before the test's loop tracked tasks)")
     return "\n".join(lines)

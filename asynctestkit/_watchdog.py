@@ -59,18 +59,22 @@ class Watchdog:
         self._timer: threading.Timer | None = None
 
     def arm(self, seconds: float | None) -> None:
-        """Start (or restart) the countdown; ``None`` disarms."""
-        self.disarm()
+        """Start (or restart) the countdown of ``seconds`` real seconds; ``None`` disarms."""
         self.seconds = seconds
         if seconds is None:
-            return
-        if self._can_use_alarm():
-            self._old_handler = signal.signal(signal.SIGALRM, self._on_alarm)
+            self.disarm()
+        elif self._old_handler is not None:
+            # Ours already: restarting the timer is one system call.
             signal.setitimer(signal.ITIMER_REAL, seconds)
         else:
-            self._timer = threading.Timer(seconds, self._on_timer)
-            self._timer.daemon = True
-            self._timer.start()
+            self.disarm()
+            if self._can_use_alarm():
+                self._old_handler = signal.signal(signal.SIGALRM, self._on_alarm)
+                signal.setitimer(signal.ITIMER_REAL, seconds)
+            else:
+                self._timer = threading.Timer(seconds, self._on_timer)
+                self._timer.daemon = True
+                self._timer.start()
 
     def disarm(self) -> None:
         """Stop the countdown and put SIGALRM's handler back."""
