@@ -24,11 +24,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
-import functools
 import inspect
 from typing import TYPE_CHECKING, Any, final
 
-from ._compat import set_current_loop
+from ._compat import current_loop, set_current_loop
 from ._timepatch import patch_time
 from ._watchdog import Watchdog, WatchdogTimeout
 
@@ -195,26 +194,13 @@ def lend_loop(case: Any) -> asyncio.AbstractEventLoop:
     Returns:
         The loop; the test must not close it.
 
-    When the class has no loop (setUpClass was overridden without calling
-    ``super().setUpClass()``, or one test is run with ``TestCase.run()``
-    instead of through a suite), the test is lent a throwaway loop and
-    errors in its setUp step with a RuntimeError that says so.
+    Raises:
+        RuntimeError: the class has no loop: setUpClass was overridden
+            without calling ``super().setUpClass()``, or one test is run with
+            ``TestCase.run()`` instead of through a suite. AsyncTestCase asks
+            for the loop in its setUp step, so this is that test's error.
     """
-    cls = type(case)
-    state: _ClassLoop | None = vars(cls).get(_STATE)
-    if state is None:
-        if getattr(cls, "__unittest_skip__", False):
-            # unittest skips setUpClass for a skipped class but still calls
-            # run() on each test, which starts a loop before TestCase.run()
-            # sees the skip: lend a throwaway loop, closed when the test ends.
-            state = _throwaway(case)
-        else:
-            # Raising here would escape TestCase.run() and stop the whole run:
-            # lend a throwaway loop and make the test's setUp step raise, so
-            # unittest reports an error for each test of the class instead.
-            error = _no_loop(cls, f"{case.id()}: cannot start the test")
-            state = _throwaway(case)
-            case._callSetUp = functools.partial(_raise, error)
+    state = _state(type(case), f"{case.id()}: cannot start the test")
     clock = state.clock
     if clock is not None:
         case.clock = clock
@@ -222,22 +208,6 @@ def lend_loop(case: Any) -> asyncio.AbstractEventLoop:
         clock.autojump = case._asynctestkit_option("autojump")
         case.clock_started_at = clock.now
     return state.loop
-
-
-def _raise(error: BaseException) -> None:
-    raise error
-
-
-def _throwaway(case: Any) -> _ClassLoop:
-    cls = type(case)
-    loop = cls._asynctestkit_make_class_loop()
-    clock: VirtualClock | None = vars(cls).get(_CLOCK)
-    if clock is not None:
-        delattr(cls, _CLOCK)
-    # AsyncTestCase._asynctestkit_start keeps its ExitStack here before it
-    # asks for the loop; the stack is closed when the test ends.
-    case._asynctestkit_stack.callback(loop.close)
-    return _ClassLoop(loop, clock)
 
 
 def initial_context(case: Any) -> contextvars.Context:
@@ -253,10 +223,7 @@ def initial_context(case: Any) -> contextvars.Context:
     Returns:
         A new context.
     """
-    state: _ClassLoop | None = vars(type(case)).get(_STATE)
-    if state is None:  # a skipped class
-        return contextvars.copy_context()
-    return state.context.copy()
+    return _state(type(case), f"{case.id()}: cannot start the test").context.copy()
 
 
 def add_async_class_cleanup(cls: Any, func: Callable[..., Any], /, *args: Any, **kwargs: Any) -> None:
@@ -347,8 +314,10 @@ async def enter_async_class_context(cls: Any, cm: AbstractAsyncContextManager[An
 def _on_loop(cls: Any, state: _ClassLoop) -> Iterator[None]:
     """Make the loop current (and time virtual) while one class step runs."""
     with contextlib.ExitStack() as stack:
+        # Whatever loop was current before the step is current again after
+        # (what AsyncTestCase does around each test).
+        stack.callback(set_current_loop, current_loop())
         set_current_loop(state.loop)
-        stack.callback(set_current_loop, None)
         if state.clock is not None:
             stack.enter_context(
                 patch_time(state.clock, targets=cls.time_targets, wall=cls.time_wall)
@@ -384,7 +353,9 @@ def _run_step(
                     loop.create_task, _step(state, result), name=f"{cls.__qualname__}.{name}"
                 )
                 watchdog.step = task
-                loop.run_until_complete(task)
+                outcome = loop.run_until_complete(task)
+                if isinstance(outcome, _Raised):
+                    raise outcome.exc
         except (WatchdogTimeout, asyncio.CancelledError):
             if not watchdog.expired:
                 raise
@@ -396,9 +367,23 @@ def _run_step(
                 _settle(loop, task)
 
 
+@final
+class _Raised:
+    """An exception a class step raised, handed back to be raised outside the loop."""
+
+    __slots__ = ("exc",)
+
+    def __init__(self, exc: Exception) -> None:
+        self.exc = exc
+
+
 async def _step(state: _ClassLoop, awaitable: Awaitable[Any]) -> Any:
     try:
         return await awaitable
+    except Exception as exc:
+        # Handed back, not raised: run_until_complete() would re-raise it
+        # through asyncio's frames, which would clutter the setUpClass error.
+        return _Raised(exc)
     finally:
         # The context a class step ends with is the class's context from now on
         # (what AsyncTestCase does between the steps of one test).

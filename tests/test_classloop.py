@@ -7,10 +7,10 @@ import contextvars
 import signal
 import time
 import unittest
-import warnings
 from typing import Any
 
 from asynctestkit import AsyncTestCase, ClockedTestCase, LivelockError
+from asynctestkit._compat import current_loop, default_loop_factory, set_current_loop
 
 REAL_MONOTONIC = time.monotonic
 REAL_PERF_COUNTER = time.perf_counter
@@ -26,16 +26,6 @@ def run(*classes: type[unittest.TestCase]) -> unittest.TestResult:
     result = unittest.TestResult()
     suite.run(result)
     return result
-
-
-def current_loop() -> asyncio.AbstractEventLoop | None:
-    """The thread's current (not running) loop, or None."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        try:
-            return asyncio.get_event_loop()
-        except RuntimeError:
-            return None
 
 
 def texts(pairs: list[tuple[Any, str]]) -> list[str]:
@@ -164,6 +154,32 @@ class TestLifecycle(GlobalStateMixin):
             self.assertIs(loop, first)
         self.assertTrue(first.is_closed())
         self.assertNothingLeaked()
+
+    def test_the_loop_current_before_is_current_again_after(self) -> None:
+        """Class steps put back the loop that was current before them, as tests do."""
+        outside = default_loop_factory()
+        self.addCleanup(outside.close)
+        seen: list[asyncio.AbstractEventLoop | None] = []
+
+        class Inner(AsyncTestCase):
+            loop_scope = "class"
+
+            @classmethod
+            async def asyncSetUpClass(cls) -> None:
+                cls.addClassCleanup(lambda: seen.append(current_loop()))
+
+            async def test_it(self) -> None:
+                seen.append(current_loop())
+
+        set_current_loop(outside)
+        try:
+            result = run(Inner)
+            self.assertIs(current_loop(), outside)
+        finally:
+            set_current_loop(None)
+        self.assertEqual(result.errors + result.failures, [])
+        self.assertIsNot(seen[0], outside)
+        self.assertIs(seen[1], outside)  # a sync class cleanup runs between class steps
 
     def test_resources_made_in_asyncSetUpClass_work_in_every_test(self) -> None:
         """A future, a queue and a lock made once are used across tests (no 'different loop')."""
