@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import reprlib
 import selectors
 import sys
 import threading
@@ -38,6 +39,8 @@ _ORIGIN_DEPTH = 6
 # BaseEventLoop.call_later calls self.call_at: one wrong-thread call, not two.
 _CALL_LATER_CODE = asyncio.BaseEventLoop.call_later.__code__
 _MISSING = object()
+# Real time even when patch_time makes time.perf_counter() virtual on this thread.
+_perf_counter = time.perf_counter
 
 
 class SlowCallbackWarning(RuntimeWarning):
@@ -83,7 +86,7 @@ class _TimingSelector(selectors.BaseSelector):
     def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
         self.lap()
         events = self._inner.select(timeout)
-        self._left = time.perf_counter()
+        self._left = _perf_counter()
         # The callbacks that will run in this iteration (IO callbacks join later).
         self._batch = tuple(self._ready)
         return events
@@ -91,7 +94,7 @@ class _TimingSelector(selectors.BaseSelector):
     def lap(self) -> None:
         """Account for the iteration that just ended (also called when the loop stops)."""
         if self._left:
-            busy = time.perf_counter() - self._left
+            busy = _perf_counter() - self._left
             self._left = 0.0
             if busy >= self._hygiene.slow_threshold:
                 for handle in self._batch or ("<IO callbacks>",):
@@ -247,9 +250,11 @@ class Hygiene:
 
     def _on_exception(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
         lines = [str(context.get("message") or "unhandled exception in the event loop")]
-        for key in ("task", "future", "handle"):
+        for key in ("task", "future"):
             if key in context:
                 lines.append(f"  {key}: {context[key]!r}")
+        if "handle" in context:
+            lines.append(f"  handle: {describe_call(context['handle'])}")
         exc = context.get("exception")
         if isinstance(exc, BaseException):
             tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
@@ -326,7 +331,7 @@ class Hygiene:
         if timers and check_timers:
             now = self.loop.time()
             lines = [f"Timers still pending at the end of the test ({len(timers)}); cancel them:"]
-            lines.extend(f"- due in {h.when() - now:.3f} s: {h!r}" for h in timers)
+            lines.extend(f"- due in {h.when() - now:.3f} s: {describe_call(h)}" for h in timers)
             sections.append("\n".join(lines))
         if self.exceptions and check_exceptions:
             sections.append(
@@ -375,7 +380,21 @@ def describe_handle(handle: object) -> str:
         if frame is not None:
             text += f", which then waited at line {frame.f_lineno} of {frame.f_code.co_filename}"
         return text
-    return repr(handle)
+    return describe_call(handle)
+
+
+def describe_call(handle: object) -> str:
+    """Show the call a loop handle makes, ``func(arg, ...)``, whatever the loop's debug mode.
+
+    3.13+ leave the arguments out of a handle's repr unless debug mode is on;
+    ``_callback`` and ``_args`` are Handle's attributes on 3.10-3.14.
+    """
+    callback = getattr(handle, "_callback", None)
+    if callback is None:
+        return repr(handle)
+    name = getattr(callback, "__qualname__", None) or repr(callback)
+    args = getattr(handle, "_args", None) or ()
+    return f"{name}({', '.join(reprlib.repr(a) for a in args)})"
 
 
 def format_problems(sections: list[str]) -> str:
