@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import unittest
 
-from echo_service import EchoClient, EchoServer
+from examples.echo_service import EchoClient, EchoServer
 
 from asynctestkit import AsyncTestCase, ClockedTestCase
 
