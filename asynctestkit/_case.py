@@ -379,6 +379,7 @@ class AsyncTestCase(PatchingMixin, AssertionsMixin, unittest.IsolatedAsyncioTest
         if loop.get_task_factory() is tracking_task_factory:
             # Our own steps need no creation site: skip the factory's frame walk.
             task = self._asynctestkit_context.run(asyncio.Task, coro, loop=loop, name=step_name)
+            task._asynctestkit_site = ()  # type: ignore[attr-defined]  # reports show no site
         else:
             task = self._asynctestkit_context.run(loop.create_task, coro, name=step_name)
         watchdog = self._asynctestkit_watchdog

@@ -25,7 +25,7 @@ import traceback
 from typing import TYPE_CHECKING, Any, final
 
 from ._compat import swap_unawaited_coroutine_hook
-from ._report import format_frames, format_tasks, is_plumbing, tracking_task_factory
+from ._report import format_frames, format_tasks, is_plumbing, shown_coroutine, tracking_task_factory
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
@@ -373,7 +373,7 @@ def describe_handle(handle: object) -> str:
     callback = getattr(handle, "_callback", None)
     task = getattr(callback, "__self__", None)
     if isinstance(task, asyncio.Task):
-        coro = task.get_coro()
+        coro = shown_coroutine(task.get_coro())
         name = getattr(coro, "__qualname__", None) or repr(coro)
         text = f"a step of task {task.get_name()!r} running {name}()"
         frame = getattr(coro, "cr_frame", None)

@@ -29,6 +29,7 @@ __all__ = (
     "format_tasks",
     "format_thread",
     "is_plumbing",
+    "shown_coroutine",
     "tracking_task_factory",
 )
 
@@ -128,9 +129,20 @@ def format_frames(frames: Iterable[tuple[str, int, str]], indent: str = "      "
     return [f"{indent}{_line(*f)}" for f in frames]
 
 
+def shown_coroutine(coro: Any) -> Any:
+    """Look through asynctestkit's own wrapper coroutines to the user's."""
+    while True:
+        code = getattr(coro, "cr_code", None)
+        inner = getattr(coro, "cr_await", None)
+        if code is None or inner is None or not code.co_filename.startswith(_OWN_DIR):
+            return coro
+        coro = inner
+
+
 def _describe(task: asyncio.Task[Any]) -> str:
     coro = task.get_coro()
-    coro_name = getattr(coro, "__qualname__", None) or repr(coro)
+    shown = shown_coroutine(coro)
+    coro_name = getattr(shown, "__qualname__", None) or repr(shown)
     lines = [f"- task {task.get_name()!r} running {coro_name}()"]
     if task.done():
         lines.append("    done")
