@@ -24,11 +24,16 @@ __all__ = ("AssertionsMixin",)
 T = TypeVar("T")
 
 
-def _check_seconds(value: float, what: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{what} needs a number of seconds; got {value!r}")
-    if not (math.isfinite(value) and value >= 0):
-        raise ValueError(f"{what} needs a finite, non-negative number of seconds; got {value!r}")
+def _check_seconds(value: float, what: str, awaitable: object = None) -> float:
+    try:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise TypeError(f"{what} needs a number of seconds; got {value!r}")
+        if not (math.isfinite(value) and value >= 0):
+            raise ValueError(f"{what} needs a finite, non-negative number of seconds; got {value!r}")
+    except (TypeError, ValueError):
+        if inspect.iscoroutine(awaitable):
+            awaitable.close()  # refused, so not "never awaited" on top of the error
+        raise
     return float(value)
 
 
@@ -77,7 +82,7 @@ class AssertionsMixin(unittest.TestCase):
         Example:
             >>> await self.assertTimesOut(client.fetch(), 30)
         """
-        seconds = _check_seconds(seconds, "assertTimesOut()")
+        seconds = _check_seconds(seconds, "assertTimesOut()", awaitable)
         loop = asyncio.get_running_loop()
         start = loop.time()
         try:
@@ -101,7 +106,7 @@ class AssertionsMixin(unittest.TestCase):
         Example:
             >>> reply = await self.assertCompletesWithin(client.fetch(), 5)
         """
-        seconds = _check_seconds(seconds, "assertCompletesWithin()")
+        seconds = _check_seconds(seconds, "assertCompletesWithin()", awaitable)
         task = asyncio.ensure_future(awaitable)
         done, _ = await asyncio.wait({task}, timeout=seconds)
         if not done:
@@ -159,9 +164,9 @@ def _name(fut: asyncio.Future[Any]) -> str:
 
 def _callable_name(func: Callable[..., Any]) -> str:
     name = getattr(func, "__qualname__", None)
-    if name == "<lambda>":
+    if getattr(func, "__name__", None) == "<lambda>":
         try:
-            return f"the lambda `{inspect.getsource(func).strip()}`"
-        except (OSError, TypeError):
+            return f"the lambda in `{inspect.getsource(func).strip()}`"
+        except (OSError, TypeError):  # pragma: no cover - made by exec() or eval()
             pass
     return repr(func) if name is None else f"{name}()"
