@@ -17,7 +17,7 @@ import warnings
 from collections.abc import Callable, Generator
 from typing import Any
 
-from asynctestkit import _timepatch
+from asynctestkit import _aliases, _timefakes, _timepatch
 from asynctestkit._clock import VirtualClock
 from asynctestkit._timepatch import patch_time
 from tests.timepatch_fixtures import aliases, dates, sub, unpatchable
@@ -74,11 +74,11 @@ class _Checks(unittest.TestCase):
             self.assertIs(getattr(time, name), original, f"time.{name} was left patched")
         self.assertIs(aliases.monotonic, ORIGINALS["monotonic"])
         self.assertEqual(_timepatch._entries, [])
-        self.assertEqual(_timepatch._sites, {})
-        self.assertEqual(_timepatch._defaults, {})
+        self.assertEqual(_aliases._sites, {})
+        self.assertEqual(_aliases._defaults, {})
         self.assertEqual(_timepatch._clock_refs, {})
-        self.assertIs(_timepatch._top, _timepatch._NO_CLOCK)
-        self.assertIs(_timepatch._wall_top, _timepatch._NO_WALL)
+        self.assertIs(_timefakes._top, _timefakes._NO_CLOCK)
+        self.assertIs(_timefakes._wall_top, _timefakes._NO_WALL)
 
 
 class MonotonicTest(_Checks):
@@ -192,12 +192,12 @@ class ThreadsTest(_Checks):
         with patch_time(self.clock):
             thread.start()
             entered.wait(5)
-            self.assertIs(_timepatch._top, _timepatch._MULTI)
+            self.assertIs(_timefakes._top, _timefakes._MULTI)
             self.assertEqual(time.monotonic(), 1000.0)
             self.assertEqual(time.perf_counter_ns(), 1000 * 10**9)
             release.set()
             thread.join(5)
-            self.assertIs(_timepatch._top, self.clock)
+            self.assertIs(_timefakes._top, self.clock)
         self.assertEqual(seen, [7.0])
 
 
