@@ -38,8 +38,7 @@ def _check_seconds(value: float, what: str, awaitable: object = None) -> float:
 
 
 def _state(fut: asyncio.Future[Any]) -> str:
-    if not fut.done():
-        return "pending"
+    """Say how a done future ended."""
     if fut.cancelled():
         return "cancelled"
     exc = fut.exception()

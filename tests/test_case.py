@@ -39,6 +39,10 @@ def only_failure(test: unittest.TestCase, result: unittest.TestResult) -> str:
     return result.failures[0][1]
 
 
+async def forever_event() -> None:
+    await asyncio.Event().wait()
+
+
 class _Resource:
     def close(self) -> None:
         """A sync method that create_autospec copies."""
@@ -767,6 +771,131 @@ class RunUntilIdleTest(unittest.TestCase):
             r"(?m)^RuntimeError: run_until_idle\(\): the loop never became idle: some task or "
             r"callback reschedules itself forever \(50 rounds\)$",
         )
+
+
+class HooksTest(unittest.TestCase):
+    """The hooks class-scoped loops build on: a lent loop, its baseline, the class loop makers."""
+
+    def test_lent_loop_keeps_its_tasks_and_is_not_closed(self) -> None:
+        """On a loop the test does not own, earlier tasks are not its leaks and the loop stays open."""
+        shared = asyncio.SelectorEventLoop()
+        self.addCleanup(shared.close)
+        earlier = shared.create_task(forever_event())
+        events: list[str] = []
+
+        class Test(AsyncTestCase):
+            check_tasks = False
+
+            def _asynctestkit_acquire_loop(self) -> tuple[asyncio.AbstractEventLoop, bool]:
+                return shared, False
+
+            async def test_clean(self) -> None:
+                self.assertIs(asyncio.get_running_loop(), shared)
+
+            async def test_leaks(self) -> None:
+                async def leaked() -> None:
+                    try:
+                        await forever_event()
+                    finally:
+                        events.append("leaked task cancelled")
+
+                asyncio.ensure_future(leaked())  # noqa: RUF006
+                await asyncio.sleep(0)
+
+        self.assertTrue(run(Test("test_clean")).wasSuccessful())
+        self.assertTrue(run(Test("test_leaks")).wasSuccessful())
+        self.assertEqual(events, ["leaked task cancelled"])
+        self.assertFalse(shared.is_closed())
+        self.assertFalse(earlier.done())
+        earlier.cancel()
+        shared.run_until_complete(asyncio.wait({earlier}))
+
+    def test_class_loop_makers(self) -> None:
+        """_asynctestkit_make_class_loop honours loop_factory; ClockedTestCase's keeps its clock."""
+
+        class Plain(AsyncTestCase):
+            loop_factory = asyncio.SelectorEventLoop
+
+        loop = Plain._asynctestkit_make_class_loop()
+        self.addCleanup(loop.close)
+        self.assertIs(type(loop), asyncio.SelectorEventLoop)
+        virtual = ClockedTestCase._asynctestkit_make_class_loop()
+        self.addCleanup(virtual.close)
+        self.assertIs(virtual.clock, ClockedTestCase._asynctestkit_class_clock)  # type: ignore[attr-defined]
+
+
+class ShutdownTest(unittest.TestCase):
+    """What the end of a test closes: async generators, tasks made late, a user's task factory."""
+
+    def test_async_generators_are_finalized(self) -> None:
+        """An async generator left open is closed (its finally runs) before the loop closes."""
+        events: list[str] = []
+
+        async def numbers() -> Any:
+            try:
+                yield 1
+                yield 2
+            finally:
+                events.append("generator closed")
+
+        class Test(AsyncTestCase):
+            async def test_it(self) -> None:
+                self.gen = numbers()
+                self.assertEqual(await self.gen.__anext__(), 1)
+
+        self.assertTrue(run(Test("test_it")).wasSuccessful())
+        self.assertEqual(events, ["generator closed"])
+
+    def test_task_made_while_cancelling_is_cancelled_too(self) -> None:
+        """A task spawned by a leaked task's cancellation is cancelled at shutdown."""
+        events: list[str] = []
+
+        async def late() -> None:
+            try:
+                await forever_event()
+            finally:
+                events.append("late task cancelled")
+
+        async def spawner() -> None:
+            try:
+                await forever_event()
+            finally:
+                asyncio.ensure_future(late())  # noqa: RUF006
+
+        class Test(AsyncTestCase):
+            check_tasks = False
+
+            async def test_it(self) -> None:
+                asyncio.ensure_future(spawner())  # noqa: RUF006
+                await asyncio.sleep(0)
+
+        self.assertTrue(run(Test("test_it")).wasSuccessful())
+        self.assertEqual(events, ["late task cancelled"])
+
+    def test_users_task_factory_is_kept(self) -> None:
+        """A loop_factory's task factory makes every task, steps included; leaks are still found."""
+        made: list[str] = []
+
+        def factory(loop: asyncio.AbstractEventLoop, coro: Any, **kwargs: Any) -> asyncio.Task[Any]:
+            made.append(getattr(coro, "__qualname__", "?"))
+            return asyncio.Task(coro, loop=loop, **kwargs)
+
+        def make_loop() -> asyncio.AbstractEventLoop:
+            loop = asyncio.SelectorEventLoop()
+            loop.set_task_factory(factory)
+            return loop
+
+        class Test(AsyncTestCase):
+            loop_factory = make_loop
+
+            async def test_it(self) -> None:
+                asyncio.ensure_future(forever_event())  # noqa: RUF006
+                await asyncio.sleep(0)
+
+        text = only_failure(self, run(Test("test_it")))
+        self.assertRegex(text, r"(?m)^- task '.*' running forever_event\(\)$")
+        self.assertIn("AsyncTestCase._asynctestkit_step", made)
+        self.assertIn("forever_event", made)
 
 
 class ConfigureTest(unittest.TestCase):

@@ -184,6 +184,15 @@ class LoopExceptionTest(unittest.TestCase):
         self.assertTrue(run(Off("test_it")).wasSuccessful())
         self.assertTrue(run(OffForOne("test_it")).wasSuccessful())
 
+    def test_context_without_an_exception(self) -> None:
+        """A call_exception_handler() with only a message is reported by its message."""
+
+        class Test(AsyncTestCase):
+            async def test_it(self) -> None:
+                asyncio.get_running_loop().call_exception_handler({"message": "something odd"})
+
+        self.assertRegex(failure(self, run(Test("test_it"))), r"(?m)^- something odd$")
+
     def test_handler_is_restored(self) -> None:
         """A loop_factory's own exception handler is back in place after the test."""
         loops: list[asyncio.AbstractEventLoop] = []
@@ -253,6 +262,21 @@ class NeverAwaitedTest(unittest.TestCase):
             warnings.simplefilter("ignore", RuntimeWarning)  # Python's own warning, now unhooked
             self.assertTrue(run(Off("test_it")).wasSuccessful())
             self.assertTrue(run(OffForOne("test_it")).wasSuccessful())
+
+    def test_deeper_origin_tracking_is_left_alone(self) -> None:
+        """A program tracking deeper origins keeps its depth during and after the test."""
+        depth = sys.get_coroutine_origin_tracking_depth()
+        sys.set_coroutine_origin_tracking_depth(20)
+        self.addCleanup(sys.set_coroutine_origin_tracking_depth, depth)
+        seen: list[int] = []
+
+        class Test(AsyncTestCase):
+            async def test_it(self) -> None:
+                seen.append(sys.get_coroutine_origin_tracking_depth())
+
+        self.assertTrue(run(Test("test_it")).wasSuccessful())
+        self.assertEqual(seen, [20])
+        self.assertEqual(sys.get_coroutine_origin_tracking_depth(), 20)
 
     def test_hooks_are_restored(self) -> None:
         """warnings' hook and the origin tracking depth are back after the test."""
@@ -351,6 +375,33 @@ class WrongThreadTest(unittest.TestCase):
 
         self.assertTrue(run(Off("test_it")).wasSuccessful())
         self.assertTrue(run(OffForOne("test_it")).wasSuccessful())
+
+    def test_a_loops_own_shadow_is_restored(self) -> None:
+        """A call_soon the loop_factory set on the instance is back after the test, and still used."""
+        calls: list[str] = []
+
+        def make_loop() -> asyncio.AbstractEventLoop:
+            loop = asyncio.SelectorEventLoop()
+            original = loop.call_soon
+
+            def call_soon(callback: Any, *args: Any, context: Any = None) -> asyncio.Handle:
+                calls.append("shadow")
+                return original(callback, *args, context=context)
+
+            loop.call_soon = call_soon  # type: ignore[method-assign]
+            self.loop = loop
+            return loop
+
+        class Test(AsyncTestCase):
+            loop_factory = make_loop
+
+            async def test_it(self) -> None:
+                await asyncio.sleep(0)
+
+        self.assertTrue(run(Test("test_it")).wasSuccessful())
+        self.assertIn("shadow", calls)
+        self.assertEqual(vars(self.loop)["call_soon"].__name__, "call_soon")
+        self.assertNotIn("call_later", vars(self.loop))
 
     def test_loop_methods_are_restored(self) -> None:
         """The per-loop shadows of call_soon/call_later/call_at are gone after the test."""
