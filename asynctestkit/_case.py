@@ -33,7 +33,7 @@ from ._compat import (
 )
 from ._hygiene import Hygiene, SlowCallbackWarning, format_problems
 from ._loop import virtual_event_loop
-from ._mocks import PatchingMixin
+from ._patching import PatchingMixin
 from ._report import tracking_task_factory
 from ._timepatch import patch_time
 from ._watchdog import Watchdog, WatchdogTimeout
