@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import math
 import threading
-from typing import TYPE_CHECKING, Protocol, final
+from typing import TYPE_CHECKING, Protocol, cast, final
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -66,6 +66,26 @@ def _to_ns(seconds: float, what: str) -> int:
             f"{what} needs a finite, non-negative number of seconds; got {seconds!r}"
         )
     return round(seconds * 1_000_000_000)
+
+
+def due_until(now: float) -> float:
+    """Return the latest deadline that counts as due when the clock reads ``now``.
+
+    Time is whole nanoseconds, deadlines are floats: ``loop.time() + delay``
+    can land a float step past the same instant counted in nanoseconds (0.1 +
+    0.2 is 0.30000000000000004, but 300 ms is 0.3), and ``advance(d)`` rounds
+    ``d`` to the nearest nanosecond. So a deadline is due up to half a
+    nanosecond plus two float steps after now, as asyncio allows its clock
+    resolution. Past about 24 days a nanosecond is below the float spacing;
+    without the float steps ``now + 5e-10 == now`` and a timer due at exactly
+    now could never fire.
+
+    The virtual loop inlines the first branch.
+    """
+    if now < 65536.0:
+        # Two float steps are under 3e-11 s here.
+        return now + 5.3e-10
+    return now + (5e-10 + 2 * math.ulp(now))
 
 
 def ceil_ns(when: float) -> int:
@@ -148,8 +168,10 @@ class VirtualClock:
     __slots__ = (
         "__weakref__",
         "_autojump",
+        "_budget_given",
         "_budget_ns",
         "_driver",
+        "_end",
         "_holds",
         "_lock",
         "_ns",
@@ -166,6 +188,9 @@ class VirtualClock:
     ) -> None:
         self._ns = _to_ns(start, "VirtualClock(start=...)")
         self._s = self._ns / 1e9
+        # Deadlines up to _end are due now (see due_until); kept with _s so the
+        # loop reads it once per iteration.
+        self._end = due_until(self._s)
         self._autojump = _check_bool(autojump, "autojump")
         self._holds = 0
         self._lock = threading.Lock()
@@ -174,6 +199,7 @@ class VirtualClock:
         # the loop's thread once a loop runs on it.
         self._thread_id: int | None = None
         self._budget_ns: int | None = None
+        self._budget_given: float | None = None
         self.budget = budget
 
     # -- reading -----------------------------------------------------------
@@ -221,6 +247,7 @@ class VirtualClock:
             self._budget_ns = None
         else:
             self._budget_ns = self._ns + _to_ns(value, "VirtualClock budget")
+        self._budget_given = value
 
     @property
     def holds(self) -> int:
@@ -367,9 +394,14 @@ class VirtualClock:
         self._driver = driver
 
     def _set_ns(self, ns: int) -> None:
-        # The one place time moves; callers guarantee ns >= now.
+        # Where explicit stepping moves time; callers guarantee ns >= now. The
+        # budget limits autojump only: what the test steps itself does not
+        # count, so the budget's end moves along with it.
+        if self._budget_ns is not None:
+            self._budget_ns += ns - self._ns
         self._ns = ns
-        self._s = ns / 1e9
+        self._s = s = ns / 1e9
+        self._end = due_until(s)
 
     def _change_holds(self, delta: int) -> None:
         with self._lock:
@@ -388,11 +420,12 @@ class VirtualClock:
 
     def _running_driver(self, what: str) -> _Driver:
         driver = self._driver
+        running: object
         try:
             running = asyncio.get_running_loop()
         except RuntimeError:
             running = None
-        if driver is None or running is not driver:
+        if driver is None or running is not cast(object, driver):
             raise RuntimeError(
                 f"{what} must be awaited on the running loop this clock drives; "
                 f"the running loop is {running!r}. Make the loop with "
@@ -402,13 +435,16 @@ class VirtualClock:
 
     async def _advance_to_ns(self, target: int) -> None:
         driver = self._running_driver("advance()")
-        target_s = target / 1e9
         await self.settle()
         while True:
             when = driver._atk_next_when()
-            if when is None or when >= target_s:
+            if when is None:
                 break
-            self._set_ns(max(self._ns, ceil_ns(when)))
+            ns = ceil_ns(when)
+            if ns >= target:
+                # Due at the target (or within due_until of it): fired below.
+                break
+            self._set_ns(max(self._ns, ns))
             await self.settle()
         if target > self._ns:
             self._set_ns(target)
