@@ -1,0 +1,167 @@
+"""Tests for patching in test cases (asynctestkit._patching).
+
+Each stdlib gap the factories close has a test that first shows the gap with plain
+``unittest.mock`` and then shows the factory closing it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import unittest
+from unittest import mock
+
+from asynctestkit._mocks import AwaitableMock
+from asynctestkit._patching import PatchingMixin
+from tests._subjects import Connection, fetch_user, format_user, stream_users
+
+# --- real code to patch -----------------------------------------------------------------
+
+
+# Patched by name in this module: load_user_name() must look fetch_user up here.
+async def load_user_name(user_id: int) -> str:
+    return format_user(await fetch_user(user_id))
+
+
+SETTINGS: dict[str, str] = {"mode": "prod"}
+
+
+# --- patching ---------------------------------------------------------------------------
+
+
+def run_case(case: type[unittest.TestCase], name: str = "test_it") -> unittest.TestResult:
+    result = unittest.TestResult()
+    case(name).run(result)
+    return result
+
+
+class PatchingMixinTest(unittest.TestCase):
+    def test_patch_is_undone_even_when_the_test_fails(self) -> None:
+        """The patch is in place during the test and undone after a failure."""
+        original = fetch_user
+        events: list[object] = []
+
+        class Inner(PatchingMixin, unittest.IsolatedAsyncioTestCase):
+            async def test_it(self) -> None:
+                fetch = self.patch(f"{__name__}.fetch_user", return_value={"name": "ann"})
+                events.append(fetch is globals()["fetch_user"])
+                events.append(await load_user_name(1))
+                fetch.assert_awaited_once_with(1)
+                self.fail("deliberate")
+
+        result = run_case(Inner)
+        self.assertEqual(len(result.failures), 1)
+        self.assertEqual(events, [True, "Ann"])
+        self.assertIs(globals()["fetch_user"], original)
+
+    def test_autospec_by_default(self) -> None:
+        """Without new=, the replacement is an autospec: async-aware and signature-checked."""
+        events: list[object] = []
+
+        class Inner(PatchingMixin, unittest.IsolatedAsyncioTestCase):
+            async def test_it(self) -> None:
+                klass = self.patch(f"{__name__}.Connection", **{"return_value.rows.return_value": [7]})
+                async with Connection("dsn") as conn:
+                    events.append(conn is klass.return_value)
+                    events.append([r async for r in conn.rows("q")])
+                    events.append(inspect.iscoroutinefunction(conn.describe))
+                with self.assertRaises(TypeError):
+                    Connection()  # type: ignore[call-arg]
+                stream = self.patch(f"{__name__}.stream_users", return_value=[{"name": "x"}])
+                events.append([u async for u in stream_users(1)])
+                events.append(stream.call_count)
+
+        result = run_case(Inner)
+        self.assertTrue(result.wasSuccessful(), result.errors + result.failures)
+        self.assertEqual(events, [True, [7], False, [{"name": "x"}], 1])
+        self.assertTrue(isinstance(Connection, type))
+
+    def test_patch_object_and_method_binding(self) -> None:
+        """patch_object replaces attributes; an instance method keeps binding self."""
+        events: list[object] = []
+
+        class Inner(PatchingMixin, unittest.IsolatedAsyncioTestCase):
+            async def test_it(self) -> None:
+                fetch = self.patch_object(Connection, "fetch", return_value=b"patched")
+                conn = Connection("dsn")
+                events.append(await conn.fetch("k"))
+                fetch.assert_awaited_once_with(conn, "k")
+                ping = self.patch_object(Connection, "ping", return_value=False)
+                events.append(await Connection.ping("h"))
+                events.append(inspect.iscoroutinefunction(ping))
+
+        result = run_case(Inner)
+        self.assertTrue(result.wasSuccessful(), result.errors + result.failures)
+        self.assertEqual(events, [b"patched", False, True])
+        self.assertEqual(Connection("d").parse("x"), {"dsn": "x"})
+
+    def test_stdlib_accepts_a_sync_mock_for_an_async_function(self) -> None:
+        """With mock.patch, a MagicMock for an async function fails only at the await."""
+
+        async def check() -> None:
+            with mock.patch(f"{__name__}.fetch_user", new=mock.MagicMock()), self.assertRaisesRegex(
+                TypeError, r"^object MagicMock can't be used in 'await' expression$"
+            ):
+                await load_user_name(1)
+
+        asyncio.run(check())
+
+    def test_sync_mock_for_async_function_is_refused(self) -> None:
+        """self.patch refuses a sync mock for an async function, naming the target."""
+        errors: list[str] = []
+
+        class Inner(PatchingMixin, unittest.IsolatedAsyncioTestCase):
+            async def test_it(self) -> None:
+                with self.assertRaises(TypeError) as caught:
+                    self.patch(f"{__name__}.fetch_user", new=mock.MagicMock())
+                errors.append(str(caught.exception))
+                with self.assertRaises(TypeError) as caught:
+                    self.patch_object(Connection, "ping", mock.Mock())
+                errors.append(str(caught.exception))
+                self.patch(f"{__name__}.fetch_user", new=mock.MagicMock(return_value=AwaitableMock({})))
+                self.patch(f"{__name__}.fetch_user", new=mock.AsyncMock())
+
+        result = run_case(Inner)
+        self.assertTrue(result.wasSuccessful(), result.errors + result.failures)
+        self.assertRegex(errors[0], rf"^patch\('{__name__}\.fetch_user'\): the original is an async function, .* new= is a MagicMock whose result cannot be awaited")
+        self.assertRegex(errors[1], r"^patch_object\(Connection, 'ping'\): the original is an async function")
+
+    def test_pass_through_options_and_missing_targets(self) -> None:
+        """autospec=False, create=True and missing attributes behave as documented."""
+        events: list[object] = []
+
+        class Inner(PatchingMixin, unittest.IsolatedAsyncioTestCase):
+            async def test_it(self) -> None:
+                plain = self.patch(f"{__name__}.fetch_user", autospec=False)
+                events.append(type(plain).__name__)
+                self.patch(f"{__name__}.not_there", create=True)
+                with self.assertRaisesRegex(AttributeError, r"has no attribute 'fetch_usr'; did you mean 'fetch_user' or 'format_user'\? Pass create=True"):
+                    self.patch(f"{__name__}.fetch_usr")
+                with self.assertRaisesRegex(TypeError, r"^patch\(\) needs the dotted name"):
+                    self.patch(fetch_user)  # type: ignore[arg-type]
+
+        result = run_case(Inner)
+        self.assertTrue(result.wasSuccessful(), result.errors + result.failures)
+        self.assertEqual(events, ["AsyncMock"])
+        self.assertNotIn("not_there", globals())
+
+    def test_patch_dict(self) -> None:
+        """patch_dict updates (or clears) a mapping for the test and restores it."""
+        events: list[object] = []
+
+        class Inner(PatchingMixin, unittest.IsolatedAsyncioTestCase):
+            async def test_it(self) -> None:
+                patched = self.patch_dict(SETTINGS, {"mode": "test"}, extra="1")
+                events.append(dict(patched))
+                self.patch_dict(f"{__name__}.SETTINGS", clear=True)
+                events.append(dict(SETTINGS))
+                raise RuntimeError("error, not failure")
+
+        result = run_case(Inner)
+        self.assertEqual(len(result.errors), 1)
+        self.assertEqual(events, [{"mode": "test", "extra": "1"}, {}])
+        self.assertEqual(SETTINGS, {"mode": "prod"})
+
+
+if __name__ == "__main__":
+    unittest.main()
