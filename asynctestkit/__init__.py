@@ -4,6 +4,7 @@ The public face of the package; the code lives in the private modules named
 in ``DESIGN.md`` (``_clock``, ``_loop``, ``_timepatch``, ``_case``, ...).
 """
 
+from ._autospec import autospec as autospec
 from ._case import AsyncTestCase as AsyncTestCase
 from ._case import ClockedTestCase as ClockedTestCase
 from ._case import configure as configure
@@ -15,7 +16,6 @@ from ._loop import virtual_event_loop as virtual_event_loop
 from ._mocks import AsyncContextManagerMock as AsyncContextManagerMock
 from ._mocks import AsyncIteratorMock as AsyncIteratorMock
 from ._mocks import AwaitableMock as AwaitableMock
-from ._mocks import autospec as autospec
 from ._mockwait import AwaitOrder as AwaitOrder
 from ._mockwait import ControlledAsyncMock as ControlledAsyncMock
 from ._mockwait import PendingAwait as PendingAwait

@@ -42,10 +42,6 @@ def _check_exception(owner: str, argument: str, value: object) -> None:
         )
 
 
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}" if count == 1 else f"{count} {word}s"
-
-
 @typing.final
 class AsyncIteratorMock:
     """An async iterator over given items that can raise at a chosen position.
