@@ -83,9 +83,10 @@ class _VirtualSelector(selectors.BaseSelector):
     # -- delegation ------------------------------------------------------
 
     def register(self, fileobj: Any, events: int, data: Any = None) -> selectors.SelectorKey:
+        # The loop registers its self-pipe once, in __init__, which then
+        # discounts it; everything registered later is real IO.
         key = self._real.register(fileobj, events, data)
-        if key.fd != self._own_fd:
-            self._others += 1
+        self._others += 1
         return key
 
     def unregister(self, fileobj: Any) -> selectors.SelectorKey:
@@ -178,9 +179,8 @@ class _VirtualEventLoop(asyncio.SelectorEventLoop):
         self._atk_heap = heap
 
     def close(self) -> None:
-        super().close()
-        if self.is_closed():
-            self._atk_heap.clear()
+        super().close()  # raises if the loop is running
+        self._atk_heap.clear()
 
     def call_at(  # type: ignore[override]
         self,
@@ -412,7 +412,7 @@ class _VirtualEventLoop(asyncio.SelectorEventLoop):
             return
         clock = self._atk_clock
         if self._atk_in_flight or clock._holds or (
-            self._atk_subprocesses and self._atk_outside_work()
+            self._atk_subprocesses and self._atk_live_subprocesses()
         ):
             # Outside work in flight: wait for it in real time. Completions wake
             # the loop through the self-pipe; the cap is only a safety net.
@@ -435,23 +435,23 @@ class _VirtualEventLoop(asyncio.SelectorEventLoop):
 
     def _atk_jump(self, when: float) -> None:
         # Move time to `when`, rounded up to a nanosecond (ceil_ns, inlined).
+        # Called only when the head of the heap is not due yet: time moves.
         clock = self._atk_clock
         ns = int(when * 1e9)
         while ns / 1e9 < when:
             ns += 1
-        if ns > clock._ns:
-            budget = clock._budget_ns
-            if budget is not None and ns > budget:
-                raise LivelockError(self._atk_report(
-                    f"Virtual-time budget exhausted: autojump would move time to the next "
-                    f"timer at {when!r}s, past the budget of {clock._budget_given!r}s of "
-                    f"virtual time, which ends at {budget / 1e9!r}s. A loop that never ends "
-                    "(a retry or poll without a limit)? Raise the budget if this much "
-                    "virtual time is expected"
-                ))
-            clock._ns = ns
-            clock._s = s = ns / 1e9
-            clock._end = due_until(s)
+        budget = clock._budget_ns
+        if budget is not None and ns > budget:
+            raise LivelockError(self._atk_report(
+                f"Virtual-time budget exhausted: autojump would move time to the next "
+                f"timer at {when!r}s, past the budget of {clock._budget_given!r}s of "
+                f"virtual time, which ends at {budget / 1e9!r}s. A loop that never ends "
+                "(a retry or poll without a limit)? Raise the budget if this much "
+                "virtual time is expected"
+            ))
+        clock._ns = ns
+        clock._s = s = ns / 1e9
+        clock._end = due_until(s)
 
     def _atk_count_instant_fire(self) -> None:
         # A timer is due now and nothing else is ready: fine once, runaway if it
@@ -512,14 +512,12 @@ class _VirtualEventLoop(asyncio.SelectorEventLoop):
         self._atk_subprocesses.append(transport)
         return transport
 
-    def _atk_outside_work(self) -> bool:
-        if self._atk_in_flight:
-            return True
+    def _atk_live_subprocesses(self) -> bool:
+        # A subprocess is outside work until it has exited or its transport
+        # is closed; forget the others.
         procs = self._atk_subprocesses
-        if procs:
-            procs[:] = [p for p in procs if p.get_returncode() is None and not p.is_closing()]
-            return bool(procs)
-        return False
+        procs[:] = [p for p in procs if p.get_returncode() is None and not p.is_closing()]
+        return bool(procs)
 
     def add_signal_handler(  # type: ignore[override]
         self, sig: int, callback: Callable[..., object], *args: Any

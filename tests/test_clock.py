@@ -7,11 +7,10 @@ import math
 import threading
 import unittest
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 from unittest import mock
 
-from asynctestkit import LivelockError, VirtualClock, virtual_event_loop
-from asynctestkit import _clock
+from asynctestkit import LivelockError, VirtualClock, _clock, virtual_event_loop
 
 T = TypeVar("T")
 
@@ -186,7 +185,9 @@ class TestAdvance(unittest.TestCase):
                 clock = VirtualClock(autojump=False, start=start)
                 fired: list[int] = []
 
-                async def main(delay: float = delay) -> None:
+                async def main(
+                    clock: VirtualClock = clock, delay: float = delay, fired: list[int] = fired
+                ) -> None:
                     asyncio.get_running_loop().call_later(delay, fired.append, 1)
                     await clock.advance(delay)
 
@@ -236,6 +237,9 @@ class TestAdvance(unittest.TestCase):
             asyncio.run(main())
         with self.assertRaisesRegex(RuntimeError, r"virtual_event_loop\(clock\)"):
             run(other, main)
+        coro = clock.settle()  # no running loop at all
+        with self.assertRaisesRegex(RuntimeError, r"^settle\(\) must be awaited .* the running loop is None\."):
+            coro.send(None)
 
 
 class TestAdvanceTo(unittest.TestCase):
@@ -356,11 +360,12 @@ class TestSettle(unittest.TestCase):
                 await asyncio.sleep(0)
 
         async def main() -> None:
-            asyncio.create_task(spin())
+            spinner = asyncio.create_task(spin())
             with mock.patch.object(_clock, "_SETTLE_LIMIT", 50), self.assertRaisesRegex(
                 LivelockError, r"^settle\(\) ran 50 loop iterations and the loop never became idle"
             ):
                 await clock.settle()
+            self.assertFalse(spinner.done())
 
         run(clock, main)
 

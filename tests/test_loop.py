@@ -17,8 +17,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 from unittest import mock
 
-from asynctestkit import DeadlockError, LivelockError, VirtualClock, virtual_event_loop
-from asynctestkit import _loop
+from asynctestkit import DeadlockError, LivelockError, VirtualClock, _loop, virtual_event_loop
 
 T = TypeVar("T")
 
@@ -116,9 +115,35 @@ class TestFactory(unittest.TestCase):
             self.assertEqual(loop._scheduled, [handle])  # type: ignore[attr-defined]
             handle.cancel()
             self.assertEqual(loop._scheduled, [handle])  # type: ignore[attr-defined]
+            later = loop.call_later(7, lambda: None)
+            self.assertEqual(loop._atk_next_when(), 7.0)  # type: ignore[attr-defined]
+            self.assertEqual(loop._scheduled, [later])  # type: ignore[attr-defined]
         finally:
             loop.close()
         self.assertEqual(loop._scheduled, [])  # type: ignore[attr-defined]
+
+
+class TestSelector(unittest.TestCase):
+    def test_counts_real_file_descriptors(self) -> None:
+        """The wrapped selector counts the fds registered besides the loop's own and delegates."""
+        loop = virtual_event_loop()
+        a, b = socket.socketpair()
+        try:
+            selector: Any = loop._selector  # type: ignore[attr-defined]
+            self.assertEqual(selector._others, 0)
+            loop.add_reader(a, lambda: None)
+            loop.add_writer(a, lambda: None)  # the same fd: modify(), still one
+            self.assertEqual(selector._others, 1)
+            self.assertEqual(selector.get_key(a).events, 3)
+            self.assertEqual(len(selector.select(0)), 1)  # writable
+            loop.remove_writer(a)
+            loop.remove_reader(a)
+            self.assertEqual(selector._others, 0)
+            self.assertEqual(len(selector.get_map()), 1)  # the self-pipe
+        finally:
+            a.close()
+            b.close()
+            loop.close()
 
 
 class TestTimerOrder(unittest.TestCase):
@@ -183,23 +208,22 @@ class TestTimerOrder(unittest.TestCase):
 
         async def main() -> None:
             loop = asyncio.get_running_loop()
+            head = loop.call_later(1, lambda: None)  # keeps the cancelled ones off the head
             for _ in range(500):
                 fut = loop.create_future()
                 loop.call_soon(fut.set_result, 1)
                 await asyncio.wait_for(fut, 100)
-            self.assertEqual(clock.pending_timers(), [])
-            self.assertLess(len(loop._scheduled), 300)  # type: ignore[attr-defined]
-            await asyncio.sleep(1)
+            self.assertEqual(clock.pending_timers(), [head])
+            self.assertLess(len(loop._scheduled), 110)  # type: ignore[attr-defined]
+            await asyncio.sleep(2)
 
         run(clock, main)
-        self.assertEqual(clock.now, 1.0)
+        self.assertEqual(clock.now, 2.0)
 
 
 class TestOutsideWork(unittest.TestCase):
     def test_to_thread_under_wait_for(self) -> None:
         """A timeout never fires while its thread works: the loop waits in real time."""
-        if sys.version_info < (3, 9):  # pragma: no cover
-            self.skipTest("to_thread is new in 3.9")
         clock = VirtualClock()
 
         async def main() -> str:
@@ -364,6 +388,69 @@ class TestRealIO(unittest.TestCase):
             listener.close()
         self.assertEqual(clock.now, 0.0)
 
+    def test_peer_answering_within_the_grace(self) -> None:
+        """Real IO that arrives within io_grace is handled before time jumps."""
+        clock = VirtualClock()
+        a, b = socket.socketpair()
+
+        async def main() -> float:
+            loop = asyncio.get_running_loop()
+            selector: Any = loop._selector  # type: ignore[attr-defined]
+            real = selector._real
+            original = real.select
+            got: asyncio.Future[float] = loop.create_future()
+            loop.add_reader(a, lambda: got.done() or got.set_result(loop.time()))
+
+            def select(timeout: float | None = None) -> Any:
+                if timeout == 0.25:  # the grace: the peer answers now
+                    b.send(b"x")
+                return original(timeout)
+
+            with mock.patch.object(real, "select", select):
+                timer = asyncio.create_task(asyncio.sleep(0.3))
+                result = await got
+            loop.remove_reader(a)
+            await timer
+            return result
+
+        try:
+            self.assertEqual(run(clock, main, io_grace=0.25), 0.0)
+        finally:
+            a.close()
+            b.close()
+        self.assertEqual(clock.now, 0.3)
+
+    def test_callback_queued_during_the_poll(self) -> None:
+        """A callback queued while the loop polled real IO runs before time jumps."""
+        clock = VirtualClock()
+        a, b = socket.socketpair()
+        seen: list[float] = []
+
+        async def main() -> None:
+            loop = asyncio.get_running_loop()
+            selector: Any = loop._selector  # type: ignore[attr-defined]
+            real = selector._real
+            original = real.select
+            loop.add_reader(a, lambda: None)
+            queued = []
+
+            def select(timeout: float | None = None) -> Any:
+                if not queued:  # as if another thread queued it just now
+                    queued.append(loop._ready.append(asyncio.Handle(  # type: ignore[attr-defined]
+                        lambda: seen.append(loop.time()), (), loop)))
+                return original(timeout)
+
+            with mock.patch.object(real, "select", select):
+                await asyncio.sleep(1)
+            loop.remove_reader(a)
+
+        try:
+            run(clock, main, io_grace=0)
+        finally:
+            a.close()
+            b.close()
+        self.assertEqual(seen, [0.0])
+
     def test_io_grace_zero_jumps_at_once(self) -> None:
         """With io_grace=0 an open socket does not slow autojump down."""
         clock = VirtualClock()
@@ -373,9 +460,14 @@ class TestRealIO(unittest.TestCase):
             loop = asyncio.get_running_loop()
             loop.add_reader(a, lambda: None)
             t0 = time.perf_counter()
+            await asyncio.sleep(0.3)  # 0.3 * 1e9 is a hair under 300000000
+            self.assertEqual(loop.time(), 0.3)
             for _ in range(50):
                 await asyncio.sleep(1)
             self.assertLess(time.perf_counter() - t0, 0.2)
+            now: asyncio.Future[float] = loop.create_future()
+            loop.call_at(loop.time(), lambda: now.set_result(loop.time()))
+            self.assertEqual(await now, 50.3)
             loop.remove_reader(a)
 
         try:
@@ -383,7 +475,7 @@ class TestRealIO(unittest.TestCase):
         finally:
             a.close()
             b.close()
-        self.assertEqual(clock.now, 50.0)
+        self.assertEqual(clock.now, 50.3)
 
     def test_real_fd_wakes_manual_mode(self) -> None:
         """In manual mode a registered fd can still wake the loop: no deadlock while it may."""
@@ -562,6 +654,7 @@ class TestDebugMode(unittest.TestCase):
             loop.set_debug(True)
             loop.slow_callback_duration = 0.1
             loop.call_soon(time.sleep, 0.15)
+            loop.call_soon(time.sleep, 0.15).cancel()  # cancelled: never runs, never timed
             await asyncio.sleep(1)
 
         with self.assertLogs("asyncio", logging.WARNING) as logs:
