@@ -44,6 +44,9 @@ _REAL_WAIT_CAP = 0.5
 _RUNAWAY_LIMIT = 100_000
 
 _logger = logging.getLogger("asyncio")
+# Slow callbacks are measured in real time: captured at import, because
+# patch_time makes time.perf_counter() virtual on the loop's thread.
+_perf_counter = time.perf_counter
 _format_handle = asyncio.base_events._format_handle  # type: ignore[attr-defined]
 _Handle = asyncio.Handle
 _TimerHandle = asyncio.TimerHandle
@@ -385,12 +388,12 @@ class _VirtualEventLoop(asyncio.SelectorEventLoop):
         # which would report a jump as a slow callback and never see real
         # blocking. Time them in real time instead.
         self._current_handle = handle
-        t0 = time.perf_counter()
+        t0 = _perf_counter()
         try:
             handle._run()
         finally:
             self._current_handle = None
-        dt = time.perf_counter() - t0
+        dt = _perf_counter() - t0
         if self._debug and dt >= self.slow_callback_duration:  # type: ignore[attr-defined]
             _logger.warning("Executing %s took %.3f seconds", _format_handle(handle), dt)
         on_slow = self._atk_on_slow
