@@ -34,7 +34,6 @@ from ._compat import (
 from ._hygiene import Hygiene, SlowCallbackWarning, format_problems
 from ._loop import virtual_event_loop
 from ._patching import PatchingMixin
-from ._report import tracking_task_factory
 from ._timepatch import patch_time
 from ._watchdog import Watchdog, WatchdogTimeout
 
@@ -376,8 +375,10 @@ class AsyncTestCase(PatchingMixin, AssertionsMixin, unittest.IsolatedAsyncioTest
         assert loop is not None, "the test's loop is not running"
         coro = self._asynctestkit_step(awaitable)
         step_name = f"{self.id()}: {name}"
-        if loop.get_task_factory() is tracking_task_factory:
-            # Our own steps need no creation site: skip the factory's frame walk.
+        factory = self._asynctestkit_hygiene.task_factory
+        if factory is not None and loop.get_task_factory() is factory:
+            # Our own steps need no creation site, nor a look at the verdict:
+            # skip the factory's frame walk and record.
             task = self._asynctestkit_context.run(asyncio.Task, coro, loop=loop, name=step_name)
             task._asynctestkit_site = ()  # type: ignore[attr-defined]  # reports show no site
         else:
@@ -423,6 +424,7 @@ class AsyncTestCase(PatchingMixin, AssertionsMixin, unittest.IsolatedAsyncioTest
         """
         hygiene = self._asynctestkit_hygiene
         option = self._asynctestkit_option
+        hygiene.unretrieved()
         leaked = hygiene.leaked_tasks(self._asynctestkit_owned)
         timers = hygiene.pending_timers()
         # After a timeout the watchdog's report already shows every task.

@@ -25,10 +25,17 @@ import traceback
 from typing import TYPE_CHECKING, Any, final
 
 from ._compat import swap_unawaited_coroutine_hook
-from ._report import format_frames, format_tasks, is_plumbing, shown_coroutine, tracking_task_factory
+from ._report import (
+    format_frames,
+    format_tasks,
+    is_plumbing,
+    recording_task_factory,
+    shown_coroutine,
+    tracking_task_factory,
+)
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping
+    from collections.abc import Callable, Iterable, Mapping
     from types import FrameType
 
 __all__ = ("Hygiene", "SlowCallbackWarning", "format_problems")
@@ -41,6 +48,8 @@ _CALL_LATER_CODE = asyncio.BaseEventLoop.call_later.__code__
 _MISSING = object()
 # Real time even when patch_time makes time.perf_counter() virtual on this thread.
 _perf_counter = time.perf_counter
+# asyncio.timeout()'s context manager (3.11+): its timer calls a method of it.
+_TIMEOUT: type | None = getattr(asyncio, "Timeout", None)
 
 
 class SlowCallbackWarning(RuntimeWarning):
@@ -112,9 +121,10 @@ class Hygiene:
         coroutines: Whether to report coroutines never awaited.
         threads: Whether to report ``call_soon``, ``call_later`` and
             ``call_at`` called from a thread other than the loop's.
-        baseline: Leave out of the verdict the tasks and timers that exist at
-            `install` (a loop a class shares); ``False`` for a new loop,
-            which has none, saves a walk over every task of the process.
+        baseline: Leave out of the verdict what belongs to the tasks that
+            exist at `install` (a loop a class shares; see `pending_timers`
+            and `new_tasks`); ``False`` for a new loop, which has none, saves
+            a walk over every task of the process.
     """
 
     def __init__(
@@ -136,7 +146,12 @@ class Hygiene:
         self._threads = threads
         self._baseline = baseline
         self._baseline_tasks: set[asyncio.Task[Any]] = set()
-        self._baseline_timers: set[int] = set()
+        # By id, with the handle as the value: a live handle's id is not reused.
+        self._baseline_timers: dict[int, asyncio.TimerHandle] = {}
+        # The tasks made on the loop since `install`, looked at by `unretrieved`.
+        self.created: list[asyncio.Task[Any]] = []
+        # The factory that records them; None when the loop has a user's own.
+        self.task_factory: Callable[..., asyncio.Task[Any]] | None = None
         self._timing: _TimingSelector | None = None
         self._stack = contextlib.ExitStack()
 
@@ -152,13 +167,18 @@ class Hygiene:
         loop = self.loop
         if self._baseline:
             self._baseline_tasks = set(asyncio.all_tasks(loop))
-            self._baseline_timers = {id(h) for h in self.pending_timers()}
+            scheduled = getattr(loop, "_scheduled", ())
+            self._baseline_timers = {id(h): h for h in scheduled if not h.cancelled()}
         stack = self._stack
         stack.callback(loop.set_exception_handler, loop.get_exception_handler())
         loop.set_exception_handler(self._on_exception)
-        if loop.get_task_factory() is None:
-            stack.callback(loop.set_task_factory, None)
-            loop.set_task_factory(tracking_task_factory)  # type: ignore[arg-type]
+        factory = loop.get_task_factory()
+        # Ours, or the virtual loop's tracking_task_factory, which this extends;
+        # a user's own factory is kept (its tasks are not recorded).
+        if factory is None or factory is tracking_task_factory:
+            stack.callback(loop.set_task_factory, factory)
+            self.task_factory = recording_task_factory(self._on_task)
+            loop.set_task_factory(self.task_factory)
         if self.slow_threshold != float("inf"):
             self._watch_slow()
         if self._coroutines:
@@ -169,6 +189,7 @@ class Hygiene:
     def uninstall(self) -> None:
         """Stop watching and put every global hook back, whatever happened."""
         self._stack.close()
+        self.created = []
 
     def _watch_slow(self) -> None:
         loop: Any = self.loop
@@ -248,6 +269,14 @@ class Hygiene:
 
     # -- what happens during the test --------------------------------------
 
+    def _on_task(self, task: asyncio.Task[Any]) -> None:
+        self.created.append(task)
+        baseline = self._baseline_tasks
+        # What a class's task starts during a test (wait_for's inner task on
+        # 3.10-3.11, a child it spawns) is the class's too.
+        if baseline and asyncio.current_task(self.loop) in baseline:
+            baseline.add(task)
+
     def _on_exception(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
         lines = [str(context.get("message") or "unhandled exception in the event loop")]
         for key in ("task", "future"):
@@ -286,7 +315,11 @@ class Hygiene:
     # -- the verdict -------------------------------------------------------
 
     def new_tasks(self) -> list[asyncio.Task[Any]]:
-        """Return the loop's pending tasks made since `install`, but the current one."""
+        """Return the loop's pending tasks made since `install`, but the current one.
+
+        With ``baseline``, the tasks that the tasks there before `install`
+        made since (through the loop's task factory) are not new either.
+        """
         skip = self._baseline_tasks
         current = asyncio.current_task(self.loop)
         return [
@@ -300,14 +333,65 @@ class Hygiene:
         return [t for t in self.new_tasks() if t not in skip]
 
     def pending_timers(self) -> list[asyncio.TimerHandle]:
-        """Return the live ``call_later``/``call_at`` timers armed since `install`.
+        """Return the live ``call_later``/``call_at`` timers that are the test's.
+
+        That is, armed since `install` and not waking a task that was there
+        before it (with ``baseline``): a class's heartbeat task that sleeps
+        in a loop arms a new timer during each test, which is not the test's.
+        A timer wakes a task when its callback is a method of the task or of
+        the ``asyncio.timeout()`` guarding it, or when its first argument is
+        the future the task awaits (``asyncio.sleep``'s
+        ``_set_result_unless_cancelled(fut, ...)``, ``wait_for``'s
+        ``_release_waiter(waiter)``).
 
         Reads the loop's private ``_scheduled`` heap (BaseEventLoop, 3.10-3.14);
         a loop without one has no timers to report.
         """
         scheduled = getattr(self.loop, "_scheduled", ())
         baseline = self._baseline_timers
-        return sorted(h for h in scheduled if not h.cancelled() and id(h) not in baseline)
+        timers = [h for h in scheduled if not h.cancelled() and id(h) not in baseline]
+        if timers and self._baseline_tasks:
+            timers = self._not_waking_baseline(timers)
+        return sorted(timers)
+
+    def _not_waking_baseline(self, timers: list[asyncio.TimerHandle]) -> list[asyncio.TimerHandle]:
+        # Pending tasks hold their waiters: these ids stay theirs while we look.
+        tasks = {id(t) for t in self._baseline_tasks if not t.done()}
+        waiters = {id(getattr(t, "_fut_waiter", None)) for t in self._baseline_tasks if not t.done()}
+        waiters.discard(id(None))
+        kept = []
+        for handle in timers:
+            # Handle's _callback and _args: 3.10-3.14.
+            owner = getattr(getattr(handle, "_callback", None), "__self__", None)
+            if _TIMEOUT is not None and isinstance(owner, _TIMEOUT):
+                owner = getattr(owner, "_task", None)  # Timeout._task: 3.11-3.14
+            args = getattr(handle, "_args", None) or (None,)
+            if id(owner) not in tasks and id(args[0]) not in waiters:
+                kept.append(handle)
+        return kept
+
+    def unretrieved(self) -> None:
+        """Report each task made during the test that raised and whose exception nobody retrieved.
+
+        asyncio reports such a task when it is collected; one kept alive by a
+        reference cycle (its exception's traceback holds a frame that holds
+        the task) is collected whenever the garbage collector runs, often
+        after the test's verdict (the usual case on 3.12+), and the report
+        then goes to whatever handler is current, or to the log. Looking at
+        the tasks at the verdict makes the report the test's. Each one
+        reported is marked retrieved, so asyncio does not report it again.
+        """
+        created = self.created
+        self.created = []
+        for task in created:
+            # _log_traceback: set when a future ends with an exception, cleared
+            # by exception() and result() (C and Python futures, 3.10-3.14).
+            if getattr(task, "_log_traceback", False) and task.done() and not task.cancelled():
+                self._on_exception(self.loop, {
+                    "message": "Task exception was never retrieved",
+                    "exception": task.exception(),
+                    "task": task,
+                })
 
     def findings(
         self,

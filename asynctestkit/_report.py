@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from ._compat import FACTORY_TASKS_NAMED_NONE
 
 if TYPE_CHECKING:
-    from collections.abc import Coroutine, Iterable
+    from collections.abc import Callable, Coroutine, Iterable
     from types import FrameType
 
 __all__ = (
@@ -29,6 +29,7 @@ __all__ = (
     "format_tasks",
     "format_thread",
     "is_plumbing",
+    "recording_task_factory",
     "shown_coroutine",
     "tracking_task_factory",
 )
@@ -79,6 +80,36 @@ def tracking_task_factory(
     if FACTORY_TASKS_NAMED_NONE and "name" not in kwargs:
         _keep_name_on_none(task)
     return task
+
+
+def recording_task_factory(
+    record: Callable[[asyncio.Task[Any]], object],
+) -> Callable[..., asyncio.Task[Any]]:
+    """Return a `tracking_task_factory` that also passes each task it makes to ``record``.
+
+    The hygiene checks record the tasks made during a test, to look at each
+    one at the end (see `Hygiene.unretrieved`). The body is
+    `tracking_task_factory`'s, not a call to it: one Python call per task,
+    and the creation site is still one frame up.
+
+    Args:
+        record: Called with each new task, e.g. a list's ``append``.
+
+    Returns:
+        A task factory for ``loop.set_task_factory()``.
+    """
+
+    def factory(
+        loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, Any], **kwargs: Any
+    ) -> asyncio.Task[Any]:
+        task: asyncio.Task[Any] = asyncio.Task(coro, loop=loop, **kwargs)
+        task._asynctestkit_site = creation_site(sys._getframe(1))  # type: ignore[attr-defined]
+        if FACTORY_TASKS_NAMED_NONE and "name" not in kwargs:
+            _keep_name_on_none(task)
+        record(task)
+        return task
+
+    return factory
 
 
 def _keep_name_on_none(task: asyncio.Task[Any]) -> None:

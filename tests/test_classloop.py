@@ -613,6 +613,66 @@ class TestLeakAttribution(unittest.TestCase):
         self.assertTrue(Inner.task.cancelled())
         self.assertEqual(fired, [])
 
+    def test_a_class_heartbeat_is_not_a_tests_timer(self) -> None:
+        """A task from asyncSetUpClass re-arms timers during every test: none are the test's leaks."""
+        timeout = getattr(asyncio, "timeout", None)  # 3.11+
+
+        async def tick(period: float) -> None:
+            if timeout is None:
+                await asyncio.sleep(period)
+            else:
+                async with timeout(3600):  # its timer is bound to the Timeout, not a future
+                    await asyncio.sleep(period)
+
+        for base in (AsyncTestCase, ClockedTestCase):
+            with self.subTest(base=base.__name__):
+
+                class Inner(base):  # type: ignore[valid-type, misc]
+                    loop_scope = "class"
+                    beats: list[float] = []
+
+                    @classmethod
+                    async def asyncSetUpClass(cls) -> None:
+                        cls.heart = asyncio.create_task(cls.beat())
+
+                    @classmethod
+                    async def beat(cls) -> None:
+                        while True:
+                            await tick(0.001)
+                            await asyncio.wait_for(asyncio.sleep(0.001), 3600)
+                            cls.beats.append(time.monotonic())
+
+                    async def test_1(self) -> None:
+                        await asyncio.sleep(0.01)
+
+                    async def test_2(self) -> None:
+                        await asyncio.sleep(0.01)
+
+                result = run(Inner)
+                self.assertEqual(result.errors + result.failures, [])
+                self.assertGreater(len(Inner.beats), 4)  # it kept beating through both tests
+                self.assertTrue(Inner.heart.cancelled())
+
+    def test_a_timer_armed_after_the_class_timer_fired_is_the_tests(self) -> None:
+        """A timer made after a class timer fired, perhaps at its address, is still reported."""
+
+        class Inner(ClockedTestCase):
+            loop_scope = "class"
+
+            @classmethod
+            async def asyncSetUpClass(cls) -> None:
+                for _ in range(20):
+                    asyncio.get_running_loop().call_later(1, int)
+
+            async def test_it(self) -> None:
+                await asyncio.sleep(2)  # the class's timers fire and are freed
+                for _ in range(20):
+                    asyncio.get_running_loop().call_later(10, int)
+
+        result = run(Inner)
+        [(_, text)] = result.failures
+        self.assertRegex(text, r"(?m)^Timers still pending at the end of the test \(20\); cancel them:$")
+
     def test_tasks_a_test_owns_end_with_it(self) -> None:
         """self.create_task in one test is cancelled when that test ends, not at class end."""
         states: list[bool] = []

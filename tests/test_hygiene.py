@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import sys
 import threading
 import time
@@ -151,6 +152,50 @@ class LoopExceptionTest(unittest.TestCase):
                                r"- Task exception was never retrieved$")
         self.assertRegex(text, r"(?m)^  ValueError: lost$")
         self.assertIn('raise ValueError("lost")', text)
+
+    def test_unretrieved_exception_of_a_task_in_a_reference_cycle_fails_the_test(self) -> None:
+        """A failed task that only the garbage collector would free is reported at the verdict, once."""
+
+        async def boom(box: list[object]) -> None:
+            box.append(asyncio.current_task())  # the task -> traceback -> frame -> box -> the task
+            raise ValueError("lost in a cycle")
+
+        for base in (AsyncTestCase, ClockedTestCase):
+            with self.subTest(base=base.__name__):
+
+                class Test(base):  # type: ignore[valid-type, misc]
+                    async def test_it(self) -> None:
+                        asyncio.ensure_future(boom([]))  # noqa: RUF006
+                        await asyncio.sleep(0)
+
+                gc.disable()  # no collection before the verdict, as when the heap is quiet
+                try:
+                    with self.assertNoLogs("asyncio"):  # not reported again when collected
+                        text = failure(self, run(Test("test_it")))
+                        gc.collect()
+                finally:
+                    gc.enable()
+                self.assertRegex(text, r"(?m)^Exceptions reached the loop's exception handler \(1\):\n"
+                                       r"- Task exception was never retrieved\n"
+                                       r"  task: <Task finished name='Task-\d+' coro=<.*boom\(\) done")
+                self.assertRegex(text, r"(?m)^  ValueError: lost in a cycle$")
+
+    def test_retrieved_and_cancelled_tasks_are_not_reported(self) -> None:
+        """Tasks whose exception was retrieved, or that were cancelled, pass the unretrieved check."""
+
+        async def boom() -> None:
+            raise ValueError("seen")
+
+        class Test(ClockedTestCase):
+            async def test_it(self) -> None:
+                seen = asyncio.ensure_future(boom())
+                cancelled = asyncio.ensure_future(asyncio.sleep(1))
+                await asyncio.sleep(0)
+                cancelled.cancel()
+                await asyncio.wait({seen, cancelled})
+                self.assertIsInstance(seen.exception(), ValueError)
+
+        self.assertTrue(run(Test("test_it")).wasSuccessful())
 
     def test_exception_in_a_callback_fails_the_test(self) -> None:
         """An exception raised by a call_soon callback is reported with the handle."""
@@ -462,11 +507,8 @@ class SlowCallbackTest(unittest.TestCase):
         """A 0.12 s block warns (SlowCallbackWarning); a quick test does not (selector timing path)."""
         self.check_warning(AsyncTestCase)
 
-    # The virtual loop times callbacks with time.perf_counter(), which
-    # patch_time makes virtual on the loop's thread, so it never sees a real
-    # block: _loop._VirtualEventLoop._atk_run_timed needs the real
-    # perf_counter (as _timepatch._real_perf_counter). Remove the decorator then.
-    @unittest.expectedFailure
+    # The virtual loop times callbacks itself, with the real perf_counter even
+    # though patch_time makes time.perf_counter() virtual on the loop's thread.
     def test_warning_on_the_virtual_loop(self) -> None:
         """The same on ClockedTestCase, whose loop times each callback itself."""
         self.check_warning(ClockedTestCase)
@@ -475,7 +517,6 @@ class SlowCallbackTest(unittest.TestCase):
         """slow_callback_fails = True makes it a failure."""
         self.check_failure(AsyncTestCase)
 
-    @unittest.expectedFailure  # as test_warning_on_the_virtual_loop
     def test_failure_when_configured_on_the_virtual_loop(self) -> None:
         """slow_callback_fails = True makes it a failure on the virtual loop too."""
         self.check_failure(ClockedTestCase)
