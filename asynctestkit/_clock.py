@@ -88,15 +88,18 @@ def due_until(now: float) -> float:
     return now + (5e-10 + 2 * math.ulp(now))
 
 
-def ceil_ns(when: float) -> int:
-    """Return the smallest whole nanosecond whose float seconds are >= ``when``.
+def due_ns(when: float) -> int:
+    """Return the nearest whole nanosecond at which the deadline ``when`` is due.
 
-    The loop compares float deadlines with ``time()``; rounding ``when`` to the
-    nearest nanosecond could land a hair *before* it, and the timer would never
-    fire. Rounding up keeps "a timer due at now fires" true at any start value.
+    Deadlines are floats (``loop.time() + delay``) and drift a float step from
+    the instant they name: three ``sleep(0.1)`` are due at 0.30000000000000004.
+    Jumping to the nearest nanosecond keeps virtual time exact (0.3 s), and
+    `due_until` counts the drifted deadline as due there; at large times, where
+    a nanosecond is below the float spacing, the loop steps on until the
+    deadline is due, so "a timer due at now fires" holds at any start value.
     """
-    ns = int(when * 1e9)
-    while ns / 1e9 < when:
+    ns = round(when * 1e9)
+    while due_until(ns / 1e9) < when:
         ns += 1
     return ns
 
@@ -329,7 +332,7 @@ class VirtualClock:
         when = driver._atk_next_when()
         if when is None:
             return None
-        self._set_ns(max(self._ns, ceil_ns(when)))
+        self._set_ns(max(self._ns, due_ns(when)))
         await self.settle()
         return self._s
 
@@ -440,7 +443,7 @@ class VirtualClock:
             when = driver._atk_next_when()
             if when is None:
                 break
-            ns = ceil_ns(when)
+            ns = due_ns(when)
             if ns >= target:
                 # Due at the target (or within due_until of it): fired below.
                 break

@@ -24,7 +24,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any, final
 
-from ._clock import DeadlockError, LivelockError, VirtualClock, due_until
+from ._clock import DeadlockError, LivelockError, VirtualClock, due_ns, due_until
 from ._report import format_tasks, tracking_task_factory
 
 if TYPE_CHECKING:
@@ -334,17 +334,21 @@ class _VirtualEventLoop(asyncio.SelectorEventLoop):
         else:
             # The common case, inlined (it is most of a virtual sleep's cost):
             # autojump to the next timer, the head of the heap once cancelled
-            # heads are dropped, rounded up to a nanosecond (ceil_ns) so that
-            # it is due at the new time.
+            # heads are dropped, at the nearest nanosecond where it is due
+            # (due_ns and due_until, inlined).
             when = heap[0][0]
-            ns = int(when * 1e9)
-            while ns / 1e9 < when:
+            ns = round(when * 1e9)
+            s = ns / 1e9
+            end = s + 5.3e-10 if s < 65536.0 else due_until(s)
+            while end < when:
                 ns += 1
+                s = ns / 1e9
+                end = due_until(s)
             if clock._budget_ns is not None and ns > clock._budget_ns:
                 self._atk_jump(when)  # raises LivelockError with the report
             clock._ns = ns
-            clock._s = s = ns / 1e9
-            clock._end = s + 5.3e-10 if s < 65536.0 else due_until(s)
+            clock._s = s
+            clock._end = end
 
         end_time = clock._end
         handle: Any
@@ -437,12 +441,10 @@ class _VirtualEventLoop(asyncio.SelectorEventLoop):
         self._atk_jump(heap[0][0])
 
     def _atk_jump(self, when: float) -> None:
-        # Move time to `when`, rounded up to a nanosecond (ceil_ns, inlined).
-        # Called only when the head of the heap is not due yet: time moves.
+        # Move time to the nanosecond where `when` is due (due_ns). Called only
+        # when the head of the heap is not due yet: time moves.
         clock = self._atk_clock
-        ns = int(when * 1e9)
-        while ns / 1e9 < when:
-            ns += 1
+        ns = due_ns(when)
         budget = clock._budget_ns
         if budget is not None and ns > budget:
             raise LivelockError(self._atk_report(

@@ -626,6 +626,20 @@ class TestFloatSafety(unittest.TestCase):
             with self.subTest(start=start):
                 run(clock, main)
 
+    def test_decimal_sleeps_add_up_exactly(self) -> None:
+        """Three sleep(0.1) take exactly 300,000,000 ns, though 0.1 + 0.1 + 0.1 != 0.3 in floats."""
+        for start in (0.0, 86400.7, 1e6):
+            clock = VirtualClock(start=start)
+
+            async def main() -> None:
+                for _ in range(3):
+                    await asyncio.sleep(0.1)
+
+            with self.subTest(start=start):
+                before = clock.now_ns
+                run(clock, main)
+                self.assertEqual(clock.now_ns - before, 300_000_000)
+
 
 if __name__ == "__main__":
     unittest.main()
