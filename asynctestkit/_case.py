@@ -109,13 +109,23 @@ class AsyncTestCase(PatchingMixin, AssertionsMixin, unittest.IsolatedAsyncioTest
     thread called into the loop without ``call_soon_threadsafe``. A
     real-time ``timeout`` stops a hung test with a report of every task.
 
-    Class options (each can be overridden for one test with `configure`):
+    Class options (each but ``loop_factory`` and ``loop_scope`` can be
+    overridden for one test with `configure`):
         loop_factory: A class or a function returning a new loop.
+        loop_scope: ``"test"``: a new loop for each test (the default);
+            ``"class"``: one loop for every test of the class, with
+            ``asyncSetUpClass``/``asyncTearDownClass`` run on it (see the
+            README, "Sharing a loop across a class").
         timeout: Real seconds a test may run (``None``: no limit). 60.
         debug: asyncio's debug mode (costs ~10x per loop iteration; the
             checks below keep most of what it finds). False.
-        check_tasks, check_exceptions, check_coroutines, check_timers,
-        check_threads: The hygiene checks, all True.
+        check_tasks, check_exceptions, check_coroutines, check_timers: The
+            hygiene checks (tasks and timers left pending, exceptions that
+            reached the loop's handler or were never retrieved, coroutines
+            never awaited), all True.
+        check_threads: Report ``call_soon``/``call_later``/``call_at``
+            called from a thread other than the loop's (use
+            ``call_soon_threadsafe``). True.
         slow_callback_duration: Real seconds a callback may block the loop
             before it is reported (``None``: not checked). 0.1.
         slow_callback_fails: Report slow callbacks as a failure instead of a
@@ -555,9 +565,17 @@ class ClockedTestCase(AsyncTestCase):
     in flight in a thread or subprocess. ``time.monotonic()`` and
     ``time.perf_counter()`` read the same clock on the loop's thread.
 
+    Attributes:
+        clock: The test's `VirtualClock` (with ``loop_scope = "class"``,
+            the class's, shared by its tests).
+        clock_started_at: ``clock.now`` when the test started.
+        clock_elapsed: Virtual seconds the test has used so far.
+
     Class options (each can be overridden for one test with `configure`):
         autojump: Start in autojump mode (True) or manual mode.
-        clock_start: Virtual time at the start of each test. 0.0.
+        clock_start: Virtual time at the start of each test (with
+            ``loop_scope = "class"``: of the class's clock, once; not
+            per test). 0.0.
         clock_budget: Virtual seconds autojump may use in one test before the
             test fails with `LivelockError` (``None``: no limit). 30 days.
         time_targets: Modules whose ``from time import monotonic`` aliases
@@ -577,24 +595,35 @@ class ClockedTestCase(AsyncTestCase):
     time_targets: ClassVar[tuple[Any, ...]] = ()
     time_wall: ClassVar[Any] = False
     clock: VirtualClock
+    clock_started_at: float
     # The clock of the loop a class shares (loop_scope = "class").
     _asynctestkit_class_clock: ClassVar[VirtualClock]
 
+    @property
+    def clock_elapsed(self) -> float:
+        """The virtual seconds this test has used so far: ``clock.now - clock_started_at``.
+
+        With ``loop_scope = "class"`` the clock goes on from test to test;
+        this counts from the start of this test.
+
+        Example:
+            >>> await asyncio.sleep(90)
+            >>> self.assertEqual(self.clock_elapsed, 90)
+        """
+        return self.clock.now - self.clock_started_at
+
     def _asynctestkit_make_loop(self) -> asyncio.AbstractEventLoop:
-        if inspect.getattr_static(self, "loop_factory", None) is not None:
-            raise TypeError(
-                f"{type(self).__name__} sets loop_factory, but ClockedTestCase makes its own "
-                "virtual loop; use AsyncTestCase with loop_factory=virtual_event_loop, or "
-                "set the clock options (autojump, clock_start, clock_budget)"
-            )
+        _refuse_loop_factory(type(self))
         option = self._asynctestkit_option
         self.clock = VirtualClock(
             autojump=option("autojump"), start=option("clock_start"), budget=option("clock_budget")
         )
+        self.clock_started_at = self.clock.now
         return virtual_event_loop(self.clock)
 
     @classmethod
     def _asynctestkit_make_class_loop(cls) -> asyncio.AbstractEventLoop:
+        _refuse_loop_factory(cls)
         clock = VirtualClock(autojump=cls.autojump, start=cls.clock_start, budget=cls.clock_budget)
         cls._asynctestkit_class_clock = clock
         return virtual_event_loop(clock)
@@ -614,6 +643,16 @@ class _Raised:
 
     def __init__(self, exc: Exception) -> None:
         self.exc = exc
+
+
+def _refuse_loop_factory(cls: type[ClockedTestCase]) -> None:
+    """Raise TypeError if a ClockedTestCase class sets loop_factory, which it cannot honour."""
+    if inspect.getattr_static(cls, "loop_factory", None) is not None:
+        raise TypeError(
+            f"{cls.__name__} sets loop_factory, but ClockedTestCase makes its own "
+            "virtual loop; use AsyncTestCase with loop_factory=virtual_event_loop, or "
+            "set the clock options (autojump, clock_start, clock_budget)"
+        )
 
 
 def _checked_loop(factory: Any) -> asyncio.AbstractEventLoop:

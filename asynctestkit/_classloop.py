@@ -185,8 +185,7 @@ def lend_loop(case: Any) -> asyncio.AbstractEventLoop:
     On a `ClockedTestCase`, sets ``case.clock`` to the class's clock,
     restarts its autojump budget (``clock_budget``) and mode (``autojump``)
     for this test, and sets ``case.clock_started_at`` to the virtual time the
-    test starts at: ``self.clock.now - self.clock_started_at`` is the virtual
-    time the test has used so far.
+    test starts at, from which ``case.clock_elapsed`` counts.
 
     Args:
         case: The test about to start.
@@ -199,10 +198,19 @@ def lend_loop(case: Any) -> asyncio.AbstractEventLoop:
             without calling ``super().setUpClass()``, or one test is run with
             ``TestCase.run()`` instead of through a suite. AsyncTestCase asks
             for the loop in its setUp step, so this is that test's error.
+        TypeError: the test asks for its own ``clock_start`` with
+            ``@configure``, which cannot apply to the class's clock.
     """
     state = _state(type(case), f"{case.id()}: cannot start the test")
     clock = state.clock
     if clock is not None:
+        if "clock_start" in case._asynctestkit_options:
+            raise TypeError(
+                f"{case.id()}: @configure(clock_start=...) cannot apply with "
+                "loop_scope = \"class\": the tests of the class share its clock, which "
+                "starts once, at the class's clock_start, and only moves forward; set "
+                "clock_start on the class, or move time in the test with self.clock.jump()"
+            )
         case.clock = clock
         clock.budget = case._asynctestkit_option("clock_budget")
         clock.autojump = case._asynctestkit_option("autojump")

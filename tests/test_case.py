@@ -898,6 +898,43 @@ class ShutdownTest(unittest.TestCase):
         self.assertIn("forever_event", made)
 
 
+class ClockElapsedTest(unittest.TestCase):
+    """ClockedTestCase.clock_started_at and clock_elapsed, per test."""
+
+    def test_started_at_and_elapsed(self) -> None:
+        """clock_started_at is clock_start (also from @configure); clock_elapsed counts from it."""
+        seen: list[tuple[str, float, float]] = []
+
+        class Test(ClockedTestCase):
+            clock_start = 100.0
+
+            async def asyncSetUp(self) -> None:
+                await asyncio.sleep(1)
+
+            async def test_class_start(self) -> None:
+                await asyncio.sleep(90)
+                seen.append(("class", self.clock_started_at, self.clock_elapsed))
+
+            @configure(clock_start=5)
+            async def test_own_start(self) -> None:
+                seen.append(("own", self.clock_started_at, self.clock_elapsed))
+
+        for name in ("test_class_start", "test_own_start"):
+            result = run(Test(name))
+            self.assertTrue(result.wasSuccessful(), result.errors + result.failures)
+        self.assertEqual(seen, [("class", 100.0, 91.0), ("own", 5.0, 1.0)])
+
+    def test_elapsed_is_read_only(self) -> None:
+        """Assigning clock_elapsed is an AttributeError: it is derived from the clock."""
+
+        class Test(ClockedTestCase):
+            async def test_it(self) -> None:
+                with self.assertRaises(AttributeError):
+                    self.clock_elapsed = 3  # type: ignore[misc]
+
+        self.assertTrue(run(Test("test_it")).wasSuccessful())
+
+
 class ConfigureTest(unittest.TestCase):
     """@configure(...): per-test options."""
 

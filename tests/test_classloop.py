@@ -9,7 +9,7 @@ import time
 import unittest
 from typing import Any
 
-from asynctestkit import AsyncTestCase, ClockedTestCase, LivelockError
+from asynctestkit import AsyncTestCase, ClockedTestCase, LivelockError, configure
 from asynctestkit._compat import current_loop, default_loop_factory, set_current_loop
 
 REAL_MONOTONIC = time.monotonic
@@ -750,7 +750,7 @@ class TestContextVars(unittest.TestCase):
 
 class TestVirtualClockAcrossTheClass(GlobalStateMixin):
     def test_one_clock_that_keeps_moving_forward(self) -> None:
-        """asyncSetUpClass and each test share one clock; each test knows when it started."""
+        """asyncSetUpClass and each test share one clock; each test knows when it started (clock_elapsed)."""
         seen: list[tuple[str, float, float]] = []
         clocks: list[Any] = []
 
@@ -766,13 +766,13 @@ class TestVirtualClockAcrossTheClass(GlobalStateMixin):
             async def test_1(self) -> None:
                 clocks.append(self.clock)
                 await asyncio.sleep(5)
-                seen.append(("test_1", self.clock_started_at, self.clock.now - self.clock_started_at))
+                seen.append(("test_1", self.clock_started_at, self.clock_elapsed))
 
             async def test_2(self) -> None:
                 clocks.append(self.clock)
                 await asyncio.sleep(2)
                 self.assertEqual(time.monotonic(), self.clock.now)
-                seen.append(("test_2", self.clock_started_at, self.clock.now - self.clock_started_at))
+                seen.append(("test_2", self.clock_started_at, self.clock_elapsed))
 
             @classmethod
             async def asyncTearDownClass(cls) -> None:
@@ -785,6 +785,46 @@ class TestVirtualClockAcrossTheClass(GlobalStateMixin):
             ("asyncTearDownClass", 17.0, 0.0),
         ])
         self.assertIs(clocks[0], clocks[1])
+        self.assertNothingLeaked()
+
+    def test_loop_factory_is_refused(self) -> None:
+        """A class-scoped ClockedTestCase with loop_factory fails in setUpClass, as a test-scoped one does."""
+
+        class Inner(ClockedTestCase):
+            loop_scope = "class"
+            loop_factory = asyncio.SelectorEventLoop
+
+            async def test_it(self) -> None:
+                pass
+
+        result = run(Inner)
+        [(case, text)] = result.errors
+        self.assertIn("setUpClass", str(case))
+        self.assertRegex(text, r"(?m)^TypeError: Inner sets loop_factory, but ClockedTestCase makes its own "
+                               r"virtual loop; use AsyncTestCase with loop_factory=virtual_event_loop")
+        self.assertNothingLeaked()
+
+    def test_configure_clock_start_on_a_test_is_refused(self) -> None:
+        """@configure(clock_start=...) cannot move the class's clock: that test errors, saying why."""
+
+        class Inner(ClockedTestCase):
+            loop_scope = "class"
+
+            @configure(clock_start=100)
+            async def test_a_own_start(self) -> None:
+                pass
+
+            @configure(clock_budget=10)
+            async def test_b_other_options_apply(self) -> None:
+                self.assertEqual(self.clock.budget, 10)
+
+        result = run(Inner)
+        self.assertEqual(result.failures, [])
+        [(case, text)] = result.errors
+        self.assertEqual(case.id().rsplit(".", 1)[-1], "test_a_own_start")
+        self.assertRegex(text, r"(?m)^TypeError: .*test_a_own_start: @configure\(clock_start=\.\.\.\) cannot "
+                               r'apply with loop_scope = "class": the tests of the class share its clock, .*'
+                               r"set clock_start on the class, or move time in the test with self\.clock\.jump\(\)$")
         self.assertNothingLeaked()
 
     def test_clock_start_applies_to_the_class(self) -> None:
