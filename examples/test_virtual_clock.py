@@ -23,9 +23,6 @@ from examples.debounce import Autosave, checksum
 
 class TestAutosaveManually(ClockedTestCase):
     autojump = False  # manual mode: time moves only by jump(), advance(), advance_to(), next()
-    # Known issue (0.1.0): the slow-callback check reads the virtual perf_counter
-    # on the loop's thread, so an explicit step looks like a blocking callback.
-    slow_callback_duration = None
 
     async def asyncSetUp(self) -> None:
         self.save = AsyncMock()
@@ -65,7 +62,6 @@ class TestAutosaveManually(ClockedTestCase):
 
 
 class TestThreads(ClockedTestCase):
-    slow_callback_duration = None  # the same known issue: advance() below
     async def asyncSetUp(self) -> None:
         fd, self.path = tempfile.mkstemp()
         os.write(fd, b"x" * 1_000_000)
