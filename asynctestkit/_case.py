@@ -1,12 +1,9 @@
-"""AsyncTestCase and ClockedTestCase: the test lifecycle on one loop per test.
+"""AsyncTestCase and ClockedTestCase: the public test case classes, their options and helpers.
 
-Both run every step of a test (setUp, asyncSetUp, the test, asyncTearDown,
-tearDown, cleanups) on the test's own loop, in one shared ``contextvars``
-context, the same way on every Python version: rather than lean on
-``IsolatedAsyncioTestCase``'s private machinery (a queue-fed task on 3.10, an
-``asyncio.Runner`` on 3.11+, ``loop_factory`` on 3.13+), they drive the loop
-themselves. Each async step runs as a task in a copy of the test's context,
-and the context it ends with becomes the test's context for the next step.
+Both run every step of a test on the test's own loop (or, with
+``loop_scope = "class"``, the class's; see ``_classloop.py``), through the
+engine in ``_lifecycle.py``. This module says where the loop comes from,
+which options there are, and what the helpers a test calls do.
 """
 
 from __future__ import annotations
@@ -16,29 +13,19 @@ import contextlib
 import contextvars
 import difflib
 import inspect
-import unittest
-import warnings
-from typing import TYPE_CHECKING, Any, ClassVar, NoReturn, TypeVar, final
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from . import _classloop
 from ._asserts import AssertionsMixin
 from ._clock import VirtualClock
-from ._compat import (
-    PY311,
-    current_loop,
-    default_loop_factory,
-    has_async_generators,
-    has_default_executor,
-    set_current_loop,
-)
-from ._hygiene import Hygiene, SlowCallbackWarning, format_problems
+from ._compat import default_loop_factory
+from ._lifecycle import TestLifecycle
 from ._loop import virtual_event_loop
 from ._patching import PatchingMixin
 from ._timepatch import patch_time
-from ._watchdog import Watchdog, WatchdogTimeout
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Coroutine
+    from collections.abc import Callable, Coroutine
     from contextlib import AbstractAsyncContextManager, AbstractContextManager
 
 __unittest = True  # keep these frames out of failure tracebacks
@@ -48,9 +35,6 @@ __all__ = ("AsyncTestCase", "ClockedTestCase", "configure")
 T = TypeVar("T")
 F = TypeVar("F", bound="Callable[..., Any]")
 
-# Real seconds that the steps after a timeout (tearDown, cleanups, the loop's
-# shutdown) get before the watchdog stops them too.
-_GRACE = 5.0
 # Loop iterations run_until_idle() waits for the loop to become idle.
 _IDLE_ROUNDS = 100_000
 
@@ -98,7 +82,7 @@ def configure(**options: Any) -> Callable[[F], F]:
     return decorate
 
 
-class AsyncTestCase(PatchingMixin, AssertionsMixin, unittest.IsolatedAsyncioTestCase):
+class AsyncTestCase(PatchingMixin, AssertionsMixin, TestLifecycle):
     """An ``IsolatedAsyncioTestCase`` that behaves the same on 3.10-3.14 and fails honestly.
 
     Each test gets a new loop (``loop_factory``, default: the platform's
@@ -149,37 +133,6 @@ class AsyncTestCase(PatchingMixin, AssertionsMixin, unittest.IsolatedAsyncioTest
     check_threads: ClassVar[bool] = True
     slow_callback_duration: ClassVar[float | None] = 0.1
     slow_callback_fails: ClassVar[bool] = False
-    # `debug = True` in a class body sets this (see __init_subclass__): the
-    # name `debug` itself stays TestCase.debug(), the method.
-    _asynctestkit_debug: ClassVar[bool] = False
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        value = cls.__dict__.get("debug")
-        if isinstance(value, bool):
-            cls._asynctestkit_debug = value
-            delattr(cls, "debug")
-
-    def __init__(self, methodName: str = "runTest") -> None:
-        super().__init__(methodName)
-        self._asynctestkit_loop: asyncio.AbstractEventLoop | None = None
-        self._asynctestkit_context = contextvars.copy_context()
-        self._asynctestkit_owned: list[asyncio.Task[Any]] = []
-        self._asynctestkit_stack: contextlib.ExitStack | None = None
-        self._asynctestkit_timed_out = False
-        method = getattr(self, methodName, None)
-        self._asynctestkit_options: dict[str, Any] = getattr(method, "_asynctestkit_options", {})
-
-    # -- options -----------------------------------------------------------
-
-    def _asynctestkit_option(self, name: str) -> Any:
-        options = self._asynctestkit_options
-        if name in options:
-            return options[name]
-        if name == "debug":
-            return self._asynctestkit_debug
-        return getattr(self, name)
-
     # -- the loop for one test ---------------------------------------------
 
     def _asynctestkit_make_loop(self) -> asyncio.AbstractEventLoop:
@@ -195,6 +148,12 @@ class AsyncTestCase(PatchingMixin, AssertionsMixin, unittest.IsolatedAsyncioTest
         if self.loop_scope == "class":
             return _classloop.lend_loop(self), False
         return self._asynctestkit_make_loop(), True
+
+    def _asynctestkit_initial_context(self) -> contextvars.Context:
+        """The context the test's first step runs in."""
+        if self.loop_scope == "class":
+            return _classloop.initial_context(self)
+        return contextvars.copy_context()
 
     @classmethod
     def _asynctestkit_make_class_loop(cls) -> asyncio.AbstractEventLoop:
@@ -239,236 +198,6 @@ class AsyncTestCase(PatchingMixin, AssertionsMixin, unittest.IsolatedAsyncioTest
         """Enter an async context manager for the class; exit it as a class cleanup."""
         result: T = await _classloop.enter_async_class_context(cls, cm)
         return result
-
-    def _asynctestkit_start(self) -> None:
-        option = self._asynctestkit_option
-        stack = contextlib.ExitStack()
-        self._asynctestkit_stack = stack
-        try:
-            loop, owned = self._asynctestkit_acquire_loop()
-            if owned:
-                stack.callback(loop.close)
-            self._asynctestkit_owns_loop = owned
-            loop.set_debug(bool(option("debug")))
-            # Whatever loop was current before the test is current again after.
-            stack.callback(set_current_loop, current_loop())
-            set_current_loop(loop)
-            self._asynctestkit_loop = loop
-            self._asynctestkit_context = self._asynctestkit_initial_context()
-            self._asynctestkit_owned = []
-            self._asynctestkit_timed_out = False
-            self._asynctestkit_setup_time(stack)
-            hygiene = Hygiene(
-                loop,
-                slow_threshold=option("slow_callback_duration"),
-                coroutines=option("check_coroutines"),
-                threads=option("check_threads"),
-                baseline=not owned,
-            )
-            stack.callback(hygiene.uninstall)
-            hygiene.install()
-            self._asynctestkit_hygiene = hygiene
-            watchdog = Watchdog(loop)
-            stack.callback(watchdog.disarm)
-            watchdog.arm(option("timeout"))
-            self._asynctestkit_watchdog = watchdog
-        except BaseException:
-            self._asynctestkit_stack = None
-            self._asynctestkit_loop = None
-            stack.close()
-            raise
-
-    def _asynctestkit_initial_context(self) -> contextvars.Context:
-        """The context the test's first step runs in."""
-        if self.loop_scope == "class":
-            return _classloop.initial_context(self)
-        return contextvars.copy_context()
-
-    def _asynctestkit_setup_time(self, stack: contextlib.ExitStack) -> None:
-        """Hook for ClockedTestCase: patch time for the whole test."""
-
-    def _asynctestkit_finish(self) -> None:
-        stack = self._asynctestkit_stack
-        loop = self._asynctestkit_loop
-        if stack is None or loop is None:
-            return
-        self._asynctestkit_stack = None
-        watchdog = self._asynctestkit_watchdog
-        try:
-            if watchdog.seconds is not None:
-                watchdog.arm(_GRACE)
-            watchdog.interrupting = True
-            self._asynctestkit_hygiene.lap()
-            with contextlib.suppress(WatchdogTimeout):
-                if self._asynctestkit_owns_loop:
-                    _shut_down(loop)
-                else:
-                    _cancel(loop, self._asynctestkit_hygiene.new_tasks())
-        finally:
-            watchdog.interrupting = False
-            self._asynctestkit_loop = None
-            stack.close()
-
-    def run(self, result: unittest.result.TestResult | None = None) -> unittest.result.TestResult | None:
-        # The loop is made in _callSetUp, inside unittest's error handling: a
-        # bad loop_factory is this test's error, and a skipped test costs no loop.
-        try:
-            return unittest.TestCase.run(self, result)
-        finally:
-            self._asynctestkit_finish()
-
-    def debug(self) -> None:
-        """Run the test without a result, raising its first error (as TestCase.debug)."""
-        try:
-            unittest.TestCase.debug(self)
-        finally:
-            self._asynctestkit_finish()
-
-    # -- running the steps -------------------------------------------------
-
-    def _callSetUp(self) -> None:
-        self._asynctestkit_start()
-        # Registered first, so it runs last: after asyncTearDown and cleanups.
-        self.addCleanup(self._asynctestkit_verdict)
-        self._asynctestkit_call(self.setUp, sync=True)
-        if getattr(self.asyncSetUp, "__func__", None) is not _NOOP_ASYNC_SET_UP:
-            self._asynctestkit_call(self.asyncSetUp)
-
-    def _callTestMethod(self, method: Callable[[], Any]) -> None:
-        if self._asynctestkit_call(method) is not None and PY311:
-            # What TestCase and IsolatedAsyncioTestCase do on 3.11+.
-            warnings.warn(
-                f"It is deprecated to return a value that is not None from a test case ({method})",
-                DeprecationWarning, stacklevel=4,
-            )
-
-    def _callTearDown(self) -> None:
-        if getattr(self.asyncTearDown, "__func__", None) is not _NOOP_ASYNC_TEAR_DOWN:
-            self._asynctestkit_call(self.asyncTearDown)
-        self._asynctestkit_call(self.tearDown, sync=True)
-
-    def _callCleanup(self, function: Callable[..., Any], /, *args: Any, **kwargs: Any) -> None:
-        # Dispatch on the result, not on inspect.iscoroutinefunction(): 3.11+
-        # drop callables that merely return awaitables (gh-101486) and choke on
-        # autospecced sync methods that claim to be coroutine functions (gh-85794).
-        self._asynctestkit_call(function, *args, **kwargs)
-
-    def _asynctestkit_call(
-        self, func: Callable[..., Any], /, *args: Any, sync: bool = False, **kwargs: Any
-    ) -> Any:
-        watchdog = self._asynctestkit_watchdog
-        if watchdog.expired:
-            # It went off between two steps, or (timer thread) without
-            # interrupting anything: this step is where the test fails.
-            self._asynctestkit_expire()
-        watchdog.interrupting = True
-        try:
-            result = self._asynctestkit_context.run(func, *args, **kwargs)
-            if not sync and inspect.isawaitable(result):
-                result = self._asynctestkit_await(result, getattr(func, "__name__", "step"))
-            return result
-        except WatchdogTimeout:
-            self._asynctestkit_expire()
-        finally:
-            watchdog.interrupting = False
-
-    def _asynctestkit_expire(self) -> NoReturn:
-        """Fail the current step with the watchdog's report; give the steps left a grace."""
-        watchdog = self._asynctestkit_watchdog
-        watchdog.expired = False
-        watchdog.arm(_GRACE)
-        self._asynctestkit_timed_out = True
-        raise self.failureException(watchdog.report) from None
-
-    def _asynctestkit_await(self, awaitable: Awaitable[T], name: str = "step") -> T:
-        loop = self._asynctestkit_loop
-        assert loop is not None, "the test's loop is not running"
-        coro = self._asynctestkit_step(awaitable)
-        step_name = f"{self.id()}: {name}"
-        factory = self._asynctestkit_hygiene.task_factory
-        if factory is not None and loop.get_task_factory() is factory:
-            # Our own steps need no creation site, nor a look at the verdict:
-            # skip the factory's frame walk and record.
-            task = self._asynctestkit_context.run(asyncio.Task, coro, loop=loop, name=step_name)
-            task._asynctestkit_site = ()  # type: ignore[attr-defined]  # reports show no site
-        else:
-            task = self._asynctestkit_context.run(loop.create_task, coro, name=step_name)
-        watchdog = self._asynctestkit_watchdog
-        watchdog.step = task
-        try:
-            result = loop.run_until_complete(task)
-        except asyncio.CancelledError:
-            if watchdog.expired:  # the watchdog's timer thread cancelled the step
-                raise WatchdogTimeout(watchdog.report) from None
-            raise
-        finally:
-            watchdog.step = None
-            if not task.done():
-                # The loop stopped under the step (a deadlock, the watchdog,
-                # Ctrl-C): cancel it and let it unwind before going on.
-                task.cancel()
-                with contextlib.suppress(BaseException):
-                    loop.run_until_complete(task)
-            if not task.cancelled():
-                task.exception()  # seen (raised here, like Ctrl-C): not "never retrieved"
-        if isinstance(result, _Raised):
-            raise result.exc
-        return result
-
-    async def _asynctestkit_step(self, awaitable: Awaitable[T]) -> T | _Raised:
-        try:
-            return await awaitable
-        except Exception as exc:
-            # Handed back, not raised: run_until_complete() would re-raise it
-            # through asyncio's frames, which would then clutter the failure.
-            return _Raised(exc)
-        finally:
-            # The context this step ends with is the test's context from now on.
-            self._asynctestkit_context = contextvars.copy_context()
-
-    def _asynctestkit_verdict(self) -> Coroutine[Any, Any, None] | None:
-        """The hygiene checks: fail the test if it left a mess (the last cleanup).
-
-        Awaits only when there are leaked tasks to cancel: a clean test pays
-        for no extra task and no extra loop run.
-        """
-        hygiene = self._asynctestkit_hygiene
-        option = self._asynctestkit_option
-        hygiene.unretrieved()
-        leaked = hygiene.leaked_tasks(self._asynctestkit_owned)
-        timers = hygiene.pending_timers()
-        # After a timeout the watchdog's report already shows every task.
-        timed_out = self._asynctestkit_timed_out
-        # The report is written before the cancelling, which changes what it shows.
-        sections = hygiene.findings(
-            leaked=leaked,
-            timers=timers,
-            check_tasks=option("check_tasks") and not timed_out,
-            check_timers=option("check_timers") and not timed_out,
-            check_exceptions=option("check_exceptions"),
-            check_coroutines=option("check_coroutines"),
-            check_threads=option("check_threads"),
-        )
-        for timer in timers:
-            timer.cancel()
-        slow = hygiene.slow_report()
-        if slow:
-            if option("slow_callback_fails"):
-                sections.append(slow)
-            else:
-                warnings.warn(slow, SlowCallbackWarning, stacklevel=1)
-        if leaked:
-            return self._asynctestkit_reap_leaked(leaked, sections)
-        if sections:
-            raise self.failureException(format_problems(sections))
-        return None
-
-    async def _asynctestkit_reap_leaked(self, leaked: list[asyncio.Task[Any]], sections: list[str]) -> None:
-        for task in leaked:
-            task.cancel()
-        await asyncio.wait(leaked)
-        if sections:
-            raise self.failureException(format_problems(sections))
 
     # -- helpers -----------------------------------------------------------
 
@@ -635,16 +364,6 @@ class ClockedTestCase(AsyncTestCase):
         )
 
 
-@final
-class _Raised:
-    """What a step raised, handed back to `_asynctestkit_await` to raise."""
-
-    __slots__ = ("exc",)
-
-    def __init__(self, exc: Exception) -> None:
-        self.exc = exc
-
-
 def _refuse_loop_factory(cls: type[ClockedTestCase]) -> None:
     """Raise TypeError if a ClockedTestCase class sets loop_factory, which it cannot honour."""
     if inspect.getattr_static(cls, "loop_factory", None) is not None:
@@ -663,24 +382,3 @@ def _checked_loop(factory: Any) -> asyncio.AbstractEventLoop:
         raise TypeError(f"loop_factory must return a new event loop; {factory!r} returned {loop!r}")
     return loop
 
-
-def _cancel(loop: asyncio.AbstractEventLoop, tasks: list[asyncio.Task[Any]]) -> None:
-    """Cancel ``tasks`` and run the loop until they have finished."""
-    for task in tasks:
-        task.cancel()
-    if tasks:
-        loop.run_until_complete(asyncio.wait(tasks))
-
-
-def _shut_down(loop: asyncio.AbstractEventLoop) -> None:
-    """Cancel what is left, close async generators and the default executor."""
-    _cancel(loop, [t for t in asyncio.all_tasks(loop) if not t.done()])
-    # Each run of the loop costs a task and an iteration; most tests need neither.
-    if has_async_generators(loop):
-        loop.run_until_complete(loop.shutdown_asyncgens())
-    if has_default_executor(loop):
-        loop.run_until_complete(loop.shutdown_default_executor())
-
-
-_NOOP_ASYNC_SET_UP = unittest.IsolatedAsyncioTestCase.asyncSetUp
-_NOOP_ASYNC_TEAR_DOWN = unittest.IsolatedAsyncioTestCase.asyncTearDown
