@@ -7,8 +7,9 @@ import selectors
 import socket
 import sys
 import unittest
+from unittest import mock
 
-from asynctestkit import AsyncTestCase
+from asynctestkit import AsyncTestCase, _report
 from asynctestkit._compat import current_loop
 from asynctestkit._hygiene import Hygiene, _TimingSelector
 from asynctestkit._report import creation_site, format_tasks, format_thread
@@ -58,6 +59,28 @@ class CreationSiteTest(unittest.TestCase):
         site = level(5)
         self.assertEqual([name for _, _, name in site], ["level", "level", "level"])
         self.assertEqual(creation_site(None), ())
+
+
+class NameKeptOnNoneTest(unittest.TestCase):
+    """The 3.13.0-3.13.2 work-around (gh-130033), exercised on every version."""
+
+    def test_an_unnamed_task_keeps_its_name_through_set_name_none(self) -> None:
+        """set_name(None) right after the factory keeps the default name; later calls work as usual."""
+        loop = asyncio.SelectorEventLoop()
+        self.addCleanup(loop.close)
+        with mock.patch.object(_report, "FACTORY_TASKS_NAMED_NONE", True):
+            task = _report.tracking_task_factory(loop, forever())
+            recorded: list[asyncio.Task[None]] = []
+            other = _report.recording_task_factory(recorded.append)(loop, forever())
+        self.assertEqual(recorded, [other])
+        for made in (task, other):
+            name = made.get_name()
+            made.set_name(None)  # what create_task() does on 3.13.0-3.13.2
+            self.assertEqual(made.get_name(), name)
+            made.set_name("later")
+            self.assertEqual(made.get_name(), "later")
+            made.cancel()
+        loop.run_until_complete(asyncio.wait({task, other}))
 
 
 class FormatThreadTest(unittest.TestCase):
