@@ -13,7 +13,7 @@ class QuoteService(Protocol):
 async def prices(service: QuoteService, symbols: list[str]) -> dict[str, float]:
     """Fetch every price at once; the first failure propagates (the others keep running)."""
     values = await asyncio.gather(*(service.price(s) for s in symbols))
-    return dict(zip(symbols, values))
+    return dict(zip(symbols, values, strict=True))
 
 
 async def available_prices(
@@ -23,7 +23,7 @@ async def available_prices(
     results = await asyncio.gather(*(service.price(s) for s in symbols), return_exceptions=True)
     found: dict[str, float] = {}
     failed: dict[str, BaseException] = {}
-    for symbol, result in zip(symbols, results):
+    for symbol, result in zip(symbols, results, strict=True):
         if isinstance(result, BaseException):
             failed[symbol] = result
         else:

@@ -7,7 +7,7 @@ import contextlib
 import unittest
 from unittest.mock import AsyncMock, call
 
-from asynctestkit import AsyncIteratorMock, ClockedTestCase, latency
+from asynctestkit import AsyncIteratorMock, ClockedTestCase
 from examples.feeds import Ticker, batched, paginate
 
 PAGES = {

@@ -23,9 +23,8 @@ from __future__ import annotations
 import asyncio
 import unittest
 
-from examples.echo_service import EchoClient, EchoServer
-
 from asynctestkit import AsyncTestCase, ClockedTestCase
+from examples.echo_service import EchoClient, EchoServer
 
 
 class TestEchoServer(AsyncTestCase):

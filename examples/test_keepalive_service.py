@@ -92,7 +92,8 @@ class TestKeepalive(ClockedTestCase):
         stats = self.client.stats
         self.assertEqual((stats.connects, stats.missed_pongs), (4, 3))
         self.assertEqual(stats.outages[0], (2 * HOUR + 40, 2 * HOUR + 643))
-        for (down, up), (lost, back) in zip(nights, stats.outages):
+        self.assertEqual(len(stats.outages), len(nights))
+        for (down, up), (lost, back) in zip(nights, stats.outages, strict=True):
             self.assertLessEqual(lost - down, 30 + 10)  # noticed within a ping and its timeout
             self.assertLessEqual(back - up, 60)  # back within max_backoff
         self.assertEqual(stats.downtime, sum(back - lost for lost, back in stats.outages))
