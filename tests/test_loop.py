@@ -221,6 +221,93 @@ class TestTimerOrder(unittest.TestCase):
         self.assertEqual(clock.now, 2.0)
 
 
+class TestBatching(unittest.TestCase):
+    """Callbacks made ready by callbacks run in one _run_once call, exactly as asyncio orders them.
+
+    Each scenario runs on a plain SelectorEventLoop and on a virtual loop and must
+    record the same events.
+    """
+
+    def both(self, scenario: Callable[[asyncio.AbstractEventLoop], list[object]]) -> None:
+        results = []
+        for factory in (asyncio.SelectorEventLoop, virtual_event_loop):
+            loop = factory()
+            try:
+                results.append(scenario(loop))
+            finally:
+                loop.close()
+        self.assertEqual(results[1], results[0])
+
+    def test_stop_ends_the_iteration(self) -> None:
+        """loop.stop() in a callback: what it schedules runs only in the next run_forever()."""
+
+        def scenario(loop: asyncio.AbstractEventLoop) -> list[object]:
+            events: list[object] = []
+
+            def first() -> None:
+                events.append("first")
+                loop.stop()
+                loop.call_soon(events.append, "scheduled by first")
+
+            loop.call_soon(first)
+            loop.run_forever()
+            events.append("run_forever returned")
+            loop.call_soon(loop.stop)
+            loop.run_forever()
+            return events
+
+        self.both(scenario)
+
+    def test_tasks_interleave_in_the_same_order(self) -> None:
+        """Three tasks yielding with sleep(0) take turns exactly as on a plain loop."""
+
+        def scenario(loop: asyncio.AbstractEventLoop) -> list[object]:
+            events: list[object] = []
+
+            async def worker(name: str) -> None:
+                for i in range(4):
+                    events.append((name, i))
+                    await asyncio.sleep(0)
+
+            async def main() -> None:
+                await asyncio.gather(worker("a"), worker("b"), worker("c"))
+
+            loop.run_until_complete(main())
+            return events
+
+        self.both(scenario)
+
+    def test_real_io_is_polled_between_callbacks(self) -> None:
+        """With a real fd registered, a busy task does not starve IO: the reader runs early."""
+
+        def scenario(loop: asyncio.AbstractEventLoop) -> list[object]:
+            a, b = socket.socketpair()
+            events: list[object] = []
+            spins = [0]
+
+            def readable() -> None:
+                a.recv(16)
+                events.append(("readable after spins", spins[0]))
+                loop.remove_reader(a)
+
+            async def spin() -> None:
+                for _ in range(1000):
+                    spins[0] += 1
+                    if spins[0] == 3:
+                        b.send(b"x")  # arrives while the task keeps the loop busy
+                    await asyncio.sleep(0)
+
+            try:
+                loop.add_reader(a, readable)
+                loop.run_until_complete(spin())
+            finally:
+                a.close()
+                b.close()
+            return events
+
+        self.both(scenario)
+
+
 class TestOutsideWork(unittest.TestCase):
     def test_to_thread_under_wait_for(self) -> None:
         """A timeout never fires while its thread works: the loop waits in real time."""
