@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import warnings
+from asyncio.format_helpers import _format_callback_source  # type: ignore[attr-defined]
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
 __all__ = (
     "FACTORY_TASKS_NAMED_NONE",
     "PY311",
+    "callback_failed",
     "current_loop",
     "default_loop_factory",
     "has_async_generators",
@@ -119,3 +121,25 @@ def swap_unawaited_coroutine_hook(hook: Callable[[Any], None]) -> Callable[[Any]
         return None
     warnings._warn_unawaited_coroutine = hook  # type: ignore[attr-defined]
     return old
+
+
+def callback_failed(handle: Any, exc: BaseException) -> None:
+    """Report ``exc``, raised by ``handle``'s callback, as ``Handle._run`` does.
+
+    For loops that run ready handles inline instead of calling ``_run()``:
+    the same message, context and exception handler call.
+    """
+    loop = handle._loop
+    if sys.version_info >= (3, 13):
+        # 3.13 added `debug=`: with debug off, handle reprs hide the arguments.
+        source = _format_callback_source(handle._callback, handle._args, debug=loop.get_debug())
+    else:
+        source = _format_callback_source(handle._callback, handle._args)
+    context: dict[str, Any] = {
+        "message": f"Exception in callback {source}",
+        "exception": exc,
+        "handle": handle,
+    }
+    if handle._source_traceback:
+        context["source_traceback"] = handle._source_traceback
+    loop.call_exception_handler(context)

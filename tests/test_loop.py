@@ -308,6 +308,56 @@ class TestBatching(unittest.TestCase):
         self.both(scenario)
 
 
+class TestCallbackErrors(unittest.TestCase):
+    """A callback that raises is reported to the exception handler exactly as asyncio does."""
+
+    def report(self, factory: Callable[[], asyncio.AbstractEventLoop], debug: bool) -> dict[str, Any]:
+        loop = factory()
+        contexts: list[dict[str, Any]] = []
+        try:
+            loop.set_debug(debug)
+            loop.set_exception_handler(lambda _loop, context: contexts.append(context))
+
+            def boom(value: int) -> None:
+                raise ValueError(value)
+
+            loop.call_soon(boom, 42)
+            loop.call_soon(loop.stop)
+            loop.run_forever()
+        finally:
+            loop.close()
+        self.assertEqual(len(contexts), 1)
+        context = contexts[0]
+        return {
+            "message": context["message"],
+            "exception": repr(context["exception"]),
+            "handle": type(context["handle"]).__name__,
+            "source_traceback": "source_traceback" in context,
+        }
+
+    def test_same_report_as_a_plain_loop(self) -> None:
+        """Message, exception and handle match asyncio's Handle._run, debug off and on."""
+        for debug in (False, True):
+            with self.subTest(debug=debug):
+                plain = self.report(asyncio.SelectorEventLoop, debug)
+                virtual = self.report(virtual_event_loop, debug)
+                self.assertRegex(plain["message"], r"^Exception in callback ")
+                self.assertEqual(virtual, plain)
+
+    def test_keyboard_interrupt_propagates(self) -> None:
+        """KeyboardInterrupt in a callback leaves run_forever(), as on a plain loop."""
+        loop = virtual_event_loop()
+        try:
+            def interrupt() -> None:
+                raise KeyboardInterrupt
+
+            loop.call_soon(interrupt)
+            with self.assertRaises(KeyboardInterrupt):
+                loop.run_forever()
+        finally:
+            loop.close()
+
+
 class TestOutsideWork(unittest.TestCase):
     def test_to_thread_under_wait_for(self) -> None:
         """A timeout never fires while its thread works: the loop waits in real time."""
