@@ -19,7 +19,7 @@ from . import _classloop
 from ._asserts import AssertionsMixin
 from ._clock import VirtualClock
 from ._compat import default_loop_factory
-from ._lifecycle import TestLifecycle
+from ._lifecycle import TestLifecycle, context_methods
 from ._loop import virtual_event_loop
 from ._patching import PatchingMixin
 from ._timepatch import patch_time
@@ -259,29 +259,15 @@ class AsyncTestCase(PatchingMixin, AssertionsMixin, TestLifecycle):
 
     def enterContext(self, cm: AbstractContextManager[T]) -> T:
         """Enter a context manager; exit it as a cleanup (as 3.11+'s, on 3.10 too)."""
-        cls = type(cm)
-        try:
-            enter, exit_ = cls.__enter__, cls.__exit__
-        except AttributeError:
-            raise TypeError(
-                f"'{cls.__module__}.{cls.__qualname__}' object does not support the "
-                "context manager protocol"
-            ) from None
-        result = enter(cm)
+        enter, exit_ = context_methods(cm, asynchronous=False)
+        result: T = enter(cm)
         self.addCleanup(exit_, cm, None, None, None)
         return result
 
     async def enterAsyncContext(self, cm: AbstractAsyncContextManager[T]) -> T:
         """Enter an async context manager; exit it as a cleanup (3.10 too)."""
-        cls = type(cm)
-        try:
-            enter, exit_ = cls.__aenter__, cls.__aexit__
-        except AttributeError:
-            raise TypeError(
-                f"'{cls.__module__}.{cls.__qualname__}' object does not support the "
-                "asynchronous context manager protocol"
-            ) from None
-        result = await enter(cm)
+        enter, exit_ = context_methods(cm, asynchronous=True)
+        result: T = await enter(cm)
         self.addAsyncCleanup(exit_, cm, None, None, None)
         return result
 

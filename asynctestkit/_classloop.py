@@ -24,15 +24,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import functools
 import inspect
 from typing import TYPE_CHECKING, Any, final
 
 from ._compat import current_loop, set_current_loop
+from ._lifecycle import Raised, context_methods, guarded_step
 from ._timepatch import patch_time
 from ._watchdog import Watchdog, WatchdogTimeout
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Iterator
+    from collections.abc import Callable, Iterator
     from contextlib import AbstractAsyncContextManager
 
     from ._clock import VirtualClock
@@ -296,14 +298,7 @@ async def enter_async_class_context(cls: Any, cm: AbstractAsyncContextManager[An
         ... async def asyncSetUpClass(cls):
         ...     cls.server = await cls.enterAsyncClassContext(EchoServer())
     """
-    kind = type(cm)
-    try:
-        enter, exit_ = kind.__aenter__, kind.__aexit__
-    except AttributeError:
-        raise TypeError(
-            f"'{kind.__module__}.{kind.__qualname__}' object does not support the "
-            "asynchronous context manager protocol"
-        ) from None
+    enter, exit_ = context_methods(cm, asynchronous=True)
     state = _state(cls, "enterAsyncClassContext()")
     if asyncio.get_running_loop() is not state.loop:
         raise RuntimeError(
@@ -357,12 +352,11 @@ def _run_step(
             watchdog.arm(getattr(cls, "timeout", None))
             result = state.context.run(func, *args, **kwargs)
             if inspect.isawaitable(result):
-                task = state.context.run(
-                    loop.create_task, _step(state, result), name=f"{cls.__qualname__}.{name}"
-                )
+                step = guarded_step(result, functools.partial(setattr, state, "context"))
+                task = state.context.run(loop.create_task, step, name=f"{cls.__qualname__}.{name}")
                 watchdog.step = task
                 outcome = loop.run_until_complete(task)
-                if isinstance(outcome, _Raised):
+                if isinstance(outcome, Raised):
                     raise outcome.exc
         except (WatchdogTimeout, asyncio.CancelledError):
             if not watchdog.expired:
@@ -375,27 +369,6 @@ def _run_step(
                 _settle(loop, task)
 
 
-@final
-class _Raised:
-    """An exception a class step raised, handed back to be raised outside the loop."""
-
-    __slots__ = ("exc",)
-
-    def __init__(self, exc: Exception) -> None:
-        self.exc = exc
-
-
-async def _step(state: _ClassLoop, awaitable: Awaitable[Any]) -> Any:
-    try:
-        return await awaitable
-    except Exception as exc:
-        # Handed back, not raised: run_until_complete() would re-raise it
-        # through asyncio's frames, which would clutter the setUpClass error.
-        return _Raised(exc)
-    finally:
-        # The context a class step ends with is the class's context from now on
-        # (what AsyncTestCase does between the steps of one test).
-        state.context = contextvars.copy_context()
 
 
 def _settle(loop: asyncio.AbstractEventLoop, task: asyncio.Task[Any]) -> None:

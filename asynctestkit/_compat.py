@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import warnings
-from asyncio.format_helpers import _format_callback_source  # type: ignore[attr-defined]
+from asyncio.format_helpers import _format_callback_source
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:

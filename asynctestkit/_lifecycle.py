@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import functools
 import inspect
 import unittest
 import warnings
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
 
 __unittest = True  # keep these frames out of failure tracebacks
 
-__all__ = ("TestLifecycle",)
+__all__ = ("Raised", "TestLifecycle", "context_methods", "guarded_step")
 
 T = TypeVar("T")
 
@@ -226,7 +227,7 @@ class TestLifecycle(unittest.IsolatedAsyncioTestCase):
     def _asynctestkit_await(self, awaitable: Awaitable[T], name: str = "step") -> T:
         loop = self._asynctestkit_loop
         assert loop is not None, "the test's loop is not running"
-        coro = self._asynctestkit_step(awaitable)
+        coro = guarded_step(awaitable, functools.partial(setattr, self, "_asynctestkit_context"))
         step_name = f"{self.id()}: {name}"
         factory = self._asynctestkit_hygiene.task_factory
         if factory is not None and loop.get_task_factory() is factory:
@@ -254,20 +255,10 @@ class TestLifecycle(unittest.IsolatedAsyncioTestCase):
                     loop.run_until_complete(task)
             if not task.cancelled():
                 task.exception()  # seen (raised here, like Ctrl-C): not "never retrieved"
-        if isinstance(result, _Raised):
+        if isinstance(result, Raised):
             raise result.exc
         return result
 
-    async def _asynctestkit_step(self, awaitable: Awaitable[T]) -> T | _Raised:
-        try:
-            return await awaitable
-        except Exception as exc:
-            # Handed back, not raised: run_until_complete() would re-raise it
-            # through asyncio's frames, which would then clutter the failure.
-            return _Raised(exc)
-        finally:
-            # The context this step ends with is the test's context from now on.
-            self._asynctestkit_context = contextvars.copy_context()
 
     def _asynctestkit_verdict(self) -> Coroutine[Any, Any, None] | None:
         """The hygiene checks: fail the test if it left a mess (the last cleanup).
@@ -315,13 +306,49 @@ class TestLifecycle(unittest.IsolatedAsyncioTestCase):
 
 
 @final
-class _Raised:
-    """What a step raised, handed back to `_asynctestkit_await` to raise."""
+class Raised:
+    """What a step raised, handed back to be raised outside asyncio's frames."""
 
     __slots__ = ("exc",)
 
     def __init__(self, exc: Exception) -> None:
         self.exc = exc
+
+
+async def guarded_step(
+    awaitable: Awaitable[T], keep_context: Callable[[contextvars.Context], object]
+) -> T | Raised:
+    """Await one step of a test or a class: hand back its exception, keep its context.
+
+    ``run_until_complete()`` would re-raise the step's exception through
+    asyncio's frames, which would clutter the failure, so the caller raises it
+    itself. The context the step ends with is passed to ``keep_context``: it
+    is the context the next step starts from.
+    """
+    try:
+        return await awaitable
+    except Exception as exc:
+        return Raised(exc)
+    finally:
+        keep_context(contextvars.copy_context())
+
+
+def context_methods(cm: object, *, asynchronous: bool) -> tuple[Any, Any]:
+    """Return ``cm``'s enter and exit methods, looked up on its type as ``with`` does.
+
+    Raises:
+        TypeError: ``cm`` does not support the (asynchronous) context manager
+            protocol; the message is the one ``enterContext`` gives on 3.11+.
+    """
+    kind = type(cm)
+    enter, exit_ = ("__aenter__", "__aexit__") if asynchronous else ("__enter__", "__exit__")
+    try:
+        return getattr(kind, enter), getattr(kind, exit_)
+    except AttributeError:
+        protocol = "asynchronous context manager" if asynchronous else "context manager"
+        raise TypeError(
+            f"'{kind.__module__}.{kind.__qualname__}' object does not support the {protocol} protocol"
+        ) from None
 
 
 def _cancel(loop: asyncio.AbstractEventLoop, tasks: list[asyncio.Task[Any]]) -> None:

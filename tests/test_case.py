@@ -894,7 +894,7 @@ class ShutdownTest(unittest.TestCase):
 
         text = only_failure(self, run(Test("test_it")))
         self.assertRegex(text, r"(?m)^- task '.*' running forever_event\(\)$")
-        self.assertIn("TestLifecycle._asynctestkit_step", made)
+        self.assertIn("guarded_step", made)
         self.assertIn("forever_event", made)
 
 
