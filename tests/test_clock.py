@@ -6,27 +6,16 @@ import asyncio
 import math
 import threading
 import unittest
-from collections.abc import Awaitable, Callable
 from typing import TypeVar
 from unittest import mock
 
 from asynctestkit import LivelockError, VirtualClock, _clock, virtual_event_loop
+from tests._support import run_virtual
 
 T = TypeVar("T")
 
 
-def run(clock: VirtualClock, main: Callable[[], Awaitable[T]]) -> T:
-    """Run ``main()`` on a new virtual loop on ``clock``, then close the loop cleanly."""
-    loop = virtual_event_loop(clock)
-    try:
-        return loop.run_until_complete(main())
-    finally:
-        pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
-        for task in pending:
-            task.cancel()
-        if pending:
-            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-        loop.close()
+run = run_virtual
 
 
 class TestConstruction(unittest.TestCase):

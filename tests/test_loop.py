@@ -13,28 +13,17 @@ import threading
 import time
 import unittest
 import warnings
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any, TypeVar
 from unittest import mock
 
 from asynctestkit import DeadlockError, LivelockError, VirtualClock, _loop, virtual_event_loop
+from tests._support import run_virtual
 
 T = TypeVar("T")
 
 
-def run(clock: VirtualClock, main: Callable[[], Awaitable[T]], **options: Any) -> T:
-    """Run ``main()`` on a new virtual loop on ``clock``, then close the loop cleanly."""
-    loop = virtual_event_loop(clock, **options)
-    try:
-        return loop.run_until_complete(main())
-    finally:
-        pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
-        for task in pending:
-            task.cancel()
-        if pending:
-            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-        loop.run_until_complete(loop.shutdown_default_executor())
-        loop.close()
+run = run_virtual
 
 
 class TestFactory(unittest.TestCase):

@@ -8,7 +8,8 @@ import unittest
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from asynctestkit import VirtualClock, virtual_event_loop
+from asynctestkit import VirtualClock
+from tests._support import run_virtual
 
 T = TypeVar("T")
 PY311 = sys.version_info >= (3, 11)
@@ -21,16 +22,7 @@ class VirtualTestCase(unittest.TestCase):
         self.clock = VirtualClock()
 
     def run_virtual(self, main: Callable[[], Awaitable[T]]) -> T:
-        loop = virtual_event_loop(self.clock)
-        try:
-            return loop.run_until_complete(main())
-        finally:
-            pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
-            for task in pending:
-                task.cancel()
-            if pending:
-                loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-            loop.close()
+        return run_virtual(self.clock, main)
 
     def now(self) -> float:
         return self.clock.now
