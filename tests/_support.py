@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import unittest
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -24,3 +25,18 @@ def run_virtual(clock: VirtualClock, main: Callable[[], Awaitable[T]], **options
             loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
         loop.run_until_complete(loop.shutdown_default_executor())
         loop.close()
+
+
+def run_test(case: unittest.TestCase) -> unittest.TestResult:
+    """Run one test into a fresh result and return the result."""
+    result = unittest.TestResult()
+    case.run(result)
+    return result
+
+
+def only_failure(test: unittest.TestCase, result: unittest.TestResult) -> str:
+    """Return the text of the single failure in ``result``; fail if the outcome is otherwise."""
+    problems = result.errors + result.failures
+    test.assertEqual(len(problems), 1, problems)
+    test.assertEqual(len(result.failures), 1, result.errors)
+    return result.failures[0][1]

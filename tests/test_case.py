@@ -19,24 +19,13 @@ from unittest import mock
 
 from asynctestkit import AsyncTestCase, ClockedTestCase, _case, configure, virtual_event_loop
 from asynctestkit._compat import current_loop
+from tests._support import only_failure, run_test
 
 PY311 = sys.version_info >= (3, 11)
 var: contextvars.ContextVar[str] = contextvars.ContextVar("var", default="unset")
 
 
-def run(case: unittest.TestCase) -> unittest.TestResult:
-    """Run one test into a fresh result and return the result."""
-    result = unittest.TestResult()
-    case.run(result)
-    return result
-
-
-def only_failure(test: unittest.TestCase, result: unittest.TestResult) -> str:
-    """Return the text of the single failure in ``result``; fail if the outcome is otherwise."""
-    problems = result.errors + result.failures
-    test.assertEqual(len(problems), 1, problems)
-    test.assertEqual(len(result.failures), 1, result.errors)
-    return result.failures[0][1]
+run = run_test
 
 
 async def forever_event() -> None:

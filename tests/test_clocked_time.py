@@ -9,6 +9,7 @@ import unittest
 from typing import Any
 
 from asynctestkit import ClockedTestCase, configure
+from tests._support import run_test
 from tests.timepatch_fixtures import aliases
 
 REAL_MONOTONIC = time.monotonic
@@ -16,10 +17,7 @@ REAL_PERF_COUNTER = time.perf_counter
 REAL_TIME = time.time
 
 
-def run(test: unittest.TestCase) -> unittest.TestResult:
-    result = unittest.TestResult()
-    test.run(result)
-    return result
+run = run_test
 
 
 def problems(result: unittest.TestResult) -> str:

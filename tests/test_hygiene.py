@@ -12,22 +12,17 @@ import warnings
 from typing import Any
 
 from asynctestkit import AsyncTestCase, ClockedTestCase, SlowCallbackWarning, configure
+from tests._support import only_failure, run_test
 
 HEAD = r"^AssertionError: The test left a mess behind \(asynctestkit hygiene checks"
 
 
-def run(case: unittest.TestCase) -> unittest.TestResult:
-    """Run one test into a fresh result and return the result."""
-    result = unittest.TestResult()
-    case.run(result)
-    return result
+run = run_test
 
 
 def failure(test: unittest.TestCase, result: unittest.TestResult) -> str:
-    """Return the text of the single failure in ``result``."""
-    test.assertEqual(result.errors, [])
-    test.assertEqual(len(result.failures), 1, result.failures)
-    text = result.failures[0][1]
+    """Return the text of the single failure in ``result``, a hygiene report."""
+    text = only_failure(test, result)
     test.assertRegex(text, "(?m)" + HEAD)
     return text
 

@@ -11,6 +11,7 @@ import unittest
 
 from asynctestkit import AsyncTestCase, ClockedTestCase, WatchdogTimeout, configure
 from asynctestkit._compat import current_loop
+from tests._support import only_failure, run_test
 
 HEADLINE = (
     r"^AssertionError: The test ran longer than its timeout of {} s \(real time\) and was stopped\. "
@@ -20,18 +21,8 @@ HEADLINE = (
 HAS_ALARM = hasattr(signal, "setitimer")
 
 
-def run(case: unittest.TestCase) -> unittest.TestResult:
-    """Run one test into a fresh result and return the result."""
-    result = unittest.TestResult()
-    case.run(result)
-    return result
-
-
-def failure(test: unittest.TestCase, result: unittest.TestResult) -> str:
-    """Return the text of the single failure in ``result``."""
-    test.assertEqual(result.errors, [])
-    test.assertEqual(len(result.failures), 1, result.failures)
-    return result.failures[0][1]
+run = run_test
+failure = only_failure
 
 
 class _Inner:
