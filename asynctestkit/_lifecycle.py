@@ -268,8 +268,11 @@ class TestLifecycle(unittest.IsolatedAsyncioTestCase):
         """
         hygiene = self._asynctestkit_hygiene
         option = self._asynctestkit_option
-        hygiene.unretrieved()
+        # `leaked` holds the leaked tasks before unretrieved() lets go of the
+        # test's tasks: a pending task held only by a reference cycle would
+        # otherwise be collected in between and reported "destroyed but pending".
         leaked = hygiene.leaked_tasks(self._asynctestkit_owned)
+        hygiene.unretrieved()
         timers = hygiene.pending_timers()
         # After a timeout the watchdog's report already shows every task.
         timed_out = self._asynctestkit_timed_out

@@ -10,6 +10,7 @@ import time
 import unittest
 import warnings
 from typing import Any
+from unittest import mock
 
 from asynctestkit import AsyncTestCase, ClockedTestCase, SlowCallbackWarning, configure
 from tests._support import only_failure, run_test
@@ -91,6 +92,25 @@ class LeakedTaskTest(unittest.TestCase):
 
         self.assertTrue(run(Off("test_it")).wasSuccessful())
         self.assertTrue(run(OffForOne("test_it")).wasSuccessful())
+
+    def test_leaked_task_survives_a_collection_until_it_is_cancelled(self) -> None:
+        """A leaked task held only by a reference cycle is not collected (and reported
+        "destroyed but pending") before the verdict cancels it, even with the check off."""
+        all_tasks = asyncio.all_tasks
+
+        def collecting_all_tasks(loop: asyncio.AbstractEventLoop | None = None) -> set[asyncio.Task[Any]]:
+            gc.collect()  # the worst moment: while the verdict looks for leaks
+            return all_tasks(loop)
+
+        class OffForOne(AsyncTestCase):
+            @configure(check_tasks=False)
+            async def test_it(self) -> None:
+                asyncio.ensure_future(forever())  # noqa: RUF006 - only a cycle holds it
+                await asyncio.sleep(0)
+
+        with mock.patch("asyncio.all_tasks", collecting_all_tasks):
+            result = run(OffForOne("test_it"))
+        self.assertEqual(result.failures + result.errors, [])
 
 
 class PendingTimerTest(unittest.TestCase):
