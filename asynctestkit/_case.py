@@ -19,7 +19,7 @@ from . import _classloop
 from ._asserts import AssertionsMixin
 from ._clock import VirtualClock
 from ._compat import default_loop_factory
-from ._lifecycle import TestLifecycle, context_methods
+from ._lifecycle import TestLifecycle, cancel_and_wait, context_methods
 from ._loop import virtual_event_loop
 from ._patching import PatchingMixin
 from ._timepatch import patch_time
@@ -226,8 +226,7 @@ class AsyncTestCase(PatchingMixin, AssertionsMixin, TestLifecycle):
     async def _asynctestkit_reap(self, task: asyncio.Task[Any]) -> None:
         unretrieved = task.done() and getattr(task, "_log_traceback", False)
         if not task.done():
-            task.cancel()
-            await asyncio.wait({task})
+            await cancel_and_wait([task])
             unretrieved = True
         if unretrieved and not task.cancelled() and task.exception() is not None:
             raise task.exception()  # type: ignore[misc]

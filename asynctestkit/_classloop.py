@@ -29,7 +29,7 @@ import inspect
 from typing import TYPE_CHECKING, Any, final
 
 from ._compat import current_loop, set_current_loop
-from ._lifecycle import Raised, context_methods, guarded_step
+from ._lifecycle import Raised, cancel_and_wait, context_methods, guarded_step
 from ._timepatch import patch_time
 from ._watchdog import Watchdog, WatchdogTimeout
 
@@ -416,10 +416,8 @@ def _close(cls: Any, state: _ClassLoop) -> None:
 async def _shut_down(loop: asyncio.AbstractEventLoop) -> None:
     current = asyncio.current_task()
     tasks = [t for t in asyncio.all_tasks(loop) if t is not current and not t.done()]
-    for task in tasks:
-        task.cancel()
     if tasks:
-        await asyncio.wait(tasks)
+        await cancel_and_wait(tasks)
         for task in tasks:
             if not task.cancelled() and task.exception() is not None:
                 loop.call_exception_handler({
