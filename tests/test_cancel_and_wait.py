@@ -35,9 +35,10 @@ class TestLeakedTask(unittest.TestCase):
 
             class Test(base):  # type: ignore[valid-type, misc]
                 timeout = 10.0
+                record = ended
 
                 async def test_it(self) -> None:
-                    asyncio.ensure_future(swallows_the_first_cancellation(ended))  # noqa: RUF006
+                    asyncio.ensure_future(swallows_the_first_cancellation(self.record))  # noqa: RUF006
                     await asyncio.sleep(0)
 
             with self.subTest(base=base.__name__):
