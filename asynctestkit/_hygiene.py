@@ -25,6 +25,7 @@ import traceback
 from typing import TYPE_CHECKING, Any, final
 
 from ._compat import swap_unawaited_coroutine_hook
+from ._loop import DelegatingSelector
 from ._report import (
     format_frames,
     format_tasks,
@@ -35,7 +36,7 @@ from ._report import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Mapping
+    from collections.abc import Callable, Iterable
     from types import FrameType
 
 __all__ = ("Hygiene", "SlowCallbackWarning", "format_problems")
@@ -57,7 +58,7 @@ class SlowCallbackWarning(RuntimeWarning):
 
 
 @final
-class _TimingSelector(selectors.BaseSelector):
+class _TimingSelector(DelegatingSelector):
     """Measures, in real time, how long each loop iteration ran callbacks.
 
     For loops other than the virtual one (which times each callback itself):
@@ -68,29 +69,11 @@ class _TimingSelector(selectors.BaseSelector):
     """
 
     def __init__(self, inner: selectors.BaseSelector, ready: Any, hygiene: Hygiene) -> None:
-        self._inner = inner
+        super().__init__(inner)
         self._ready = ready
         self._hygiene = hygiene
         self._left = 0.0  # perf_counter() when the last select() returned
         self._batch: tuple[object, ...] = ()
-
-    def register(self, fileobj: Any, events: int, data: Any = None) -> selectors.SelectorKey:
-        return self._inner.register(fileobj, events, data)
-
-    def unregister(self, fileobj: Any) -> selectors.SelectorKey:
-        return self._inner.unregister(fileobj)
-
-    def modify(self, fileobj: Any, events: int, data: Any = None) -> selectors.SelectorKey:
-        return self._inner.modify(fileobj, events, data)
-
-    def get_key(self, fileobj: Any) -> selectors.SelectorKey:
-        return self._inner.get_key(fileobj)
-
-    def get_map(self) -> Mapping[Any, selectors.SelectorKey]:
-        return self._inner.get_map()
-
-    def close(self) -> None:
-        self._inner.close()
 
     def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
         self.lap()

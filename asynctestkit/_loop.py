@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
     from ._clock import _Driver
 
-__all__ = ("virtual_event_loop",)
+__all__ = ("DelegatingSelector", "virtual_event_loop")
 
 # Real seconds the loop waits between checks while it waits on outside work;
 # completions wake it at once through the self-pipe, this is only a safety net.
@@ -75,44 +75,59 @@ _new = object.__new__
 _Entry = tuple[float, int, asyncio.TimerHandle]
 
 
-@final
-class _VirtualSelector(selectors.BaseSelector):
-    """Wraps the real selector to count the real file descriptors registered."""
+class DelegatingSelector(selectors.BaseSelector):
+    """A selector that hands every call to the one it wraps; subclasses watch some.
 
-    def __init__(self, real: selectors.BaseSelector) -> None:
-        self._real = real
+    The loop's selector is where asyncio waits, so it is where the virtual loop
+    counts real file descriptors and where the hygiene checks time iterations.
+    """
+
+    def __init__(self, inner: selectors.BaseSelector) -> None:
+        self._inner = inner
+
+    def register(self, fileobj: Any, events: int, data: Any = None) -> selectors.SelectorKey:
+        return self._inner.register(fileobj, events, data)
+
+    def unregister(self, fileobj: Any) -> selectors.SelectorKey:
+        return self._inner.unregister(fileobj)
+
+    def modify(self, fileobj: Any, events: int, data: Any = None) -> selectors.SelectorKey:
+        return self._inner.modify(fileobj, events, data)
+
+    def get_key(self, fileobj: Any) -> selectors.SelectorKey:
+        return self._inner.get_key(fileobj)
+
+    def get_map(self) -> Mapping[Any, selectors.SelectorKey]:
+        return self._inner.get_map()
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
+        return self._inner.select(timeout)
+
+
+@final
+class _VirtualSelector(DelegatingSelector):
+    """Counts the real file descriptors registered besides the loop's own."""
+
+    def __init__(self, inner: selectors.BaseSelector) -> None:
+        super().__init__(inner)
         self._own_fd = -1  # the loop's self-pipe, set once the loop exists
         self._others = 0  # real file descriptors registered besides our own
-
-    # -- delegation ------------------------------------------------------
 
     def register(self, fileobj: Any, events: int, data: Any = None) -> selectors.SelectorKey:
         # The loop registers its self-pipe once, in __init__, which then
         # discounts it; everything registered later is real IO.
-        key = self._real.register(fileobj, events, data)
+        key = self._inner.register(fileobj, events, data)
         self._others += 1
         return key
 
     def unregister(self, fileobj: Any) -> selectors.SelectorKey:
-        key = self._real.unregister(fileobj)
+        key = self._inner.unregister(fileobj)
         if key.fd != self._own_fd:
             self._others -= 1
         return key
-
-    def modify(self, fileobj: Any, events: int, data: Any = None) -> selectors.SelectorKey:
-        return self._real.modify(fileobj, events, data)
-
-    def get_key(self, fileobj: Any) -> selectors.SelectorKey:
-        return self._real.get_key(fileobj)
-
-    def get_map(self) -> Mapping[Any, selectors.SelectorKey]:
-        return self._real.get_map()
-
-    def close(self) -> None:
-        self._real.close()
-
-    def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
-        return self._real.select(timeout)
 
 
 class _VirtualEventLoop(asyncio.SelectorEventLoop):
@@ -320,12 +335,12 @@ class _VirtualEventLoop(asyncio.SelectorEventLoop):
         if ready or self._stopping:  # type: ignore[attr-defined]
             if real:
                 self._atk_woken = False
-                self._process_events(selector._real.select(0))  # type: ignore[attr-defined]
+                self._process_events(selector._inner.select(0))  # type: ignore[attr-defined]
         elif heap and heap[0][0] <= clock._end:
             self._atk_count_instant_fire()
             if real:
                 self._atk_woken = False
-                self._process_events(selector._real.select(0))  # type: ignore[attr-defined]
+                self._process_events(selector._inner.select(0))  # type: ignore[attr-defined]
         elif (
             # `ready` again: another thread may have queued a callback since.
             real or ready or self._atk_in_flight or self._atk_subprocesses
@@ -431,7 +446,7 @@ class _VirtualEventLoop(asyncio.SelectorEventLoop):
         selector = self._selector
         if real:
             self._atk_woken = False
-            events = selector._real.select(0)
+            events = selector._inner.select(0)
             if events:
                 self._process_events(events)  # type: ignore[attr-defined]
                 return
@@ -444,18 +459,18 @@ class _VirtualEventLoop(asyncio.SelectorEventLoop):
         ):
             # Outside work in flight: wait for it in real time. Completions wake
             # the loop through the self-pipe; the cap is only a safety net.
-            self._process_events(selector._real.select(_REAL_WAIT_CAP))  # type: ignore[attr-defined]
+            self._process_events(selector._inner.select(_REAL_WAIT_CAP))  # type: ignore[attr-defined]
             return
         if not clock._autojump or not heap:
             if selector._others:
                 # Only real IO (a socket, a signal) can wake the loop now.
-                self._process_events(selector._real.select(_REAL_WAIT_CAP))  # type: ignore[attr-defined]
+                self._process_events(selector._inner.select(_REAL_WAIT_CAP))  # type: ignore[attr-defined]
                 return
             raise DeadlockError(self._atk_deadlock_report(heap))
         if selector._others and self._atk_io_grace:
             # Real sockets or pipes are open: give their peers a short real-time
             # grace to answer before time jumps past them.
-            events = selector._real.select(self._atk_io_grace)
+            events = selector._inner.select(self._atk_io_grace)
             if events:
                 self._process_events(events)  # type: ignore[attr-defined]
                 return

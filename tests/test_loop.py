@@ -522,7 +522,7 @@ class TestRealIO(unittest.TestCase):
         async def main() -> float:
             loop = asyncio.get_running_loop()
             selector: Any = loop._selector  # type: ignore[attr-defined]
-            real = selector._real
+            real = selector._inner
             original = real.select
             got: asyncio.Future[float] = loop.create_future()
             loop.add_reader(a, lambda: got.done() or got.set_result(loop.time()))
@@ -555,7 +555,7 @@ class TestRealIO(unittest.TestCase):
         async def main() -> None:
             loop = asyncio.get_running_loop()
             selector: Any = loop._selector  # type: ignore[attr-defined]
-            real = selector._real
+            real = selector._inner
             original = real.select
             loop.add_reader(a, lambda: None)
             queued = []
