@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import asyncio.base_events
+import concurrent.futures
 import contextvars
 import heapq
 import itertools
@@ -27,6 +28,7 @@ from typing import TYPE_CHECKING, Any, final
 from ._clock import DeadlockError, LivelockError, VirtualClock, due_ns, due_until
 from ._compat import callback_failed
 from ._report import format_tasks, tracking_task_factory
+from ._threads import ThreadWatch, _active, _limbo
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -149,6 +151,9 @@ class _VirtualEventLoop(asyncio.SelectorEventLoop):
         self._atk_woken = False
         self._atk_in_flight = 0
         self._atk_subprocesses: list[asyncio.SubprocessTransport] = []
+        # The threads that can wake this loop (_threads.py); looked at only
+        # when the loop is idle and threads started or called in since.
+        self._atk_threads = ThreadWatch()
         self._atk_seq = itertools.count()
         self._atk_fast = _FAST_HANDLES
         self._atk_heap: list[_Entry] = []
@@ -345,6 +350,7 @@ class _VirtualEventLoop(asyncio.SelectorEventLoop):
             # `ready` again: another thread may have queued a callback since.
             real or ready or self._atk_in_flight or self._atk_subprocesses
             or clock._holds or not clock._autojump or not heap
+            or self._atk_threads.quiet != len(_active) + len(_limbo)
         ):
             self._atk_idle(heap, real)
         else:
@@ -461,6 +467,16 @@ class _VirtualEventLoop(asyncio.SelectorEventLoop):
             # the loop through the self-pipe; the cap is only a safety net.
             self._process_events(selector._inner.select(_REAL_WAIT_CAP))  # type: ignore[attr-defined]
             return
+        threads = self._atk_threads
+        if threads.quiet != len(_active) + len(_limbo):
+            wait = threads.idle(clock._thread_id, keep=not clock._autojump or not heap)
+            if wait is not None:
+                # A thread that can wake the loop runs: wait for it in real
+                # time, and look again.
+                self._process_events(selector._inner.select(wait))  # type: ignore[attr-defined]
+                return
+            if self._ready or self._atk_woken:  # type: ignore[attr-defined]
+                return  # a thread called in before it parked: run that first
         if not clock._autojump or not heap:
             if selector._others:
                 # Only real IO (a socket, a signal) can wake the loop now.
@@ -512,10 +528,15 @@ class _VirtualEventLoop(asyncio.SelectorEventLoop):
             ))
 
     def _atk_deadlock_report(self, heap: list[_Entry]) -> str:
+        threads = self._atk_threads.report()
         if not heap:
             headline = (
                 "Deadlock: every task waits and nothing can ever wake them (no timer "
                 "pending, no outside work in flight, no real IO registered)"
+                if not threads else
+                "Deadlock: every task waits and nothing can ever wake them (no timer "
+                "pending, every thread that can wake the loop is parked, no real IO "
+                "registered)"
             )
         else:
             headline = (
@@ -524,17 +545,38 @@ class _VirtualEventLoop(asyncio.SelectorEventLoop):
                 "`await clock.advance(...)` or `await clock.next()` from the test, or "
                 "set clock.autojump = True"
             )
-        return self._atk_report(headline)
+        report = self._atk_report(headline)
+        return f"{report}\n{threads}" if threads else report
 
     # -- outside work in flight ------------------------------------------
 
     def run_in_executor(  # type: ignore[override]
         self, executor: Executor | None, func: Callable[..., Any], *args: Any
     ) -> asyncio.Future[Any]:
+        pool = self._default_executor if executor is None else executor  # type: ignore[attr-defined]
+        if pool is None or isinstance(pool, concurrent.futures.ThreadPoolExecutor):
+            # A thread pool: its worker is watched like any thread of ours
+            # (time jumps while it is parked, say in run_coroutine_threadsafe
+            # (...).result()); until a worker starts the job, it is work in flight.
+            if self._debug:  # type: ignore[attr-defined]
+                self._check_callback(func, "run_in_executor")  # type: ignore[attr-defined]
+            job = self._atk_threads.job(func)
+            fut = super().run_in_executor(executor, job, *args)
+            fut.add_done_callback(lambda _: self._atk_threads.landed(job))
+            return fut
+        # Another executor (processes): in flight until its future lands.
         fut = super().run_in_executor(executor, func, *args)
         self._atk_in_flight += 1
         fut.add_done_callback(self._atk_landed)
         return fut
+
+    def call_soon_threadsafe(  # type: ignore[override]
+        self, callback: Callable[..., object], *args: Any, context: Context | None = None
+    ) -> asyncio.Handle:
+        if callback is not _nothing and threading.get_ident() != self._atk_clock._thread_id:
+            # A thread that calls in can wake the loop: watched while it lives.
+            self._atk_threads.saw_thread()
+        return super().call_soon_threadsafe(callback, *args, context=context)
 
     def _atk_landed(self, _fut: object) -> None:
         self._atk_in_flight -= 1

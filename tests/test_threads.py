@@ -1,0 +1,395 @@
+"""Virtual time and threads: time jumps when every thread that can wake the loop is parked."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import queue
+import sys
+import threading
+import time
+import unittest
+from typing import Any
+
+from asynctestkit import ClockedTestCase, DeadlockError, VirtualClock, virtual_event_loop
+from tests._support import run_test, run_virtual
+from tests._threadclient import FakeDatabase, connect
+
+run = run_virtual
+# Real time, even inside a ClockedTestCase (which makes perf_counter virtual).
+real_clock = time.perf_counter
+
+
+class TestThreadBackedClient(ClockedTestCase):
+    """A connection thread answering through call_soon_threadsafe (aiosqlite's design)."""
+
+    async def test_queries_with_sleeps_and_timeouts_between(self) -> None:
+        """Queries answer, sleeps between them jump, timeouts stay unfired."""
+        started = real_clock()
+        async with await connect() as db:
+            await db.set("a", 1)
+            await asyncio.sleep(3600)  # the connection thread is parked in queue.get
+            self.assertEqual(await asyncio.wait_for(db.get("a"), 5), 1)
+            for i in range(20):
+                await db.set(f"k{i}", i)
+                await asyncio.sleep(60)
+                self.assertEqual(await asyncio.wait_for(db.get(f"k{i}"), 1), i)
+        self.assertEqual(self.clock.now, 3600 + 20 * 60)
+        self.assertLess(real_clock() - started, 5)
+
+    async def test_slow_query_is_waited_for(self) -> None:
+        """A query that takes real time in its thread is not timed out: time stands still meanwhile."""
+        async with await connect(latency=0.05) as db:
+            await asyncio.wait_for(db.set("a", 1), 0.001)
+            self.assertEqual(await asyncio.wait_for(db.get("a"), 0.001), 1)
+        self.assertEqual(self.clock.now, 0)
+
+    async def test_stalled_query_times_out_in_virtual_time(self) -> None:
+        """A query parked in its thread (an Event nobody sets) times out at once, at virtual 30 s."""
+        async with await connect() as db:
+            db.stall.clear()
+            started = real_clock()
+            with self.assertRaises(asyncio.TimeoutError):
+                await asyncio.wait_for(db.get("a"), 30)
+            self.assertEqual(self.clock.now, 30)
+            self.assertLess(real_clock() - started, 5)
+            db.stall.set()
+
+    async def test_query_waits_for_a_lock_the_loop_releases(self) -> None:
+        """A connection blocked on a Lock the loop holds is parked; released, it answers before a jump."""
+        async with await connect() as db:
+            await db.set("a", 1)
+            for _ in range(20):
+                db.lock.acquire()
+                query = asyncio.ensure_future(db.get("a"))
+                await asyncio.sleep(10)  # jumps: the thread is parked on the lock
+                self.assertFalse(query.done())
+                db.lock.release()
+                self.assertEqual(await asyncio.wait_for(query, 1), 1)
+        self.assertEqual(self.clock.now, 200)
+
+
+class TestRunCoroutineThreadsafe(unittest.TestCase):
+    """An executor job that waits for a coroutine the loop runs (the CPython test pattern)."""
+
+    def test_result_of_a_sleeping_coroutine(self) -> None:
+        """run_coroutine_threadsafe(...).result() from an executor: the coroutine's sleep jumps."""
+        clock = VirtualClock()
+
+        async def main() -> tuple[int, float]:
+            loop = asyncio.get_running_loop()
+
+            async def add(a: int, b: int) -> int:
+                await asyncio.sleep(0.05)
+                await asyncio.sleep(3600)
+                return a + b
+
+            def target() -> int:
+                return asyncio.run_coroutine_threadsafe(add(1, 2), loop).result()
+
+            return await loop.run_in_executor(None, target), loop.time()
+
+        self.assertEqual(run(clock, main), (3, 3600.05))
+
+    def test_result_with_a_timeout_is_parked(self) -> None:
+        """A wait with a (real-time) timeout is parked: result(timeout=30) lets virtual time jump."""
+        clock = VirtualClock()
+
+        async def main() -> int:
+            loop = asyncio.get_running_loop()
+
+            async def late() -> int:
+                await asyncio.sleep(600)
+                return 7
+
+            def target() -> int:
+                return asyncio.run_coroutine_threadsafe(late(), loop).result(timeout=30)
+
+            return await asyncio.to_thread(target)
+
+        self.assertEqual(run(clock, main), 7)
+        self.assertEqual(clock.now, 600)
+
+    def test_exception_and_cancellation_come_back(self) -> None:
+        """The coroutine's exception, and its cancellation, reach the executor job."""
+        clock = VirtualClock()
+
+        async def main() -> list[str]:
+            loop = asyncio.get_running_loop()
+            seen = []
+
+            async def fail() -> None:
+                await asyncio.sleep(1)
+                raise RuntimeError("Fail!")
+
+            async def cancelled() -> None:
+                await asyncio.sleep(1)
+                task = asyncio.current_task()
+                assert task is not None
+                task.cancel()
+                await asyncio.sleep(0)
+
+            for coro_fn in (fail, cancelled):
+                def target(coro_fn: Any = coro_fn) -> None:
+                    asyncio.run_coroutine_threadsafe(coro_fn(), loop).result()
+
+                try:
+                    await loop.run_in_executor(None, target)
+                except (RuntimeError, asyncio.CancelledError) as exc:
+                    seen.append(type(exc).__name__)
+            return seen
+
+        self.assertEqual(run(clock, main), ["RuntimeError", "CancelledError"])
+        self.assertEqual(clock.now, 2)
+
+
+_cpython_tasks: Any = None
+if sys.version_info >= (3, 11):
+    # 3.10's test_utils.TestCase.tearDown waits up to 5 s per test for the
+    # stopped executor thread to be collected (threading_cleanup); the same
+    # pattern runs on 3.10 in TestRunCoroutineThreadsafe above.
+    try:  # the CPython test suite, where the interpreter ships it
+        from test.test_asyncio import test_tasks as _cpython_tasks  # type: ignore[import-not-found, no-redef]
+    except ImportError:  # pragma: no cover - an interpreter without its test package
+        pass
+
+if _cpython_tasks is not None:
+
+    class TestCPythonRunCoroutineThreadsafeTests(_cpython_tasks.RunCoroutineThreadsafeTests):  # type: ignore[misc, name-defined]
+        """CPython's RunCoroutineThreadsafeTests, on a virtual loop (they used to hang)."""
+
+        def setUp(self) -> None:
+            _cpython_tasks.test_utils.TestCase.setUp(self)
+            self.loop = virtual_event_loop()
+            self.set_event_loop(self.loop)
+
+
+class TestWrapFuture(unittest.TestCase):
+    def test_executor_future_under_a_timeout(self) -> None:
+        """wrap_future(executor.submit(time.sleep, 0.2)) under wait_for(..., 10) does not time out."""
+        clock = VirtualClock()
+
+        async def main() -> None:
+            with concurrent.futures.ThreadPoolExecutor(max_workers=1) as executor:
+                await asyncio.wait_for(asyncio.wrap_future(executor.submit(time.sleep, 0.2)), 10)
+
+        started = real_clock()
+        run(clock, main)
+        self.assertEqual(clock.now, 0)
+        self.assertGreaterEqual(real_clock() - started, 0.2)
+
+    def test_queued_job_is_work_in_flight(self) -> None:
+        """A job still queued behind a busy worker holds time still until it ran."""
+        clock = VirtualClock()
+
+        async def main() -> list[int]:
+            loop = asyncio.get_running_loop()
+            with concurrent.futures.ThreadPoolExecutor(max_workers=1) as executor:
+                first = loop.run_in_executor(executor, time.sleep, 0.05)
+                second = loop.run_in_executor(executor, lambda: 2)
+                return [await asyncio.wait_for(second, 1), int(await first is None)]
+
+        self.assertEqual(run(clock, main), [2, 1])
+        self.assertEqual(clock.now, 0)
+
+
+class TestToThread(unittest.TestCase):
+    def test_running_thread_beats_a_virtual_timeout(self) -> None:
+        """to_thread racing a virtual timeout: the thread's real work takes no virtual time."""
+        clock = VirtualClock()
+
+        async def main() -> str:
+            return await asyncio.wait_for(asyncio.to_thread(lambda: (time.sleep(0.05), "done")[1]), 0.01)
+
+        self.assertEqual(run(clock, main), "done")
+        self.assertEqual(clock.now, 0)
+
+    def test_parked_thread_loses_to_a_virtual_timeout(self) -> None:
+        """to_thread parked on an Event nobody sets times out at its virtual deadline, at once."""
+        clock = VirtualClock()
+        never = threading.Event()
+
+        async def main() -> None:
+            try:
+                with self.assertRaises(asyncio.TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(asyncio.to_thread(never.wait)), 30)
+            finally:
+                never.set()
+
+        started = real_clock()
+        run(clock, main)
+        self.assertEqual(clock.now, 30)
+        self.assertLess(real_clock() - started, 5)
+
+
+class TestHandOff(unittest.TestCase):
+    """Handing work to a parked thread, then going idle, never races the jump."""
+
+    def _round_trips(self, hand: str) -> float:
+        clock = VirtualClock()
+        requests: queue.Queue[Any] = queue.Queue()
+        cond = threading.Condition()
+        event = threading.Event()
+        sem = threading.Semaphore(0)
+        box: list[Any] = []
+
+        def worker(loop: asyncio.AbstractEventLoop) -> None:
+            while True:
+                if hand == "queue":
+                    item = requests.get()
+                elif hand == "condition":
+                    with cond:
+                        cond.wait_for(lambda: bool(box))
+                        item = box.pop()
+                elif hand == "event":
+                    event.wait()
+                    event.clear()
+                    item = box.pop()
+                else:
+                    sem.acquire()
+                    item = box.pop()
+                if item is None:
+                    return
+                time.sleep(0.002)  # real work: the loop must wait for it
+                loop.call_soon_threadsafe(item.set_result, "ok")
+
+        async def main() -> None:
+            loop = asyncio.get_running_loop()
+            thread = threading.Thread(target=worker, args=(loop,))
+            thread.start()
+            for i in range(15):
+                fut = loop.create_future()
+                item = fut if i < 14 else None
+                if hand == "queue":
+                    requests.put(item)
+                elif hand == "condition":
+                    with cond:
+                        box.append(item)
+                        cond.notify()
+                elif hand == "event":
+                    box.append(item)
+                    event.set()
+                else:
+                    box.append(item)
+                    sem.release()
+                if item is None:
+                    break
+                self.assertEqual(await asyncio.wait_for(fut, 5), "ok")
+                await asyncio.sleep(1)
+            await asyncio.to_thread(thread.join, 5)
+
+        run(clock, main)
+        return clock.now
+
+    def test_queue_condition_event_semaphore(self) -> None:
+        """queue.put, Condition.notify, Event.set, Semaphore.release: the answer beats the 5 s timeout."""
+        for hand in ("queue", "condition", "event", "semaphore"):
+            with self.subTest(hand=hand):
+                self.assertEqual(self._round_trips(hand), 14)
+
+
+class TestDeadlockReport(unittest.TestCase):
+    def test_parked_threads_are_named(self) -> None:
+        """No timer and every thread parked: DeadlockError names each thread and its wait, with its stack."""
+        clock = VirtualClock()
+        release = threading.Event()
+
+        def stuck_in_get(q: queue.Queue[object]) -> None:
+            q.get()  # nobody puts anything
+
+        async def main() -> None:
+            loop = asyncio.get_running_loop()
+            q: queue.Queue[object] = queue.Queue()
+            thread = threading.Thread(target=stuck_in_get, args=(q,), name="the-parked-one")
+            thread.start()
+            try:
+                reply = loop.create_future()
+                await reply  # only the thread would answer
+            finally:
+                q.put(None)
+                release.set()
+                thread.join(5)
+
+        started = real_clock()
+        with self.assertRaises(DeadlockError) as caught:
+            run(clock, main)
+        self.assertLess(real_clock() - started, 5)
+        text = str(caught.exception)
+        self.assertRegex(
+            text.splitlines()[0],
+            r"^Deadlock: every task waits and nothing can ever wake them \(no timer pending, "
+            r"every thread that can wake the loop is parked, no real IO registered\)\.$",
+        )
+        self.assertRegex(
+            text,
+            r"(?m)^Parked threads \(1\), each blocked until another thread acts:\n"
+            r"- thread 'the-parked-one' parked in queue\.Queue\.get\(\) \(most recent call last\):$",
+        )
+        self.assertIn("q.get()  # nobody puts anything", text)
+
+    def test_running_thread_is_no_deadlock(self) -> None:
+        """A thread that will answer after a real delay is waited for, not reported."""
+        clock = VirtualClock()
+
+        async def main() -> str:
+            loop = asyncio.get_running_loop()
+            reply = loop.create_future()
+
+            def answer() -> None:
+                time.sleep(0.05)
+                loop.call_soon_threadsafe(reply.set_result, "late")
+
+            thread = threading.Thread(target=answer)
+            thread.start()
+            try:
+                return await reply
+            finally:
+                thread.join(5)
+
+        self.assertEqual(run(clock, main), "late")
+
+    def test_join_of_a_parked_thread(self) -> None:
+        """A thread joining a parked thread is parked too; the report says which join."""
+        clock = VirtualClock()
+        gate = threading.Event()
+
+        async def main() -> None:
+            inner = threading.Thread(target=gate.wait, name="inner")
+            outer = threading.Thread(target=inner.join, name="joiner")
+            inner.start()
+            outer.start()
+            try:
+                await asyncio.get_running_loop().create_future()
+            finally:
+                gate.set()
+                outer.join(5)
+
+        with self.assertRaises(DeadlockError) as caught:
+            run(clock, main)
+        self.assertRegex(str(caught.exception), r"- thread 'joiner' parked in <Thread\(inner, started")
+        self.assertRegex(str(caught.exception), r"- thread 'inner' parked in threading\.Event\.wait\(\)")
+
+
+class TestWithClockedTestCase(unittest.TestCase):
+    def test_sleep_while_a_connection_idles(self) -> None:
+        """A whole ClockedTestCase with an idle connection thread: days of sleeps pass at once."""
+
+        class Inner(ClockedTestCase):
+            clock_budget = 200 * 86400
+
+            async def test_it(self) -> None:
+                db = FakeDatabase()
+                db._thread.start()
+                try:
+                    for _ in range(100):
+                        await asyncio.sleep(86400)
+                finally:
+                    await db.close()
+                self.assertEqual(self.clock.now, 100 * 86400)
+
+        result = run_test(Inner("test_it"))
+        self.assertTrue(result.wasSuccessful(), result.errors + result.failures)
+
+
+if __name__ == "__main__":
+    unittest.main()
