@@ -322,7 +322,11 @@ def _wait_of(frame: types.FrameType, ident: int, frames: dict[int, types.FrameTy
                 return f"{target!r}.join()", False
             return None
         if code in _SELECT_CODES:
-            return "a selector's select() (another event loop, waiting for IO or its timers)", True
+            # Another event loop: with a timeout it wakes by itself (a timer
+            # of its own, like time.sleep); without, only IO wakes it.
+            if frame.f_locals.get("timeout", 0) is None:
+                return "a selector's select() without timeout (an event loop waiting for IO)", True
+            return None
         site = _site(code, frame.f_lasti)
         if site is None:
             return None

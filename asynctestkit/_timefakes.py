@@ -17,6 +17,7 @@ the same for the wall clock.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -206,3 +207,25 @@ _WALL_FAKES: Final[dict[str, Callable[[], object]]] = {
 def _set_real(name: str, func: Callable[[], Any]) -> None:
     # Rebind the module global _real_<name> that the fake of that name calls.
     globals()["_real_" + name] = func
+
+
+def _real_time_in_child() -> None:
+    """In a forked child, let every fake read real time: no clock is owned there.
+
+    A child forked inside a patched region (``os.fork``, ``multiprocessing``'s
+    fork start method, a fork ``ProcessPoolExecutor``) keeps one thread, with
+    the forking thread's id: if that thread owned a clock, the child would
+    read the parent's virtual time, frozen, forever (an ``asyncio.run`` there
+    never wakes). The child's copies of the clocks are given up; a virtual
+    loop run anew in the child claims its clock again.
+    """
+    for clock in _clocks:
+        clock._thread_id = None
+    for wall in _walls:
+        if isinstance(wall.clock, VirtualClock):
+            wall.clock._thread_id = None
+
+
+# Once per process, at import: the patch's state lives in this module.
+if hasattr(os, "register_at_fork"):  # POSIX
+    os.register_at_fork(after_in_child=_real_time_in_child)

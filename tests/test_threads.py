@@ -4,20 +4,47 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import json
+import multiprocessing
+import os
 import queue
+import select
 import sys
 import threading
 import time
 import unittest
+import warnings
 from typing import Any
 
-from asynctestkit import ClockedTestCase, DeadlockError, VirtualClock, virtual_event_loop
+from asynctestkit import ClockedTestCase, DeadlockError, VirtualClock, patch_time, virtual_event_loop
 from tests._support import run_test, run_virtual
 from tests._threadclient import FakeDatabase, connect
 
 run = run_virtual
 # Real time, even inside a ClockedTestCase (which makes perf_counter virtual).
 real_clock = time.perf_counter
+REAL = {
+    "monotonic": time.monotonic, "perf_counter": time.perf_counter, "time": time.time,
+    "monotonic_ns": lambda: time.monotonic_ns() / 1e9, "perf_counter_ns": lambda: time.perf_counter_ns() / 1e9,
+    "time_ns": lambda: time.time_ns() / 1e9,
+}
+# Virtual time far from any real clock's value (about 31 years).
+FAR = 1e9
+
+
+def read_time_functions() -> dict[str, float]:
+    """Read every patched time function (in a child process)."""
+    return {
+        "monotonic": time.monotonic(), "perf_counter": time.perf_counter(), "time": time.time(),
+        "monotonic_ns": time.monotonic_ns() / 1e9, "perf_counter_ns": time.perf_counter_ns() / 1e9,
+        "time_ns": time.time_ns() / 1e9,
+    }
+
+
+def send_time_functions(conn: Any) -> None:
+    """A multiprocessing target: send what the time functions read."""
+    conn.send(read_time_functions())
+    conn.close()
 
 
 class TestThreadBackedClient(ClockedTestCase):
@@ -389,6 +416,80 @@ class TestWithClockedTestCase(unittest.TestCase):
 
         result = run_test(Inner("test_it"))
         self.assertTrue(result.wasSuccessful(), result.errors + result.failures)
+
+
+@unittest.skipUnless(hasattr(os, "fork"), "needs os.fork")
+class TestFork(unittest.TestCase):
+    """A child forked inside a patched region reads real time from every time function."""
+
+    def assert_real(self, seen: dict[str, float]) -> None:
+        for name, value in seen.items():
+            with self.subTest(name):
+                self.assertLess(abs(value - REAL[name]()), 60, f"{name}() read {value} in the child")
+
+    def fork_and_read(self) -> dict[str, float]:
+        r, w = os.pipe()
+        with warnings.catch_warnings():
+            # 3.12+ warns that fork() in a multi-threaded process may deadlock.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child
+            try:
+                os.write(w, json.dumps(read_time_functions()).encode())
+            finally:
+                os._exit(0)
+        os.close(w)
+        try:
+            ready, _, _ = select.select([r], [], [], 10)
+            self.assertTrue(ready, "the child did not answer")
+            data = os.read(r, 65536)
+        finally:
+            os.close(r)
+            os.waitpid(pid, 0)
+        return dict(json.loads(data))
+
+    def test_os_fork_under_patch_time(self) -> None:
+        """os.fork() inside patch_time(..., wall=True): the child reads real time, the parent virtual."""
+        clock = VirtualClock(start=FAR)
+        with patch_time(clock, wall=FAR):
+            seen = self.fork_and_read()
+            self.assertEqual(time.monotonic(), FAR)
+        self.assert_real(seen)
+
+    def test_multiprocessing_fork_from_a_clocked_test(self) -> None:
+        """A fork-started multiprocessing.Process from a ClockedTestCase test reads real time."""
+        seen: list[dict[str, float]] = []
+
+        class Inner(ClockedTestCase):
+            clock_start = FAR
+
+            async def test_it(self) -> None:
+                self.assertEqual(time.monotonic(), FAR)
+                ctx = multiprocessing.get_context("fork")
+                parent, child = ctx.Pipe()
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", DeprecationWarning)
+                    process = ctx.Process(target=send_time_functions, args=(child,))
+                    process.start()
+                try:
+                    self.assertTrue(await asyncio.to_thread(parent.poll, 10), "the child did not answer")
+                    seen.append(parent.recv())
+                finally:
+                    await asyncio.to_thread(process.join, 10)
+                    parent.close()
+                    child.close()
+
+        result = run_test(Inner("test_it"))
+        self.assertTrue(result.wasSuccessful(), result.errors + result.failures)
+        self.assert_real(seen[0])
+
+    def test_parent_keeps_its_clock(self) -> None:
+        """After a fork the parent's clock still belongs to the parent's thread."""
+        clock = VirtualClock(start=FAR)
+        with patch_time(clock):
+            self.fork_and_read()
+            self.assertEqual(clock._thread_id, threading.get_ident())
+            self.assertEqual(time.perf_counter(), FAR)
 
 
 if __name__ == "__main__":
