@@ -89,7 +89,7 @@ _JOIN_CODES: Final = frozenset(
     if hasattr(threading.Thread, name)
 )
 _SELECT_CODES: Final = frozenset(
-    cls.select.__code__  # type: ignore[attr-defined]
+    cls.select.__code__
     for cls in vars(selectors).values()
     if isinstance(cls, type) and issubclass(cls, selectors.BaseSelector)
     and isinstance(getattr(cls, "select", None), types.FunctionType)
@@ -130,7 +130,9 @@ _ONE_LOAD: Final = frozenset({
     "LOAD_FAST_CHECK", "LOAD_DEREF", "LOAD_GLOBAL", "LOAD_NAME",
 })
 _TWO_LOADS: Final = frozenset({"LOAD_FAST_LOAD_FAST", "LOAD_FAST_BORROW_LOAD_FAST_BORROW"})
-_LOCAL_BASES: Final = frozenset({"LOAD_FAST", "LOAD_FAST_BORROW", "LOAD_FAST_CHECK", "LOAD_DEREF", "LOAD_CLOSURE"})
+_LOCAL_BASES: Final = frozenset({
+    "LOAD_FAST", "LOAD_FAST_BORROW", "LOAD_FAST_CHECK", "LOAD_DEREF", "LOAD_CLOSURE",
+})
 _GLOBAL_BASES: Final = frozenset({"LOAD_GLOBAL", "LOAD_NAME"})
 
 # (is_local, name, attributes, method) of a call site, or None: not a call
@@ -180,7 +182,7 @@ class ThreadWatch:
     Owned by the loop; `idle` is called only when the loop has nothing to do.
     """
 
-    __slots__ = ("_baseline", "_callers", "_report", "_poll", "_unstarted", "quiet")
+    __slots__ = ("_baseline", "_callers", "_poll", "_report", "_unstarted", "quiet")
 
     def __init__(self) -> None:
         # Threads alive when the loop was made are not the loop's unless they
@@ -210,7 +212,7 @@ class ThreadWatch:
 
     def landed(self, job: object) -> None:
         """Forget a job whose future is done (cancelled before it started, say)."""
-        self._unstarted.discard(job)  # type: ignore[arg-type]
+        self._unstarted.discard(job)
 
     def idle(self, loop_thread: int | None, keep: bool = False) -> float | None:
         """Look at the loop's threads: ``None`` if every one is parked or gone, else seconds to wait.

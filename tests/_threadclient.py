@@ -60,7 +60,7 @@ class FakeDatabase:
             loop = fut.get_loop()
             try:
                 result = function()
-            except BaseException as exc:  # noqa: BLE001 - handed to the caller
+            except BaseException as exc:
                 loop.call_soon_threadsafe(_set_exception, fut, exc)
             else:
                 loop.call_soon_threadsafe(_set_result, fut, result)
