@@ -475,7 +475,7 @@ class _VirtualEventLoop(asyncio.SelectorEventLoop):
                 # time, and look again.
                 self._process_events(selector._inner.select(wait))  # type: ignore[attr-defined]
                 return
-            if self._ready or self._atk_woken:  # type: ignore[attr-defined]
+            if self._ready or self._atk_woken:  # type: ignore[attr-defined]  # pragma: no cover - a race
                 return  # a thread called in before it parked: run that first
         if not clock._autojump or not heap:
             if selector._others:

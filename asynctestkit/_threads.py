@@ -166,9 +166,6 @@ class _Job:
         watch._unstarted.discard(self)
         return self._func(*args)
 
-    def __repr__(self) -> str:
-        return repr(self._func)
-
 
 # One parked thread, for the deadlock report: its id, innermost frame and wait
 # (described only when a report is made).
@@ -253,7 +250,7 @@ class ThreadWatch:
             # No thread of ours: skip the look until threads start or end, or
             # one calls in (saw_thread sets -1, maybe while we looked).
             self.quiet = count
-            if len(callers) != known:
+            if len(callers) != known:  # pragma: no cover - a thread called in as we looked
                 self.quiet = -1
         return None
 
@@ -326,7 +323,9 @@ def _wait_of(frame: types.FrameType, ident: int, frames: dict[int, types.FrameTy
         if code in _SELECT_CODES:
             # Another event loop: with a timeout it wakes by itself (a timer
             # of its own, like time.sleep); without, only IO wakes it.
-            if frame.f_locals.get("timeout", 0) is None:
+            # (EpollSelector.select turns None into -1 before it blocks.)
+            timeout = frame.f_locals.get("timeout", 0)
+            if timeout is None or (isinstance(timeout, (int, float)) and timeout < 0):
                 return "a selector's select() without timeout (an event loop waiting for IO)", True
             return None
         site = _site(code, frame.f_lasti)
@@ -385,7 +384,7 @@ def _site(code: types.CodeType, lasti: int) -> _Site | None:
     except KeyError:
         pass
     site = _parse_site(list(dis.get_instructions(code)), lasti)
-    if len(_sites) > 4096:
+    if len(_sites) > 4096:  # pragma: no cover - code generated at run time, say
         _sites.clear()
     _sites[key] = site
     return site

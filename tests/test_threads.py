@@ -315,6 +315,210 @@ class TestHandOff(unittest.TestCase):
                 self.assertEqual(self._round_trips(hand), 14)
 
 
+class Guarded:
+    """Holds its lock in a slot and hands it out through a property too."""
+
+    __slots__ = ("_lock",)
+
+    def __init__(self, lock: Any) -> None:
+        self._lock = lock
+
+    @property
+    def lock(self) -> Any:
+        return self._lock
+
+
+# What sleep_beside sees: the sleep jumped past a parked thread, or waited for a running one.
+PARKED = ["slept", "released by the loop"]
+RUNNING = ["released by the timer", "slept"]
+
+
+class TestWhatIsParked(unittest.TestCase):
+    """Which blocked threads let time jump, seen from the virtual time a sleep takes."""
+
+    def sleep_beside(self, blocked: Any, release: Any, after: float = 0.0) -> tuple[float, list[str]]:
+        """Sleep 100 virtual seconds while a thread runs ``blocked()``; return the time and the events.
+
+        ``release()`` ends the thread's wait: called by the loop after the
+        sleep ("slept", then "released by the loop") or, with ``after``, by a
+        timer thread after that many real seconds. A safety timer releases it
+        after 2 s, so a thread wrongly taken for running fails the test
+        ("released by the timer" first) instead of hanging it.
+        """
+        clock = VirtualClock()
+        once = threading.Lock()
+        events: list[str] = []
+
+        def release_by(who: str) -> None:
+            if once.acquire(blocking=False):
+                events.append(f"released by the {who}")
+                release()
+
+        async def main() -> None:
+            thread = threading.Thread(target=blocked)
+            thread.start()
+            timer = threading.Timer(after or 2.0, release_by, ("timer",))
+            timer.start()
+            try:
+                await asyncio.sleep(100)
+                events.append("slept")
+            finally:
+                if not after:
+                    release_by("loop")
+                await asyncio.to_thread(thread.join, 5)
+                timer.cancel()
+                timer.join()
+
+        run(clock, main)
+        return clock.now, events
+
+    def test_rlock_held_by_another_thread(self) -> None:
+        """A thread blocked on an RLock that another thread (the loop's) holds is parked."""
+        rlock = threading.RLock()
+        rlock.acquire()
+        virtual, events = self.sleep_beside(lambda: (rlock.acquire(), rlock.release()), rlock.release)
+        self.assertEqual((virtual, events), (100, PARKED))
+
+    def test_lock_in_a_slot(self) -> None:
+        """A Lock read through a __slots__ attribute (`with self._lock:`) is recognised."""
+        guarded = Guarded(threading.Lock())
+        guarded._lock.acquire()
+
+        def blocked() -> None:
+            with guarded._lock:
+                pass
+
+        virtual, events = self.sleep_beside(blocked, guarded._lock.release)
+        self.assertEqual((virtual, events), (100, PARKED))
+
+    def test_wait_it_cannot_read_counts_as_running(self) -> None:
+        """A lock reached through a property is not read (no code runs): the thread counts as running."""
+        guarded = Guarded(threading.Lock())
+        guarded.lock.acquire()
+
+        def blocked() -> None:
+            guarded.lock.acquire()  # the loop does not call the property to see which lock
+            guarded.lock.release()
+
+        virtual, events = self.sleep_beside(blocked, guarded.lock.release, after=0.05)
+        self.assertEqual((virtual, events), (100, RUNNING))  # the sleep waited for the thread
+
+    def test_timed_wait_is_parked(self) -> None:
+        """Event.wait(timeout) and queue.get(timeout=...) are parked: real-time timeouts do not hold time."""
+        event = threading.Event()
+        requests: queue.Queue[object] = queue.Queue()
+
+        def blocked() -> None:
+            event.wait(30)
+            requests.get(timeout=30)
+
+        def release() -> None:
+            event.set()
+            requests.put(None)
+
+        virtual, events = self.sleep_beside(blocked, release)
+        self.assertEqual((virtual, events), (100, PARKED))
+
+    def test_barrier(self) -> None:
+        """Threads waiting at a Barrier for the loop's thread are parked."""
+        barrier = threading.Barrier(2)
+        virtual, events = self.sleep_beside(barrier.wait, lambda: barrier.wait(5))
+        self.assertEqual((virtual, events), (100, PARKED))
+
+    def test_an_idle_event_loop_in_a_thread(self) -> None:
+        """A plain event loop in a thread, idle with no timer (select() without timeout), is parked."""
+        other = asyncio.new_event_loop()
+
+        def release() -> None:
+            other.call_soon_threadsafe(other.stop)
+
+        try:
+            virtual, events = self.sleep_beside(other.run_forever, release)
+        finally:
+            other.close()
+        self.assertEqual((virtual, events), (100, PARKED))
+
+    def test_an_event_loop_with_a_real_timer_runs(self) -> None:
+        """An event loop in a thread with a real-time timer pending is like time.sleep: it runs."""
+        other = asyncio.new_event_loop()
+        answer = other.create_future()
+
+        def blocked() -> None:
+            other.run_until_complete(asyncio.wait_for(answer, 30))  # select(30)
+
+        try:
+            virtual, events = self.sleep_beside(
+                blocked, lambda: other.call_soon_threadsafe(answer.set_result, None), after=0.05
+            )
+        finally:
+            other.close()
+        self.assertEqual((virtual, events), (100, RUNNING))
+
+    def test_thread_started_before_the_loop_is_watched_once_it_calls_in(self) -> None:
+        """A thread older than the loop is unknown until it calls call_soon_threadsafe; then watched."""
+        clock = VirtualClock()
+        handoff: queue.Queue[Any] = queue.Queue()
+
+        def older() -> None:
+            while (item := handoff.get()) is not None:
+                loop, fut = item
+                time.sleep(0.05)  # running: the loop must wait, not time out
+                loop.call_soon_threadsafe(fut.set_result, "ok")
+
+        thread = threading.Thread(target=older)
+        thread.start()
+        loop = virtual_event_loop(clock)
+
+        async def main() -> list[str]:
+            answers = []
+            for _ in range(3):
+                fut = loop.create_future()
+                handoff.put((loop, fut))
+                answers.append(await asyncio.wait_for(fut, 0.01))
+            return answers
+
+        try:
+            with clock.hold():  # its first request: the loop cannot see the thread yet
+                first = loop.create_future()
+                handoff.put((loop, first))
+                loop.run_until_complete(asyncio.wait_for(first, 5))
+            self.assertEqual(loop.run_until_complete(main()), ["ok"] * 3)
+        finally:
+            handoff.put(None)
+            thread.join(5)
+            loop.run_until_complete(loop.shutdown_default_executor())
+            loop.close()
+        self.assertEqual(clock.now, 0)
+
+
+class OneThreadPerJob(concurrent.futures.Executor):
+    """An executor that is not a thread pool: the loop cannot see its threads."""
+
+    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> concurrent.futures.Future[Any]:
+        fut: concurrent.futures.Future[Any] = concurrent.futures.Future()
+
+        def work() -> None:
+            fut.set_running_or_notify_cancel()
+            fut.set_result(fn(*args, **kwargs))
+
+        threading.Thread(target=work).start()
+        return fut
+
+
+class TestOtherExecutors(unittest.TestCase):
+    def test_job_of_another_executor_is_in_flight(self) -> None:
+        """run_in_executor on an executor that is not a thread pool: in flight until it lands."""
+        clock = VirtualClock()
+
+        async def main() -> str:
+            loop = asyncio.get_running_loop()
+            job = loop.run_in_executor(OneThreadPerJob(), lambda: (time.sleep(0.05), "done")[1])
+            return await asyncio.wait_for(job, 0.01)
+
+        self.assertEqual(run(clock, main), "done")
+        self.assertEqual(clock.now, 0)
+
+
 class TestDeadlockReport(unittest.TestCase):
     def test_parked_threads_are_named(self) -> None:
         """No timer and every thread parked: DeadlockError names each thread and its wait, with its stack."""
