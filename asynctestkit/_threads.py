@@ -222,10 +222,9 @@ class ThreadWatch:
         self._report = ""
         count = active_threads()
         callers = self._callers
-        frames_now = _current_frames()
-        for gone in [i for i in list(callers) if i not in frames_now]:
+        alive = _current_frames().keys() - {_get_ident()}  # no frame kept: see _look
+        for gone in [i for i in list(callers) if i not in alive]:
             callers.discard(gone)
-        del frames_now
         known = len(callers)
         verdict = self._look(loop_thread)
         if verdict is None:
@@ -274,6 +273,9 @@ class ThreadWatch:
         if self._unstarted:
             return None
         frames = _current_frames()
+        # Our own entry is this very frame: drop it, or the dict and the
+        # frame would hold each other (and every thread's frames) until gc.
+        del frames[_get_ident()]
         callers = self._callers
         baseline = self._baseline
         confirm = False

@@ -9,7 +9,6 @@ import multiprocessing
 import os
 import queue
 import select
-import sys
 import threading
 import time
 import unittest
@@ -171,14 +170,10 @@ class TestRunCoroutineThreadsafe(unittest.TestCase):
 
 
 _cpython_tasks: Any = None
-if sys.version_info >= (3, 11):
-    # 3.10's test_utils.TestCase.tearDown waits up to 5 s per test for the
-    # stopped executor thread to be collected (threading_cleanup); the same
-    # pattern runs on 3.10 in TestRunCoroutineThreadsafe above.
-    try:  # the CPython test suite, where the interpreter ships it
-        from test.test_asyncio import test_tasks as _cpython_tasks  # type: ignore[import-not-found, no-redef]
-    except ImportError:  # pragma: no cover - an interpreter without its test package
-        pass
+try:  # the CPython test suite, where the interpreter ships it
+    from test.test_asyncio import test_tasks as _cpython_tasks  # type: ignore[import-not-found, no-redef]
+except ImportError:  # pragma: no cover - an interpreter without its test package
+    pass
 
 if _cpython_tasks is not None:
 
