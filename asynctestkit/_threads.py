@@ -270,7 +270,9 @@ class ThreadWatch:
         # One snapshot of every thread's innermost frame, then the state of
         # what each waits on, read after the snapshot: a waiter still queued
         # now was blocked all along since (each wait makes its own waiter).
-        if self._unstarted:
+        if self._unstarted or _limbo:
+            # A job no worker took yet; a thread starting (Thread.start()
+            # waits for it, and it has no frame to look at yet).
             return None
         frames = _current_frames()
         # Our own entry is this very frame: drop it, or the dict and the
@@ -319,7 +321,11 @@ def _wait_of(frame: types.FrameType, ident: int, frames: dict[int, types.FrameTy
             return "", False  # described in report()
         if code in _JOIN_CODES:
             target = frame.f_locals.get("self")
-            if isinstance(target, threading.Thread) and target.ident in frames and target.ident != ident:
+            # Joining a thread that lives (the loop's own thread was taken out
+            # of `frames`): parked until it ends.
+            if isinstance(target, threading.Thread) and target.ident != ident and (
+                target.ident in frames or target.ident == _get_ident()
+            ):
                 return f"{target!r}.join()", False
             return None
         if code in _SELECT_CODES:
