@@ -682,6 +682,17 @@ class TestFork(unittest.TestCase):
         self.assertTrue(result.wasSuccessful(), result.errors + result.failures)
         self.assert_real(seen[0])
 
+    def test_fork_process_pool_under_patch_time(self) -> None:
+        """A fork ProcessPoolExecutor's worker, started inside patch_time, reads real time."""
+        clock = VirtualClock(start=FAR)
+        with patch_time(clock, wall=FAR), warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            context = multiprocessing.get_context("fork")
+            with concurrent.futures.ProcessPoolExecutor(1, mp_context=context) as pool:
+                seen = pool.submit(read_time_functions).result(timeout=30)
+            self.assertEqual(time.monotonic(), FAR)
+        self.assert_real(seen)
+
     def test_parent_keeps_its_clock(self) -> None:
         """After a fork the parent's clock still belongs to the parent's thread."""
         clock = VirtualClock(start=FAR)
