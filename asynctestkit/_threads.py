@@ -286,6 +286,8 @@ class ThreadWatch:
         for ident, frame in frames.items():
             if ident == loop_thread or (ident in baseline and ident not in callers):
                 continue
+            if getattr(_active.get(ident), "_asynctestkit_ignore", False):
+                continue  # our own watchdog's timer thread
             wait = _wait_of(frame, ident, frames)
             if wait is None:
                 return None

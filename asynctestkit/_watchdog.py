@@ -74,6 +74,8 @@ class Watchdog:
             else:
                 self._timer = threading.Timer(seconds, self._on_timer)
                 self._timer.daemon = True
+                # Not a thread that can wake the loop's time (see _threads.py).
+                self._timer._asynctestkit_ignore = True  # type: ignore[attr-defined]
                 self._timer.start()
 
     def disarm(self) -> None:

@@ -616,6 +616,24 @@ class TestWithClockedTestCase(unittest.TestCase):
         result = run_test(Inner("test_it"))
         self.assertTrue(result.wasSuccessful(), result.errors + result.failures)
 
+    def test_the_watchdogs_timer_thread_is_not_watched(self) -> None:
+        """Off the main thread the watchdog is a timer thread: a deadlock report does not list it."""
+        results: list[unittest.TestResult] = []
+
+        class Inner(ClockedTestCase):
+            timeout = 30  # a timer thread, off the main thread
+
+            async def test_it(self) -> None:
+                await asyncio.get_running_loop().create_future()
+
+        thread = threading.Thread(target=lambda: results.append(run_test(Inner("test_it"))))
+        thread.start()
+        thread.join(30)
+        (_, text), = results[0].errors
+        self.assertIn("DeadlockError: Deadlock: every task waits and nothing can ever wake them (no timer "
+                      "pending, no outside work in flight, no real IO registered)", text)
+        self.assertNotIn("Parked threads", text)
+
 
 @unittest.skipUnless(hasattr(os, "fork"), "needs os.fork")
 class TestFork(unittest.TestCase):
