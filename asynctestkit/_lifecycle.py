@@ -113,6 +113,7 @@ class TestLifecycle(unittest.IsolatedAsyncioTestCase):
                 slow_threshold=option("slow_callback_duration"),
                 coroutines=option("check_coroutines"),
                 threads=option("check_threads"),
+                timers=option("check_timers"),
                 baseline=not owned,
             )
             stack.callback(hygiene.uninstall)

@@ -12,10 +12,12 @@ from __future__ import annotations
 import asyncio
 import linecache
 import os
+import reprlib
 import sys
 import traceback
 import unittest
-from typing import TYPE_CHECKING, Any
+import weakref
+from typing import TYPE_CHECKING, Any, final
 
 from ._compat import FACTORY_TASKS_NAMED_NONE
 
@@ -25,6 +27,7 @@ if TYPE_CHECKING:
 
 __all__ = (
     "creation_site",
+    "describe_call",
     "format_frames",
     "format_tasks",
     "format_thread",
@@ -32,6 +35,7 @@ __all__ = (
     "recording_task_factory",
     "shown_coroutine",
     "tracking_task_factory",
+    "wakes",
 )
 
 # Frames from these directories are plumbing, not the user's code.
@@ -40,6 +44,8 @@ _UNITTEST_DIR = os.path.dirname(unittest.__file__)
 _OWN_DIR = os.path.dirname(__file__)
 _PLUMBING = (_ASYNCIO_DIR, _UNITTEST_DIR, _OWN_DIR)
 _SITE_DEPTH = 3
+# asyncio.timeout()'s context manager (3.11+): its timer calls a method of it.
+_TIMEOUT: type | None = getattr(asyncio, "Timeout", None)
 
 Site = tuple[tuple[str, int, str], ...]
 
@@ -75,8 +81,9 @@ def tracking_task_factory(
     running Python passes to factories.
     """
     task: asyncio.Task[Any] = asyncio.Task(coro, loop=loop, **kwargs)
-    # C tasks accept new attributes on 3.10-3.13; a long name keeps clear of users'.
+    # C tasks accept new attributes on 3.10-3.15; a long name keeps clear of users'.
     task._asynctestkit_site = creation_site(sys._getframe(1))  # type: ignore[attr-defined]
+    task.cancel = _CancelRecorder(task)  # type: ignore[method-assign]
     if FACTORY_TASKS_NAMED_NONE and "name" not in kwargs:
         _keep_name_on_none(task)
     return task
@@ -104,12 +111,40 @@ def recording_task_factory(
     ) -> asyncio.Task[Any]:
         task: asyncio.Task[Any] = asyncio.Task(coro, loop=loop, **kwargs)
         task._asynctestkit_site = creation_site(sys._getframe(1))  # type: ignore[attr-defined]
+        task.cancel = _CancelRecorder(task)  # type: ignore[method-assign]
         if FACTORY_TASKS_NAMED_NONE and "name" not in kwargs:
             _keep_name_on_none(task)
         record(task)
         return task
 
     return factory
+
+
+@final
+class _CancelRecorder:
+    """A task's ``cancel``, shadowed on the instance: notes when it was first asked to cancel.
+
+    So a report can say "cancelled N s ago, still running" of a task that
+    went on after its cancellation: 3.10-3.11's ``wait_for()`` swallows one
+    that arrives as its inner future completes (gh-86296), and code may catch
+    ``CancelledError`` and carry on. Instance attributes win over C methods,
+    and asyncio cancels tasks through ``task.cancel()`` (``timeout``,
+    ``TaskGroup``, ``gather``, ``wait_for``). The task is held weakly: no
+    reference cycle, so the recorder does not extend the task's life.
+    """
+
+    __slots__ = ("_task",)
+
+    def __init__(self, task: asyncio.Task[Any]) -> None:
+        self._task = weakref.ref(task)
+
+    def __call__(self, msg: Any = None) -> bool:
+        task = self._task()
+        if task is None:  # pragma: no cover - a caller holds it while calling
+            return False
+        if not task.done() and getattr(task, "_asynctestkit_cancelled_at", None) is None:
+            task._asynctestkit_cancelled_at = task.get_loop().time()  # type: ignore[attr-defined]
+        return type(task).cancel(task, msg)
 
 
 def _keep_name_on_none(task: asyncio.Task[Any]) -> None:
@@ -170,7 +205,7 @@ def shown_coroutine(coro: Any) -> Any:
         coro = inner
 
 
-def _describe(task: asyncio.Task[Any]) -> str:
+def _describe(task: asyncio.Task[Any], timers: Iterable[asyncio.TimerHandle] = ()) -> str:
     coro = task.get_coro()
     shown = shown_coroutine(coro)
     coro_name = getattr(shown, "__qualname__", None) or repr(shown)
@@ -178,6 +213,9 @@ def _describe(task: asyncio.Task[Any]) -> str:
     if task.done():
         lines.append("    done")
     else:
+        cancelled = _cancel_state(task)
+        if cancelled:
+            lines.append(f"    {cancelled}")
         frames = _frames_of(coro)
         if frames:
             lines.append("    waiting at (outermost first):")
@@ -185,6 +223,11 @@ def _describe(task: asyncio.Task[Any]) -> str:
         waiter = getattr(task, "_fut_waiter", None)
         if waiter is not None:
             lines.append(f"    awaiting {_describe_awaited(waiter)}")
+        now = task.get_loop().time()
+        lines.extend(
+            f"    woken by a timer due in {h.when() - now:.3f} s: {describe_call(h)}"
+            for h in timers if wakes(h, task)
+        )
     site: Site | None = getattr(task, "_asynctestkit_site", None)
     if site:
         lines.append("    created at (innermost first):")
@@ -194,18 +237,81 @@ def _describe(task: asyncio.Task[Any]) -> str:
     return "\n".join(lines)
 
 
+def _cancel_state(task: asyncio.Task[Any]) -> str:
+    """Say that a pending task was asked to cancel and still runs ("" if it was not asked)."""
+    since: float | None = getattr(task, "_asynctestkit_cancelled_at", None)
+    if since is not None:
+        ago = task.get_loop().time() - since
+        return (
+            f"cancelled {ago:.3f} s ago, still running (it caught or swallowed the "
+            "CancelledError; on 3.10-3.11 wait_for() can swallow one, gh-86296)"
+        )
+    # Task.cancelling() (3.11+): cancel requests not taken back by uncancel().
+    cancelling = getattr(task, "cancelling", None)
+    if cancelling is not None and cancelling():
+        return "cancelled, still running (it caught or swallowed the CancelledError)"
+    return ""
+
+
 def _describe_awaited(fut: asyncio.Future[Any]) -> str:
     if isinstance(fut, asyncio.Task):
         return f"task {fut.get_name()!r}"
     return repr(fut)
 
 
-def format_tasks(tasks: Iterable[asyncio.Task[Any]], title: str) -> str:
-    """Format a report of ``tasks`` under ``title``, one block per task, by name."""
-    blocks = [_describe(t) for t in sorted(tasks, key=lambda t: t.get_name())]
+def format_tasks(
+    tasks: Iterable[asyncio.Task[Any]], title: str, *, timers: Iterable[asyncio.TimerHandle] = ()
+) -> str:
+    """Format a report of ``tasks`` under ``title``, one block per task, by name.
+
+    Args:
+        tasks: The tasks to describe.
+        title: The heading.
+        timers: Pending timers; each one that wakes a task (see `wakes`) is
+            shown in that task's block.
+
+    Returns:
+        The report; ``"<title>: none"`` when there is no task.
+    """
+    timers = list(timers)
+    blocks = [_describe(t, timers) for t in sorted(tasks, key=lambda t: t.get_name())]
     if not blocks:
         return f"{title}: none"
     return f"{title} ({len(blocks)}):\n" + "\n".join(blocks)
+
+
+def wakes(handle: asyncio.TimerHandle, task: asyncio.Task[Any]) -> bool:
+    """Whether a timer is part of ``task``: its own sleep, ``wait_for`` or ``timeout``.
+
+    A timer wakes a task when its callback is a method of the task or of the
+    ``asyncio.timeout()`` guarding it, or when its first argument is the
+    future the task awaits (``asyncio.sleep``'s
+    ``_set_result_unless_cancelled(fut, ...)``, ``wait_for``'s
+    ``_release_waiter(waiter)``). Reads Handle's ``_callback`` and ``_args``
+    and Timeout's ``_task`` (3.10-3.15).
+    """
+    owner = getattr(getattr(handle, "_callback", None), "__self__", None)
+    if _TIMEOUT is not None and isinstance(owner, _TIMEOUT):
+        owner = getattr(owner, "_task", None)
+    if owner is task:
+        return True
+    args: tuple[Any, ...] = getattr(handle, "_args", None) or ()
+    waiter = getattr(task, "_fut_waiter", None)
+    return waiter is not None and bool(args) and args[0] is waiter
+
+
+def describe_call(handle: object) -> str:
+    """Show the call a loop handle makes, ``func(arg, ...)``, whatever the loop's debug mode.
+
+    3.13+ leave the arguments out of a handle's repr unless debug mode is on;
+    ``_callback`` and ``_args`` are Handle's attributes on 3.10-3.15.
+    """
+    callback = getattr(handle, "_callback", None)
+    if callback is None:
+        return repr(handle)
+    name = getattr(callback, "__qualname__", None) or repr(callback)
+    args = getattr(handle, "_args", None) or ()
+    return f"{name}({', '.join(reprlib.repr(a) for a in args)})"
 
 
 def format_thread(thread_id: int) -> str:
