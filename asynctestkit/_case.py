@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from contextlib import AbstractAsyncContextManager, AbstractContextManager
 
 __unittest = True  # keep these frames out of failure tracebacks
+__tracebackhide__ = True  # and out of pytest's (STYLE.md 14)
 
 __all__ = ("AsyncTestCase", "ClockedTestCase", "configure")
 

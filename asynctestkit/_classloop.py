@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from ._clock import VirtualClock
 
 __unittest = True  # keep these frames out of failure tracebacks
+__tracebackhide__ = True  # and out of pytest's (STYLE.md 14)
 
 __all__ = (
     "add_async_class_cleanup",

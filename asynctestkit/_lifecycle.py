@@ -28,12 +28,14 @@ from typing import TYPE_CHECKING, Any, ClassVar, NoReturn, TypeVar, final
 
 from ._compat import PY311, current_loop, has_async_generators, has_default_executor, set_current_loop
 from ._hygiene import Hygiene, SlowCallbackWarning, format_problems
+from ._report import raise_failure
 from ._watchdog import Watchdog, WatchdogTimeout
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Coroutine, Iterable
 
 __unittest = True  # keep these frames out of failure tracebacks
+__tracebackhide__ = True  # and out of pytest's (STYLE.md 14)
 
 __all__ = ("Raised", "TestLifecycle", "cancel_and_wait", "context_methods", "guarded_step")
 
@@ -223,7 +225,7 @@ class TestLifecycle(unittest.IsolatedAsyncioTestCase):
         watchdog.expired = False
         watchdog.arm(_GRACE)
         self._asynctestkit_timed_out = True
-        raise self.failureException(watchdog.report) from None
+        raise_failure(self.failureException, watchdog.report)
 
     def _asynctestkit_await(self, awaitable: Awaitable[T], name: str = "step") -> T:
         loop = self._asynctestkit_loop
@@ -298,13 +300,13 @@ class TestLifecycle(unittest.IsolatedAsyncioTestCase):
         if leaked:
             return self._asynctestkit_reap_leaked(leaked, sections)
         if sections:
-            raise self.failureException(format_problems(sections))
+            raise_failure(self.failureException, format_problems(sections))
         return None
 
     async def _asynctestkit_reap_leaked(self, leaked: list[asyncio.Task[Any]], sections: list[str]) -> None:
         await cancel_and_wait(leaked)
         if sections:
-            raise self.failureException(format_problems(sections))
+            raise_failure(self.failureException, format_problems(sections))
 
 
 @final

@@ -29,7 +29,8 @@ from ._walltime import _check_wall
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
-__tracebackhide__ = True  # pytest: keep these frames out of failure tracebacks
+__unittest = True  # keep these frames out of failure tracebacks
+__tracebackhide__ = True  # and out of pytest's (STYLE.md 14)
 
 __all__ = ("OPTIONS", "Option", "check_class", "check_configure", "install_defaults")
 

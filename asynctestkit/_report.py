@@ -17,13 +17,23 @@ import sys
 import traceback
 import unittest
 import weakref
-from typing import TYPE_CHECKING, Any, final
+from typing import TYPE_CHECKING, Any, NoReturn, final
 
 from ._compat import FACTORY_TASKS_NAMED_NONE
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Coroutine, Iterable
     from types import FrameType
+
+# unittest hides the frames of modules that *have* a `__unittest` global
+# (its presence: unittest/result.py, 3.10-3.15); pytest's unittest plugin
+# drops the frames whose `__unittest` is *true*, and when none is left shows
+# them all, source included (60 lines of unittest's run() before a watchdog
+# report). False here: unittest hides this module, and pytest keeps only
+# `raise_failure`'s frame, since the rest carries `__tracebackhide__`. A
+# toolkit failure then reads the same under both: its message, one line of us.
+__unittest = False
+__tracebackhide__ = True
 
 __all__ = (
     "creation_site",
@@ -32,6 +42,7 @@ __all__ = (
     "format_tasks",
     "format_thread",
     "is_plumbing",
+    "raise_failure",
     "recording_task_factory",
     "shown_coroutine",
     "tracking_task_factory",
@@ -312,6 +323,12 @@ def describe_call(handle: object) -> str:
     name = getattr(callback, "__qualname__", None) or repr(callback)
     args = getattr(handle, "_args", None) or ()
     return f"{name}({', '.join(reprlib.repr(a) for a in args)})"
+
+
+def raise_failure(failure: type[BaseException], message: str) -> NoReturn:
+    """Fail the test with ``message``: the one toolkit frame a pytest report shows (see above)."""
+    __tracebackhide__ = False  # read by pytest from this frame's locals
+    raise failure(message) from None
 
 
 def format_thread(thread_id: int) -> str:

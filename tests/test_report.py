@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.util
+import os
 import selectors
 import socket
+import subprocess
 import sys
+import tempfile
 import unittest
+from pathlib import Path
+from types import FrameType, TracebackType
+from typing import Any
 from unittest import mock
 
 from asynctestkit import AsyncTestCase, _report
@@ -146,3 +153,95 @@ class TimingSelectorTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class _Keep(unittest.TestResult):
+    """A result that keeps each failure's exc_info (TestResult keeps text only)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.exc_infos: list[Any] = []
+
+    def addFailure(self, test: unittest.TestCase, err: Any) -> None:
+        self.exc_infos.append(err)
+        super().addFailure(test, err)
+
+
+def _pytest_shown(tb: TracebackType | None) -> list[str]:
+    """The frames pytest's unittest support shows: what pytest/_code and pytest/unittest.py filter.
+
+    First frames whose locals, else globals, hold a true ``__tracebackhide__``
+    go; then those whose ``__unittest`` global is true; if that leaves none,
+    pytest shows the frames left after the first filter.
+    """
+    frames = []
+    while tb is not None:
+        frames.append(tb.tb_frame)
+        tb = tb.tb_next
+
+    def hidden(frame: FrameType) -> bool:
+        for namespace in (frame.f_locals, frame.f_globals):
+            if "__tracebackhide__" in namespace:
+                return bool(namespace["__tracebackhide__"])
+        return False
+
+    shown = [f for f in frames if not hidden(f)]
+    kept = [f for f in shown if not f.f_globals.get("__unittest")] or shown
+    return [f.f_code.co_name for f in kept]
+
+
+def samples() -> tuple[type[AsyncTestCase], type[AsyncTestCase]]:
+    """Return a test case class that leaks a task and one that hangs past its timeout."""
+
+    class Leaks(AsyncTestCase):
+        async def test_leak(self) -> None:
+            asyncio.get_running_loop().create_task(forever(), name="orphan")
+            await asyncio.sleep(0)
+
+    class Hangs(AsyncTestCase):
+        timeout = 0.2
+
+        async def test_hang(self) -> None:
+            await asyncio.Event().wait()
+
+    return Leaks, Hangs
+
+
+class PytestTracebackTest(unittest.TestCase):
+    """Under pytest a hygiene or watchdog failure shows its message and one line of ours (STYLE.md 14)."""
+
+    def test_pytest_filters_leave_one_frame(self) -> None:
+        """pytest's filters keep only raise_failure's frame; unittest's keep none of ours."""
+        leaks, hangs = samples()
+        for case in (leaks("test_leak"), hangs("test_hang")):
+            with self.subTest(case=case.id()):
+                result = _Keep()
+                case.run(result)
+                [(_, exc, tb)] = result.exc_infos
+                self.assertIsInstance(exc, AssertionError)
+                self.assertEqual(_pytest_shown(tb), ["raise_failure"])
+                text = result.failures[0][1]
+                self.assertRegex(text, r"^AssertionError: The test ")
+
+    @unittest.skipUnless(importlib.util.find_spec("pytest"), "pytest is not installed for this Python")
+    def test_under_pytest(self) -> None:
+        """In a real pytest run the report follows a few lines of ours, not unittest's or the toolkit's source."""
+        root = Path(__file__).resolve().parent.parent
+        with tempfile.TemporaryDirectory() as tmp:
+            test_file = Path(tmp, "test_under_pytest.py")
+            test_file.write_text(
+                "from tests.test_report import samples\n"
+                "TestLeaks, TestHangs = samples()\n"
+            )
+            env = {**os.environ, "PYTHONPATH": str(root)}
+            run = subprocess.run(
+                [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(test_file)],
+                capture_output=True, text=True, timeout=120, env=env, cwd=tmp,
+            )
+        out = run.stdout
+        self.assertEqual(out.count(f"asynctestkit{os.sep}_report.py:"), 2, out)  # the frame raising
+        self.assertNotRegex(out, r"asynctestkit.(?!_report\.py)\w+\.py:\d+")  # no other toolkit frame
+        self.assertIn("E       AssertionError: The test left a mess behind", out)
+        self.assertIn("E       AssertionError: The test ran longer than its timeout of 0.2 s", out)
+        self.assertNotIn("def run(", out)  # unittest's source
+        self.assertNotIn("testPartExecutor", out)
