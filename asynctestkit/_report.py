@@ -19,7 +19,7 @@ import unittest
 import weakref
 from typing import TYPE_CHECKING, Any, NoReturn, final
 
-from ._compat import FACTORY_TASKS_NAMED_NONE
+from ._compat import FACTORY_TASKS_NAMED_NONE, capture_call_graph
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Coroutine, Iterable
@@ -36,6 +36,7 @@ __unittest = False
 __tracebackhide__ = True
 
 __all__ = (
+    "await_chains",
     "creation_site",
     "describe_call",
     "format_frames",
@@ -285,10 +286,84 @@ def format_tasks(
         The report; ``"<title>: none"`` when there is no task.
     """
     timers = list(timers)
-    blocks = [_describe(t, timers) for t in sorted(tasks, key=lambda t: t.get_name())]
+    ordered = sorted(tasks, key=lambda t: t.get_name())
+    blocks = [_describe(t, timers) for t in ordered]
     if not blocks:
         return f"{title}: none"
-    return f"{title} ({len(blocks)}):\n" + "\n".join(blocks)
+    report = f"{title} ({len(blocks)}):\n" + "\n".join(blocks)
+    chains = await_chains(ordered)
+    if chains:
+        report += (
+            f"\n\nAwait chains, from the outermost task down to the blocked line "
+            f"(asyncio.capture_call_graph) ({len(chains)}):\n" + "\n".join(chains)
+        )
+    return report
+
+
+# At most this many chains per blocked task, and tasks per chain.
+_MAX_CHAINS = 5
+_MAX_CHAIN = 20
+
+
+def await_chains(tasks: Iterable[asyncio.Task[Any]]) -> list[str]:
+    """Describe who awaits each blocked task, across tasks, outermost first (3.14+).
+
+    For each pending task that is not itself waiting for another task,
+    ``asyncio.capture_call_graph`` (3.14+) gives the tasks and futures that
+    await it, through ``gather()`` and ``TaskGroup`` too; each path from the
+    outermost awaiter (often the test itself) down to that task's blocked
+    line is one chain. Only chains of two or more tasks are given: a single
+    task's own chain is already in its block. Returns ``[]`` before 3.14.
+
+    Args:
+        tasks: The tasks of the report.
+
+    Returns:
+        One text block per chain.
+    """
+    if capture_call_graph is None:
+        return []
+    paths: list[list[Any]] = []
+    for task in tasks:
+        if task.done() or isinstance(getattr(task, "_fut_waiter", None), asyncio.Task):
+            continue  # not where a chain ends
+        try:
+            graph = capture_call_graph(task)
+        except Exception:  # pragma: no cover - an introspection aid never breaks a report
+            continue
+        paths.extend(p for p in _paths(graph, 0)[:_MAX_CHAINS] if len(p) > 1)
+    # A task waiting on gather() ends a chain that a chain through one of
+    # its children continues: keep the longer one only.
+    keys = [tuple(id(node.future) for node in path) for path in paths]
+    return [
+        "\n".join(_chain_lines(path))
+        for path, key in zip(paths, keys, strict=True)
+        if not any(other != key and other[: len(key)] == key for other in keys)
+    ]
+
+
+def _paths(graph: Any, depth: int) -> list[list[Any]]:
+    """The paths from each outermost awaiter down to ``graph``'s future."""
+    parents = graph.awaited_by
+    if not parents or depth >= _MAX_CHAIN:
+        return [[graph]]
+    return [[*path, graph] for parent in parents for path in _paths(parent, depth + 1)]
+
+
+def _chain_lines(path: list[Any]) -> list[str]:
+    lines: list[str] = []
+    for i, node in enumerate(path):
+        future = node.future
+        what = f"task {future.get_name()!r}" if isinstance(future, asyncio.Task) else type(future).__name__
+        lines.append(f"{'-' if i == 0 else ' '} {'' if i == 0 else 'awaits '}{what}")
+        # call_stack is innermost first; each entry's frame is a live frame.
+        frames = [
+            (e.frame.f_code.co_filename, e.frame.f_lineno, e.frame.f_code.co_name)
+            for e in reversed(node.call_stack)
+            if not e.frame.f_code.co_filename.startswith(_OWN_DIR)
+        ]
+        lines.extend(format_frames(frames))
+    return lines
 
 
 def wakes(handle: asyncio.TimerHandle, task: asyncio.Task[Any]) -> bool:

@@ -54,6 +54,103 @@ class FormatTasksTest(AsyncTestCase):
         await asyncio.wait({task})
 
 
+async def leaf(event: asyncio.Event) -> None:
+    await event.wait()  # the blocked line
+
+
+async def middle(event: asyncio.Event) -> None:
+    await asyncio.gather(asyncio.create_task(leaf(event), name="leaf"))
+
+
+async def outer(event: asyncio.Event) -> None:
+    await asyncio.create_task(middle(event), name="middle")
+
+
+class AwaitChainTest(AsyncTestCase):
+    """3.14+: the await chain across tasks, from the outermost task down to the blocked line."""
+
+    async def start_chain(self) -> list[asyncio.Task[Any]]:
+        event = asyncio.Event()
+        self.create_task(outer(event), name="outer")
+        for _ in range(3):
+            await asyncio.sleep(0)
+        return sorted(asyncio.all_tasks() - {asyncio.current_task()}, key=lambda t: t.get_name())
+
+    @unittest.skipUnless(hasattr(asyncio, "capture_call_graph"), "asyncio.capture_call_graph is 3.14+")
+    async def test_chain_through_a_task_and_gather(self) -> None:
+        """outer awaits middle, which gathers leaf: one chain, outermost first, ending at leaf's line."""
+        tasks = await self.start_chain()
+        text = format_tasks(tasks, "Pending tasks")
+        self.assertRegex(
+            text,
+            r"(?m)^Await chains, from the outermost task down to the blocked line "
+            r"\(asyncio\.capture_call_graph\) \(1\):\n"
+            r"- task 'outer'\n"
+            r'      File ".*test_report\.py", line \d+, in outer\n'
+            r".*create_task\(middle\(event\), name=\"middle\"\)\n"
+            r"  awaits task 'middle'\n"
+            r'      File ".*test_report\.py", line \d+, in middle\n'
+            r".*asyncio\.gather\(.*\n"
+            r"  awaits task 'leaf'\n"
+            r'      File ".*test_report\.py", line \d+, in leaf\n'
+            r"        await event\.wait\(\)  # the blocked line\n",
+        )
+
+    @unittest.skipIf(hasattr(asyncio, "capture_call_graph"), "the report before 3.14")
+    async def test_no_chains_before_3_14(self) -> None:
+        """Before 3.14 the report is as it was: each task's block, no chain section."""
+        tasks = await self.start_chain()
+        self.assertEqual(_report.await_chains(tasks), [])
+        self.assertNotIn("Await chains", format_tasks(tasks, "Pending tasks"))
+
+
+class CancelStateTest(AsyncTestCase):
+    """A task asked to cancel that goes on is named as such in every task report."""
+
+    @unittest.skipUnless(sys.version_info >= (3, 11), "Task.cancelling() is 3.11+")
+    async def test_a_task_made_without_the_factory(self) -> None:
+        """Without the factory's note of the time, Task.cancelling() still tells (3.11+)."""
+        swallowed: list[bool] = []
+
+        async def stubborn() -> None:
+            try:
+                await forever()
+            except asyncio.CancelledError:
+                swallowed.append(True)
+            await forever()
+
+        task = asyncio.Task(stubborn(), loop=asyncio.get_running_loop(), name="bare")
+        await asyncio.sleep(0)
+        task.cancel()
+        await asyncio.sleep(0)
+        self.assertEqual(swallowed, [True])
+        self.assertRegex(format_tasks([task], "Tasks"), r"(?m)^- task 'bare' running .*stubborn\(\)\n"
+                                                        r"    cancelled, still running \(it caught or "
+                                                        r"swallowed the CancelledError\)$")
+        task.cancel()
+        await asyncio.wait({task})
+
+    async def test_cancel_still_cancels(self) -> None:
+        """The recorder is the task's own cancel(): it returns what cancel() returns, msg included."""
+        messages: list[tuple[Any, ...]] = []
+
+        async def listener() -> None:
+            try:
+                await forever()
+            except asyncio.CancelledError as exc:
+                messages.append(exc.args)
+                raise
+
+        task = asyncio.get_running_loop().create_task(listener())
+        await asyncio.sleep(0)
+        self.assertTrue(task.cancel("stop"))
+        await asyncio.wait({task})
+        self.assertTrue(task.cancelled())
+        self.assertEqual(messages, [("stop",)])
+        self.assertFalse(task.cancel())
+        self.assertNotIn("cancelled", format_tasks([task], "Tasks").split("\n")[1])
+
+
 class CreationSiteTest(unittest.TestCase):
     """creation_site(): the user's frames, at most three, stopping at the runner."""
 
