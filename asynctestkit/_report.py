@@ -150,6 +150,14 @@ class _CancelRecorder:
     def __init__(self, task: asyncio.Task[Any]) -> None:
         self._task = weakref.ref(task)
 
+    @property
+    def __self__(self) -> asyncio.Task[Any] | None:
+        # As a bound method's: a timer calling it belongs to the task (`wakes`).
+        return self._task()
+
+    def __repr__(self) -> str:
+        return f"<bound method cancel of {self._task()!r}>"
+
     def __call__(self, msg: Any = None) -> bool:
         task = self._task()
         if task is None:  # pragma: no cover - a caller holds it while calling
@@ -292,7 +300,7 @@ def format_tasks(
         return f"{title}: none"
     report = f"{title} ({len(blocks)}):\n" + "\n".join(blocks)
     chains = await_chains(ordered)
-    if chains:
+    if chains:  # pragma: no cover - 3.14+ (coverage is measured on 3.11)
         report += (
             f"\n\nAwait chains, from the outermost task down to the blocked line "
             f"(asyncio.capture_call_graph) ({len(chains)}):\n" + "\n".join(chains)
@@ -323,13 +331,19 @@ def await_chains(tasks: Iterable[asyncio.Task[Any]]) -> list[str]:
     """
     if capture_call_graph is None:
         return []
+    return _chains(tasks, capture_call_graph)
+
+
+def _chains(  # pragma: no cover - 3.14+ (coverage is measured on 3.11)
+    tasks: Iterable[asyncio.Task[Any]], capture: Callable[..., Any]
+) -> list[str]:
     paths: list[list[Any]] = []
     for task in tasks:
         if task.done() or isinstance(getattr(task, "_fut_waiter", None), asyncio.Task):
             continue  # not where a chain ends
         try:
-            graph = capture_call_graph(task)
-        except Exception:  # pragma: no cover - an introspection aid never breaks a report
+            graph = capture(task)
+        except Exception:  # an introspection aid never breaks a report
             continue
         paths.extend(p for p in _paths(graph, 0)[:_MAX_CHAINS] if len(p) > 1)
     # A task waiting on gather() ends a chain that a chain through one of
@@ -342,7 +356,7 @@ def await_chains(tasks: Iterable[asyncio.Task[Any]]) -> list[str]:
     ]
 
 
-def _paths(graph: Any, depth: int) -> list[list[Any]]:
+def _paths(graph: Any, depth: int) -> list[list[Any]]:  # pragma: no cover - 3.14+
     """The paths from each outermost awaiter down to ``graph``'s future."""
     parents = graph.awaited_by
     if not parents or depth >= _MAX_CHAIN:
@@ -350,7 +364,7 @@ def _paths(graph: Any, depth: int) -> list[list[Any]]:
     return [[*path, graph] for parent in parents for path in _paths(parent, depth + 1)]
 
 
-def _chain_lines(path: list[Any]) -> list[str]:
+def _chain_lines(path: list[Any]) -> list[str]:  # pragma: no cover - 3.14+
     lines: list[str] = []
     for i, node in enumerate(path):
         future = node.future
@@ -395,7 +409,10 @@ def describe_call(handle: object) -> str:
     callback = getattr(handle, "_callback", None)
     if callback is None:
         return repr(handle)
-    name = getattr(callback, "__qualname__", None) or repr(callback)
+    if isinstance(callback, _CancelRecorder):
+        name = "Task.cancel"
+    else:
+        name = getattr(callback, "__qualname__", None) or repr(callback)
     args = getattr(handle, "_args", None) or ()
     return f"{name}({', '.join(reprlib.repr(a) for a in args)})"
 

@@ -186,6 +186,27 @@ class PendingTimerTest(unittest.TestCase):
                                r"    waiting at \(outermost first\):\n.*\n.*\n(.*\n)*"
                                r"    woken by a timer due in 59\.000 s: _set_result_unless_cancelled\(")
 
+    @unittest.skipUnless(hasattr(asyncio, "timeout"), "asyncio.timeout() is 3.11+")
+    def test_a_leaked_tasks_timeout_and_a_timer_cancelling_it_are_part_of_its_entry(self) -> None:
+        """asyncio.timeout()'s timer and a call_later(task.cancel) belong to the task too."""
+
+        async def guarded() -> None:
+            async with asyncio.timeout(3600):  # type: ignore[attr-defined]
+                await asyncio.sleep(60)
+
+        class Test(ClockedTestCase):
+            async def test_it(self) -> None:
+                loop = asyncio.get_running_loop()
+                task = loop.create_task(guarded(), name="guarded")
+                loop.call_later(5, task.cancel)
+                await asyncio.sleep(1)
+
+        text = failure(self, run(Test("test_it")))
+        self.assertNotIn("Timers still pending", text)
+        self.assertRegex(text, r"(?m)^    woken by a timer due in 59\.000 s: _set_result_unless_cancelled\(")
+        self.assertRegex(text, r"(?m)^    woken by a timer due in 3599\.000 s: Timeout\._on_timeout\(\)$")
+        self.assertRegex(text, r"(?m)^    woken by a timer due in 4\.000 s: Task\.cancel\(\)$")
+
     def test_sites_are_noted_only_while_the_check_is_on(self) -> None:
         """With check_timers off no creation site is taken (no cost); with it on, one per timer."""
         loop = asyncio.SelectorEventLoop()
