@@ -162,9 +162,24 @@ class _CancelRecorder:
         task = self._task()
         if task is None:  # pragma: no cover - a caller holds it while calling
             return False
-        if not task.done() and getattr(task, "_asynctestkit_cancelled_at", None) is None:
+        if not task.done() and (
+            getattr(task, "_asynctestkit_cancelled_at", None) is None or _taken_back(task)
+        ):
+            # The first request, or the first since the last were taken back.
             task._asynctestkit_cancelled_at = task.get_loop().time()  # type: ignore[attr-defined]
         return type(task).cancel(task, msg)
+
+
+def _taken_back(task: asyncio.Task[Any]) -> bool:
+    """Whether every cancel request of ``task`` was taken back by ``uncancel()`` (3.11+).
+
+    ``asyncio.timeout()`` (and ``wait_for()`` on 3.12+) cancel the task when
+    the time is up, then turn the CancelledError into TimeoutError and take
+    the request back: the task rightly goes on. 3.10 has no ``cancelling()``
+    and no such timeouts: a request is never taken back there.
+    """
+    cancelling = getattr(task, "cancelling", None)
+    return cancelling is not None and cancelling() == 0
 
 
 def _keep_name_on_none(task: asyncio.Task[Any]) -> None:
@@ -259,17 +274,19 @@ def _describe(task: asyncio.Task[Any], timers: Iterable[asyncio.TimerHandle] = (
 
 def _cancel_state(task: asyncio.Task[Any]) -> str:
     """Say that a pending task was asked to cancel and still runs ("" if it was not asked)."""
-    since: float | None = getattr(task, "_asynctestkit_cancelled_at", None)
-    if since is not None:
-        ago = task.get_loop().time() - since
-        return (
-            f"cancelled {ago:.3f} s ago, still running (it caught or swallowed the "
-            "CancelledError; on 3.10-3.11 wait_for() can swallow one, gh-86296)"
-        )
-    # Task.cancelling() (3.11+): cancel requests not taken back by uncancel().
     cancelling = getattr(task, "cancelling", None)
-    if cancelling is not None and cancelling():
-        return "cancelled, still running (it caught or swallowed the CancelledError)"
+    if cancelling is not None and not cancelling():
+        return ""  # never asked, or every request taken back (3.11+; see _taken_back)
+    since: float | None = getattr(task, "_asynctestkit_cancelled_at", None)
+    why = (
+        "it caught or swallowed the CancelledError, or is still unwinding; on 3.10-3.11 "
+        "wait_for() can swallow one, gh-86296"
+    )
+    if since is not None:
+        return f"cancelled {task.get_loop().time() - since:.3f} s ago, still running ({why})"
+    if cancelling is not None:
+        # A task made without our factory: Task.cancelling() (3.11+) still tells.
+        return f"cancelled, still running ({why})"
     return ""
 
 

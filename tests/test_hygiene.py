@@ -460,7 +460,29 @@ class CancelledStillRunningTest(unittest.TestCase):
         text = failure(self, run(Test("test_it")))
         self.assertRegex(text, r"(?m)^- task 'stubborn' running stubborn\(\)\n"
                                r"    cancelled 2\.500 s ago, still running \(it caught or swallowed the "
-                               r"CancelledError; on 3\.10-3\.11 wait_for\(\) can swallow one, gh-86296\)$")
+                               r"CancelledError, or is still unwinding; on 3\.10-3\.11 wait_for\(\) can "
+                               r"swallow one, gh-86296\)$")
+
+    @unittest.skipUnless(hasattr(asyncio, "timeout"), "asyncio.timeout() is 3.11+")
+    def test_a_timeout_that_was_handled_is_not_a_cancellation(self) -> None:
+        """asyncio.timeout() cancels and takes the request back: the task rightly goes on."""
+
+        async def poller() -> None:
+            while True:
+                try:
+                    async with asyncio.timeout(1):  # type: ignore[attr-defined]
+                        await asyncio.Event().wait()
+                except TimeoutError:
+                    continue
+
+        class Test(ClockedTestCase):
+            async def test_it(self) -> None:
+                asyncio.get_running_loop().create_task(poller(), name="poller")
+                await asyncio.sleep(3.5)
+
+        text = failure(self, run(Test("test_it")))
+        self.assertRegex(text, r"(?m)^- task 'poller' running .*poller\(\)\n    waiting at")
+        self.assertNotIn("cancelled", text)
 
     def test_watchdog_report_says_it_too(self) -> None:
         """The watchdog's list of pending tasks names the cancelled task that went on."""
