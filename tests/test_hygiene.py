@@ -532,6 +532,29 @@ class NeverAwaitedInCycleTest(unittest.TestCase):
         self.assertTrue(result.wasSuccessful(), result.failures)
 
 
+    def test_garbage_from_before_the_test_is_not_its_finding(self) -> None:
+        """A never-awaited coroutine dropped before the test started is not the test's, though its verdict collects."""
+        if not gc.isenabled():  # pragma: no cover - the suite runs with the collector on
+            self.skipTest("needs the garbage collector")
+
+        class Test(AsyncTestCase):
+            async def test_it(self) -> None:
+                pass
+
+        gc.disable()
+        try:
+            holder: list[Any] = []
+            holder.append(holder)
+            holder.append(asyncio.sleep(1))  # dropped before the test, in a cycle
+            del holder
+        finally:
+            gc.enable()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # Python's own "never awaited", as without us
+            result = run(Test("test_it"))
+        self.assertTrue(result.wasSuccessful(), result.failures)
+
+
 class WrongThreadTest(unittest.TestCase):
     """check_threads: call_soon/call_later/call_at from a thread other than the loop's."""
 
