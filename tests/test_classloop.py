@@ -314,8 +314,8 @@ class TestScopeValidation(GlobalStateMixin):
         self.assertRegex(str(holder), r"^setUpClass \(.*Inner\)$")
         self.assertRegex(
             text,
-            r"ValueError: .*Inner\.loop_scope must be 'test' \(a new loop per test, the "
-            r"default\) or 'class' \(one loop for the whole class\); got 'session'\n$",
+            r"ValueError: .*Inner\.loop_scope must be 'test' \(a new loop per test\) or 'class' "
+            r"\(one loop for the whole class\); got 'session' \(str\)\n$",
         )
 
     def test_asyncSetUpClass_without_class_scope_is_refused(self) -> None:
