@@ -11,12 +11,15 @@ import asyncio
 import contextlib
 import contextvars
 import gc
+import os
+import re
 import sys
 import unittest
 import warnings
 from typing import Any
 from unittest import mock
 
+import asynctestkit
 from asynctestkit import AsyncTestCase, ClockedTestCase, _case, configure, virtual_event_loop
 from asynctestkit._compat import current_loop
 from tests._support import only_failure, run_test
@@ -111,8 +114,11 @@ class LifecycleTest(unittest.TestCase):
 
         text = only_failure(self, run(Test("test_it")))
         self.assertIn("self.assertEqual(1, 2)", text)
-        self.assertNotIn("base_events.py", text)
-        self.assertNotIn("asynctestkit", text)
+        # Compare the frames' files with directories, not the text with a name: the checkout
+        # itself may live in a directory called "asynctestkit".
+        dirs = {os.path.dirname(os.path.abspath(path)) for path in re.findall(r'(?m)^  File "(.*)", line \d+', text)}
+        self.assertEqual(dirs, {os.path.dirname(os.path.abspath(__file__))}, text)
+        self.assertNotIn(os.path.dirname(os.path.abspath(asynctestkit.__file__)), dirs)
 
     def test_error_in_async_set_up_skips_test_but_runs_cleanups(self) -> None:
         """An error in asyncSetUp is the test's error; the test body and tearDown do not run."""
@@ -556,9 +562,13 @@ class VersionDifferencesTest(unittest.TestCase):
 
         self.assertTrue(run(Ours("test_it")).wasSuccessful())
         self.assertEqual(events, ["closed"])
+        events.clear()
         result = run(Stdlib("test_it"))
+        # 3.11+ calls the mock (iscoroutinefunction() is true for it), then hands its None to
+        # the runner, which raises (ValueError up to 3.13, TypeError from 3.14: not pinned).
+        self.assertEqual(events, ["closed"])
         if PY311:
-            self.assertRegex(result.errors[0][1], r"(?m)^ValueError: a coroutine was expected, got None$")
+            self.assertEqual((len(result.errors), len(result.failures)), (1, 0), result.errors)
         else:
             self.assertTrue(result.wasSuccessful())
 
