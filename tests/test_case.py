@@ -923,6 +923,28 @@ class ClockElapsedTest(unittest.TestCase):
             self.assertTrue(result.wasSuccessful(), result.errors + result.failures)
         self.assertEqual(seen, [("class", 100.0, 91.0), ("own", 5.0, 1.0)])
 
+    def test_elapsed_is_exact(self) -> None:
+        """clock_elapsed subtracts nanoseconds: 3.1 s after 100 s is 3.1, not 3.0999999999999943."""
+        seen: list[float] = []
+
+        class Test(ClockedTestCase):
+            clock_start = 100.0
+
+            async def test_it(self) -> None:
+                await asyncio.sleep(3.1)
+                seen.append(self.clock_elapsed)
+                seen.append(self.clock.now - self.clock_started_at)
+
+        for scope in ("test", "class"):
+            with self.subTest(loop_scope=scope):
+                seen.clear()
+                case = type("Scoped", (Test,), {"loop_scope": scope})
+                result = unittest.TestResult()
+                unittest.defaultTestLoader.loadTestsFromTestCase(case).run(result)
+                self.assertTrue(result.wasSuccessful(), result.errors + result.failures)
+                self.assertEqual(seen[0], 3.1)
+                self.assertNotEqual(seen[1], 3.1)  # the float subtraction this avoids
+
     def test_elapsed_is_read_only(self) -> None:
         """Assigning clock_elapsed is an AttributeError: it is derived from the clock."""
 
