@@ -16,6 +16,7 @@ import re
 import sys
 import unittest
 import warnings
+from time import monotonic as bound_monotonic  # an alias patch_time rebinds only by target
 from typing import Any
 from unittest import mock
 
@@ -954,6 +955,27 @@ class ClockElapsedTest(unittest.TestCase):
                     self.clock_elapsed = 3  # type: ignore[misc]
 
         self.assertTrue(run(Test("test_it")).wasSuccessful())
+
+
+class BudgetTest(unittest.TestCase):
+    """clock_budget: the failure says what to check."""
+
+    def test_a_deadline_on_real_time_exhausts_the_budget_and_is_named(self) -> None:
+        """A poll whose deadline reads an unpatched alias never ends; the report names time_targets."""
+
+        class Test(ClockedTestCase):
+            clock_budget = 3600
+
+            async def test_it(self) -> None:
+                deadline = bound_monotonic() + 60
+                while bound_monotonic() < deadline:  # real time: barely moves
+                    await asyncio.sleep(1)
+
+        result = run(Test("test_it"))
+        self.assertEqual((len(result.errors), len(result.failures)), (1, 0), result.failures)
+        text = result.errors[0][1]
+        self.assertRegex(text, r"(?m)^asynctestkit\._clock\.LivelockError: Virtual-time budget exhausted: ")
+        self.assertIn("`from time import monotonic` before the test reads real time unless its module is in time_targets", text)
 
 
 class ConfigureTest(unittest.TestCase):
