@@ -83,7 +83,7 @@ def configure(**options: Any) -> Callable[[F], F]:
 
 
 class AsyncTestCase(PatchingMixin, AssertionsMixin, TestLifecycle):
-    """An ``IsolatedAsyncioTestCase`` that behaves the same on 3.10-3.14 and fails honestly.
+    """An ``IsolatedAsyncioTestCase`` that behaves the same on 3.10-3.15 and fails honestly.
 
     Each test gets a new loop (``loop_factory``, default: the platform's
     loop), current from ``setUp`` to the last cleanup and not afterwards.
