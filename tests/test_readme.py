@@ -88,7 +88,9 @@ def run_snippets_as_a_user(items: list[tuple[int, str]]) -> dict[str, Any]:
         shutil.copytree(package, site / "asynctestkit", ignore=shutil.ignore_patterns("__pycache__"))
         work = Path(tmp) / "work"
         work.mkdir()
-        warnings = [f"-W{option}" for option in sys.warnoptions]  # -W error reaches the snippets
+        # The snippets run under -W error whatever the runner (pytest's -W is not in
+        # sys.warnoptions); the parent's own -W options come after and refine it.
+        warnings = ["-Werror", *(f"-W{option}" for option in sys.warnoptions)]
         # -I: no PYTHON* variables, no user site, not the working directory; -S: no
         # site-packages (an installed asynctestkit, or a stray top-level `examples`).
         child = subprocess.run(
