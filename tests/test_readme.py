@@ -15,6 +15,7 @@ The README's table of class options is checked against the test case classes.
 from __future__ import annotations
 
 import ast
+import configparser
 import json
 import re
 import shutil
@@ -179,6 +180,24 @@ class TestOptionsTable(unittest.TestCase):
                 self.assertIsNotNone(default, cell)
                 assert default is not None
                 self.assertEqual(ast.literal_eval(default.group(1)), actual)
+
+
+class TestSupportedVersions(unittest.TestCase):
+    """The package metadata, tox and the README name the same Python versions."""
+
+    def test_classifiers_tox_and_readme_agree(self) -> None:
+        """Each 3.X classifier is a tox environment and named in the README's versions section."""
+        root = README.parent
+        pyproject = (root / "pyproject.toml").read_text(encoding="utf-8")
+        classified = re.findall(r'"Programming Language :: Python :: (3\.\d+)"', pyproject)
+        self.assertEqual(classified, [f"3.{minor}" for minor in range(10, 16)])
+        self.assertRegex(pyproject, r'(?m)^requires-python = ">=3\.10"$')
+        tox = configparser.ConfigParser()
+        tox.read(root / "tox.ini", encoding="utf-8")
+        envs = [env.strip() for env in tox["tox"]["env_list"].split(",")]
+        self.assertEqual([env for env in envs if env.startswith("py")], [f"py{v.replace('.', '')}" for v in classified])
+        section = README.read_text(encoding="utf-8").split("\n## Supported Python versions\n", 1)[1].split("\n## ", 1)[0]
+        self.assertIn("CPython 3.10, 3.11, 3.12, 3.13, 3.14 and 3.15 are all tested", section)
 
 
 if __name__ == "__main__":
