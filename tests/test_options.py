@@ -213,26 +213,53 @@ class TableTest(unittest.TestCase):
 
 
 class BothWatchdogsTest(unittest.TestCase):
-    """A valid timeout behaves the same on the SIGALRM watchdog and the thread fallback."""
+    """timeout means the same to the SIGALRM watchdog (main thread) and the timer-thread fallback."""
 
-    def test_configured_timeout_applies_off_the_main_thread(self) -> None:
-        """The same checked option reaches the fallback watchdog; an invalid one never does."""
+    def in_thread(self, func: Any) -> Any:
+        """Return what ``func()`` returns, or the exception it raises, run on another thread."""
+        outcome: list[Any] = []
 
-        class Test(AsyncTestCase):
-            @configure(timeout=30)
-            async def test_it(self) -> None:
-                self.seen = self._asynctestkit_watchdog.seconds
+        def target() -> None:
+            try:
+                outcome.append(func())
+            except Exception as exc:
+                outcome.append(exc)
 
-        results: list[unittest.TestResult] = []
-        case = Test("test_it")
-        thread = threading.Thread(target=lambda: results.append(run_test(case)))
+        thread = threading.Thread(target=target)
         thread.start()
         thread.join(10)
-        self.assertTrue(results[0].wasSuccessful(), results[0].failures)
-        self.assertEqual(case.seen, 30)
-        main = Test("test_it")
-        self.assertTrue(run_test(main).wasSuccessful())
-        self.assertEqual(main.seen, 30)
+        return outcome[0]
+
+    def test_wrong_values_raise_the_same_on_any_thread(self) -> None:
+        """0, which SIGALRM would read as "no limit" and a timer thread as "at once", is refused on both."""
+
+        def make() -> None:
+            class Test(AsyncTestCase):
+                timeout = 0
+
+        def decorate() -> None:
+            configure(timeout=-1)
+
+        for func, pattern in ((make, r"^Test\.timeout must be a positive, finite number of seconds"),
+                              (decorate, r"^configure\(timeout=\.\.\.\) must be a positive, finite")):
+            with self.subTest(func=func.__name__):
+                with self.assertRaisesRegex(ValueError, pattern):
+                    func()
+                error = self.in_thread(func)
+                self.assertIsInstance(error, ValueError)
+                self.assertRegex(str(error), pattern)
+
+    def test_a_valid_timeout_stops_a_hang_on_both(self) -> None:
+        """The same small timeout stops a hung test on the main thread and on another one."""
+
+        class Test(AsyncTestCase):
+            @configure(timeout=0.1)
+            async def test_it(self) -> None:
+                await asyncio.Event().wait()
+
+        for result in (run_test(Test("test_it")), self.in_thread(lambda: run_test(Test("test_it")))):
+            [(_, text)] = result.failures
+            self.assertRegex(text, r"(?m)^AssertionError: The test ran longer than its timeout of 0\.1 s ")
 
 
 if __name__ == "__main__":
