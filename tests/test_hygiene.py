@@ -484,6 +484,29 @@ class CancelledStillRunningTest(unittest.TestCase):
         self.assertRegex(text, r"(?m)^- task 'poller' running .*poller\(\)\n    waiting at")
         self.assertNotIn("cancelled", text)
 
+    @unittest.skipIf(sys.version_info >= (3, 12), "3.12+'s wait_for() does not swallow it")
+    def test_the_cancellation_wait_for_swallows(self) -> None:
+        """3.10-3.11: a reply and a stop() in one step: wait_for() returns the reply, the task goes on (gh-86296)."""
+
+        class Test(ClockedTestCase):
+            async def test_it(self) -> None:
+                loop = asyncio.get_running_loop()
+                replies = [loop.create_future(), loop.create_future()]
+
+                async def client() -> None:
+                    for reply in replies:
+                        await asyncio.wait_for(reply, 10)
+
+                task = loop.create_task(client(), name="client")
+                await asyncio.sleep(0)
+                replies[0].set_result("ok")
+                task.cancel()  # the stop, in the same step as the reply
+                await asyncio.sleep(1)
+
+        text = failure(self, run(Test("test_it")))
+        self.assertRegex(text, r"(?m)^- task 'client' running .*client\(\)\n"
+                               r"    cancelled 1\.000 s ago, still running \(.*gh-86296\)$")
+
     def test_watchdog_report_says_it_too(self) -> None:
         """The watchdog's list of pending tasks names the cancelled task that went on."""
 
