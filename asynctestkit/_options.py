@@ -274,7 +274,11 @@ def _misspelt(cls: type, name: str, value: object) -> str | None:
 
 
 def check_class(cls: type) -> None:
-    """Check the options ``cls`` sets in its own body (called when the class is created).
+    """Check a test case class's options (called by ``__init_subclass__``, as the class is made).
+
+    The class's own attributes are looked at for misspelt options and for
+    options of the other test case class; the value of every option the
+    class reads is checked, wherever it was set (the class, a mixin, a base).
 
     Raises:
         TypeError: an attribute is a misspelt option (the message suggests
@@ -290,7 +294,7 @@ def check_class(cls: type) -> None:
         if option is not None:
             _check_owner(option, owners, f"{klass}.{name}")
             if option.attribute != name and not _is_code(value):
-                # `debug = True`: moved to its attribute unless it is not a bool.
+                # `debug`: TestLifecycle moves a bool to its attribute; what is left is not one.
                 option.validate(value, f"{klass}.{name}")
             continue
         guess = _misspelt(cls, name, value)
