@@ -140,7 +140,8 @@ class Hygiene:
         # TimerHandle has __slots__. Ids, not handles: nothing is kept alive;
         # a pending handle is alive, so its id is its own.
         self.timer_sites: dict[int, Site] = {}
-        self._old_gc = False
+        # The oldest generation that may hold what this test made (see _on_gc).
+        self._collect_up_to = 0
         self._baseline = baseline
         self._baseline_tasks: set[asyncio.Task[Any]] = set()
         # By id, with the handle as the value: a live handle's id is not reused.
@@ -217,7 +218,7 @@ class Hygiene:
         # What earlier tests dropped is finalized now, before this test listens:
         # the verdict's collection (see _collect_garbage) must not find it.
         if gc.isenabled():
-            gc.collect(1)
+            gc.collect(0)
         old = swap_unawaited_coroutine_hook(self._on_unawaited)
         if old is not None:  # pragma: no branch - 3.10-3.14 all have the hook
             self._stack.callback(swap_unawaited_coroutine_hook, old)
@@ -420,20 +421,23 @@ class Hygiene:
         A coroutine never awaited (or a failed task never looked at) that a
         reference cycle keeps alive is finalized by whichever garbage
         collection comes next: often in a later test, which the report then
-        blames. What a test made and dropped is young: collecting generations
-        0 and 1 finds it here, for a few microseconds. Only when a collection
-        of an older generation ran during the test (a test that allocated
-        tens of thousands of objects) may some of it have moved to the oldest
-        generation: then, and only then, the collection is a full one.
-        Skipped while the program has the collector off (``gc.disable()``).
+        blames. What a test made is in the youngest generation unless a
+        collection ran during the test and moved it on (`_on_gc` notes how
+        far): so a test that allocated little pays for a collection of
+        generation 0 (tens of microseconds), one that allocated thousands of
+        objects for generation 1, and only one that set off a collection of
+        generation 1 or 2 for a full collection. Skipped while the program
+        has the collector off (``gc.disable()``).
         """
         if gc.isenabled():
-            gc.collect(2 if self._old_gc else 1)
+            gc.collect(self._collect_up_to)
 
     def _on_gc(self, phase: str, info: dict[str, int]) -> None:
-        # A collection of generation 1 or 2 moves survivors to generation 2.
-        if info.get("generation", 0) >= 1:
-            self._old_gc = True
+        # A collection of generation n moves what survives it to generation
+        # n + 1: what the test made may be there now.
+        generation = min(info.get("generation", 0) + 1, 2)
+        if generation > self._collect_up_to:
+            self._collect_up_to = generation
 
     def findings(
         self,
