@@ -27,6 +27,7 @@ __all__ = (
     "default_loop_factory",
     "has_async_generators",
     "has_default_executor",
+    "make_current",
     "set_current_loop",
     "swap_unawaited_coroutine_hook",
 )
@@ -65,6 +66,36 @@ def set_current_loop(loop: asyncio.AbstractEventLoop | None) -> None:
     ``asyncio.get_event_loop()`` in a sync ``setUp`` return the test's loop.
     """
     asyncio.set_event_loop(loop)
+
+
+def make_current(loop: asyncio.AbstractEventLoop) -> Callable[[], None]:
+    """Make ``loop`` the current loop of this thread; return the function that undoes it.
+
+    The undo makes the loop that was current before current again, and, if
+    there was no event loop policy before (``asyncio.set_event_loop`` creates
+    the default one on demand), drops the one made here, as
+    ``IsolatedAsyncioTestCase`` leaves none behind with a ``loop_factory``
+    (3.13+; CPython's test_async_case checks it). The policy lives in
+    ``asyncio.events._event_loop_policy`` on 3.10-3.15. A policy that someone
+    else installed meanwhile is kept, and so is a current loop someone else
+    set meanwhile.
+    """
+    previous = current_loop()
+    had_policy = getattr(asyncio.events, "_event_loop_policy", None) is not None
+    set_current_loop(loop)
+    made = None if had_policy else getattr(asyncio.events, "_event_loop_policy", None)
+
+    def undo() -> None:
+        # Only what is still ours is put back: a loop made current since, by
+        # someone else, stays; a previous loop closed since is not made current.
+        if current_loop() is not loop:
+            return
+        before = previous if previous is not None and not previous.is_closed() else None
+        set_current_loop(before)
+        if made is not None and before is None and asyncio.events._event_loop_policy is made:  # type: ignore[attr-defined]
+            asyncio.events._event_loop_policy = None  # type: ignore[attr-defined]
+
+    return undo
 
 
 def current_loop() -> asyncio.AbstractEventLoop | None:

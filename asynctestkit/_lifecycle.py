@@ -26,7 +26,7 @@ import unittest
 import warnings
 from typing import TYPE_CHECKING, Any, ClassVar, NoReturn, TypeVar, final
 
-from ._compat import PY311, current_loop, has_async_generators, has_default_executor, set_current_loop
+from ._compat import PY311, has_async_generators, has_default_executor, make_current
 from ._hygiene import Hygiene, SlowCallbackWarning, format_problems
 from ._watchdog import Watchdog, WatchdogTimeout
 
@@ -75,6 +75,9 @@ class TestLifecycle(unittest.IsolatedAsyncioTestCase):
         self._asynctestkit_owned: list[asyncio.Task[Any]] = []
         self._asynctestkit_stack: contextlib.ExitStack | None = None
         self._asynctestkit_timed_out = False
+        # Set when debug() raised with cleanups left: the test's loop stays
+        # open for doCleanups() (see debug()).
+        self._asynctestkit_paused = False
         method = getattr(self, methodName, None)
         self._asynctestkit_options: dict[str, Any] = getattr(method, "_asynctestkit_options", {})
 
@@ -100,9 +103,9 @@ class TestLifecycle(unittest.IsolatedAsyncioTestCase):
                 stack.callback(loop.close)
             self._asynctestkit_owns_loop = owned
             loop.set_debug(bool(option("debug")))
-            # Whatever loop was current before the test is current again after.
-            stack.callback(set_current_loop, current_loop())
-            set_current_loop(loop)
+            # Whatever loop was current before the test is current again after
+            # (and no event loop policy if there was none).
+            stack.callback(make_current(loop))
             self._asynctestkit_loop = loop
             self._asynctestkit_context = self._asynctestkit_initial_context()
             self._asynctestkit_owned = []
@@ -132,6 +135,8 @@ class TestLifecycle(unittest.IsolatedAsyncioTestCase):
         """Hook for ClockedTestCase: patch time for the whole test."""
 
     def _asynctestkit_finish(self) -> None:
+        """End the test: cancel what is left, close the loop, put back every global. Idempotent."""
+        self._asynctestkit_paused = False
         stack = self._asynctestkit_stack
         loop = self._asynctestkit_loop
         if stack is None or loop is None:
@@ -156,16 +161,64 @@ class TestLifecycle(unittest.IsolatedAsyncioTestCase):
     def run(self, result: unittest.result.TestResult | None = None) -> unittest.result.TestResult | None:
         # The loop is made in _callSetUp, inside unittest's error handling: a
         # bad loop_factory is this test's error, and a skipped test costs no loop.
+        self._asynctestkit_finish()  # a test an earlier debug() left paused
         try:
             return unittest.TestCase.run(self, result)
         finally:
             self._asynctestkit_finish()
 
     def debug(self) -> None:
-        """Run the test without a result, raising its first error (as TestCase.debug)."""
+        """Run the test without a result, raising its first error (as TestCase.debug).
+
+        As with ``IsolatedAsyncioTestCase``: when it raises, the cleanups not
+        run yet stay registered and the test's loop stays open (and current);
+        ``doCleanups()`` then runs them on that loop and ends the test. The
+        watchdog does not run in between.
+        """
+        self._asynctestkit_finish()  # a test an earlier debug() left paused
         try:
             unittest.TestCase.debug(self)
+        except Exception:
+            if self._cleanups and self._asynctestkit_stack is not None:
+                self._asynctestkit_paused = True
+                self._asynctestkit_watchdog.disarm()
+            else:
+                self._asynctestkit_finish()
+            raise
+        except BaseException:  # Ctrl-C, SystemExit: put everything back
+            self._asynctestkit_finish()
+            raise
+        self._asynctestkit_finish()
+
+    def doCleanups(self) -> bool:
+        """Run the cleanups on the test's loop, then end the test (close its loop).
+
+        ``TestCase.run`` calls it after tearDown: ending the test here, before
+        unittest reads ``time.perf_counter()`` for ``--durations`` (3.12+),
+        means a ClockedTestCase's time patch is gone by then and durations
+        are real. After a ``debug()`` that raised, it resumes the test.
+        """
+        if self._asynctestkit_paused:
+            self._asynctestkit_paused = False
+            grace = _GRACE if self._asynctestkit_timed_out else self._asynctestkit_option("timeout")
+            self._asynctestkit_watchdog.arm(grace)
+        try:
+            return super().doCleanups()
         finally:
+            self._asynctestkit_finish()
+
+    # CPython's own tests of IsolatedAsyncioTestCase end a debug() run with
+    # these private methods (3.10: _tearDownAsyncioLoop; 3.11+:
+    # _tearDownAsyncioRunner): both end the test here.
+    def _tearDownAsyncioRunner(self) -> None:
+        self._asynctestkit_finish()
+
+    _tearDownAsyncioLoop = _tearDownAsyncioRunner
+
+    def __del__(self) -> None:
+        # A test left paused by debug() and never resumed: end it, as
+        # IsolatedAsyncioTestCase.__del__ does, unless a loop runs here now.
+        if getattr(self, "_asynctestkit_paused", False) and asyncio._get_running_loop() is None:
             self._asynctestkit_finish()
 
     # -- running the steps -------------------------------------------------
