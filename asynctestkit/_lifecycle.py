@@ -26,7 +26,15 @@ import unittest
 import warnings
 from typing import TYPE_CHECKING, Any, ClassVar, NoReturn, TypeVar, final
 
-from ._compat import PY311, has_async_generators, has_default_executor, make_current
+from ._compat import (
+    ACLOSE,
+    PY311,
+    has_async_generators,
+    has_default_executor,
+    idle_async_generators,
+    make_current,
+    queued_aclose,
+)
 from ._hygiene import Hygiene, SlowCallbackWarning, format_problems
 from ._watchdog import Watchdog, WatchdogTimeout
 
@@ -292,14 +300,20 @@ class TestLifecycle(unittest.IsolatedAsyncioTestCase):
             task = self._asynctestkit_context.run(loop.create_task, coro, name=step_name)
         watchdog = self._asynctestkit_watchdog
         watchdog.step = task
+        interrupted = True
         try:
             result = loop.run_until_complete(task)
+            interrupted = False
         except asyncio.CancelledError:
             if watchdog.expired:  # the watchdog's timer thread cancelled the step
                 raise WatchdogTimeout(watchdog.report) from None
             raise
         finally:
             watchdog.step = None
+            # The slow-callback timing lets go of the callback run last; one
+            # that an interrupt (the watchdog, Ctrl-C) cut short is not timed,
+            # as on the virtual loop.
+            self._asynctestkit_hygiene.lap(interrupted=interrupted)
             if not task.done():
                 # The loop stopped under the step (a deadlock, the watchdog,
                 # Ctrl-C): cancel it and let it unwind before going on.
@@ -316,15 +330,37 @@ class TestLifecycle(unittest.IsolatedAsyncioTestCase):
     def _asynctestkit_verdict(self) -> Coroutine[Any, Any, None] | None:
         """The hygiene checks: fail the test if it left a mess (the last cleanup).
 
-        Awaits only when there are leaked tasks to cancel: a clean test pays
-        for no extra task and no extra loop run.
+        Awaits only when there is something to await: async generators to
+        close, or leaked tasks to cancel. A clean test pays for no extra task
+        and no extra loop run.
         """
-        hygiene = self._asynctestkit_hygiene
-        option = self._asynctestkit_option
         # `leaked` holds the leaked tasks before unretrieved() lets go of the
         # test's tasks: a pending task held only by a reference cycle would
         # otherwise be collected in between and reported "destroyed but pending".
-        leaked = hygiene.leaked_tasks(self._asynctestkit_owned)
+        leaked = self._asynctestkit_hygiene.leaked_tasks(self._asynctestkit_owned)
+        loop = self._asynctestkit_loop
+        assert loop is not None, "the test's loop is not running"
+        closing = [t for t in leaked if type(t.get_coro()) is ACLOSE]
+        if closing or queued_aclose(loop) or idle_async_generators(loop):
+            leaked = [t for t in leaked if type(t.get_coro()) is not ACLOSE]
+            return self._asynctestkit_close_generators_then_judge(loop, leaked)
+        return self._asynctestkit_judge(leaked)
+
+    async def _asynctestkit_close_generators_then_judge(
+        self, loop: asyncio.AbstractEventLoop, leaked: list[asyncio.Task[Any]]
+    ) -> None:
+        # What asyncio.Runner.close() does when IsolatedAsyncioTestCase's test
+        # ends, before the verdict: the aclose() tasks the finalizer hook made
+        # for generators dropped unfinished are not leaks, and an error in a
+        # generator's finally is the test's.
+        await close_async_generators(loop)
+        judging = self._asynctestkit_judge([t for t in leaked if not t.done()])
+        if judging is not None:
+            await judging
+
+    def _asynctestkit_judge(self, leaked: list[asyncio.Task[Any]]) -> Coroutine[Any, Any, None] | None:
+        hygiene = self._asynctestkit_hygiene
+        option = self._asynctestkit_option
         hygiene.unretrieved()
         timers = hygiene.pending_timers()
         # After a timeout the watchdog's report already shows every task.
@@ -423,6 +459,42 @@ async def cancel_and_wait(tasks: Iterable[asyncio.Task[Any]]) -> None:
         for task in pending:
             task.cancel()
         _, pending = await asyncio.wait(pending, timeout=_RECANCEL_EVERY)
+
+
+# Rounds of closing: a generator's finally may drop another unfinished one.
+_CLOSING_ROUNDS = 10
+
+
+async def close_async_generators(loop: asyncio.AbstractEventLoop) -> None:
+    """Close the async generators a test left unfinished, as ``asyncio.Runner.close()`` would.
+
+    Waits for the ``aclose()`` tasks asyncio's finalizer hook started (or
+    queued) for generators the garbage collector finalized, and closes the
+    live generators nobody is iterating; those a leaked task is iterating are
+    closed after it is cancelled, when the loop shuts down. An error raised
+    while closing goes to the loop's exception handler, as
+    ``loop.shutdown_asyncgens()`` reports it. Unlike that method, it leaves
+    the loop able to run generators afterwards (a loop a class shares).
+    """
+    for _ in range(_CLOSING_ROUNDS):
+        if queued_aclose(loop):
+            await asyncio.sleep(0)  # let the hook's create_task() calls run
+        closing = [t for t in asyncio.all_tasks(loop) if type(t.get_coro()) is ACLOSE and not t.done()]
+        idle = idle_async_generators(loop)
+        if not closing and not idle:
+            return
+        for agen in idle:
+            loop._asyncgens.discard(agen)  # type: ignore[attr-defined]
+        results = await asyncio.gather(*(agen.aclose() for agen in idle), return_exceptions=True)
+        for agen, result in zip(idle, results):
+            if isinstance(result, Exception):
+                loop.call_exception_handler({
+                    "message": f"an error occurred during closing of asynchronous generator {agen!r}",
+                    "exception": result,
+                    "asyncgen": agen,
+                })
+        if closing:
+            await asyncio.wait(closing)
 
 
 def _cancel(loop: asyncio.AbstractEventLoop, tasks: list[asyncio.Task[Any]]) -> None:
