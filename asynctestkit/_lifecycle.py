@@ -187,7 +187,7 @@ class TestLifecycle(unittest.IsolatedAsyncioTestCase):
         try:
             unittest.TestCase.debug(self)
         except Exception:
-            if self._cleanups and self._asynctestkit_stack is not None:
+            if getattr(self, "_cleanups", None) and self._asynctestkit_stack is not None:
                 self._asynctestkit_paused = True
                 self._asynctestkit_watchdog.disarm()
             else:
@@ -198,7 +198,7 @@ class TestLifecycle(unittest.IsolatedAsyncioTestCase):
             raise
         self._asynctestkit_finish()
 
-    def doCleanups(self) -> bool:
+    def doCleanups(self) -> Any:  # TestCase's: True if every cleanup passed (typeshed: None)
         """Run the cleanups on the test's loop, then end the test (close its loop).
 
         ``TestCase.run`` calls it after tearDown: ending the test here, before
@@ -486,7 +486,7 @@ async def close_async_generators(loop: asyncio.AbstractEventLoop) -> None:
         for agen in idle:
             loop._asyncgens.discard(agen)  # type: ignore[attr-defined]
         results = await asyncio.gather(*(agen.aclose() for agen in idle), return_exceptions=True)
-        for agen, result in zip(idle, results):
+        for agen, result in zip(idle, results, strict=True):
             if isinstance(result, Exception):
                 loop.call_exception_handler({
                     "message": f"an error occurred during closing of asynchronous generator {agen!r}",

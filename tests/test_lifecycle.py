@@ -180,11 +180,10 @@ class DebugThenDoCleanupsTest(unittest.TestCase):
         """_tearDownAsyncioRunner() / _tearDownAsyncioLoop(), which CPython's own tests call, end it."""
         for name in ("_tearDownAsyncioRunner", "_tearDownAsyncioLoop"):
             with self.subTest(name=name):
-                loops: list[asyncio.AbstractEventLoop] = []
 
                 class Test(AsyncTestCase):
                     async def test_fails(self) -> None:
-                        loops.append(asyncio.get_running_loop())
+                        self.loop = asyncio.get_running_loop()
                         self.addAsyncCleanup(asyncio.sleep, 0)
                         raise Boom
 
@@ -192,7 +191,7 @@ class DebugThenDoCleanupsTest(unittest.TestCase):
                 with self.assertRaises(Boom):
                     test.debug()
                 getattr(test, name)()
-                self.assertTrue(loops[0].is_closed())
+                self.assertTrue(test.loop.is_closed())
                 self.assertIsNone(current_loop())
                 test._cleanups.clear()
 
@@ -271,14 +270,21 @@ class AsyncGeneratorTest(unittest.TestCase):
                 self.assertEqual(await self.gen.__anext__(), 0)
 
             async def test_dropped_in_a_cleanup(self) -> None:
+                self.gen = ticks()
+                self.assertEqual(await self.gen.__anext__(), 0)
+                # A sync cleanup: the hook's create_task(aclose()) is still queued at the verdict.
+                self.addCleanup(delattr, self, "gen")
+
+            async def test_iterated_by_a_leaked_task(self) -> None:
+                async def consume() -> None:
+                    async for _ in ticks():
+                        await asyncio.Event().wait()
+
+                self.consumer = asyncio.get_running_loop().create_task(consume())
                 gen = ticks()
                 self.assertEqual(await gen.__anext__(), 0)
-
-                async def drop() -> None:
-                    nonlocal gen
-                    del gen
-
-                self.addAsyncCleanup(drop)
+                del gen
+                await asyncio.sleep(0)
 
         return Test
 
@@ -301,6 +307,39 @@ class AsyncGeneratorTest(unittest.TestCase):
     def test_a_generator_dropped_in_the_last_cleanup_is_closed(self) -> None:
         """Dropped in a cleanup just before the verdict: closed too, no finding."""
         self.check("test_dropped_in_a_cleanup")
+
+    def test_a_leaked_task_is_reported_alone(self) -> None:
+        """A leaked task iterating a generator is the one finding; both generators are closed."""
+        for base in BASES:
+            with self.subTest(base=base.__name__):
+                closed: list[str] = []
+                test = self.cases(base, closed)("test_iterated_by_a_leaked_task")
+                text = only_failure(self, run_test(test))
+                self.assertRegex(text, r"(?m)^Tasks still pending at the end of the test")
+                self.assertEqual(text.count("running "), 1, text)
+                self.assertRegex(text, r"running .*consume\(\)")
+                self.assertNotIn("athrow", text)
+                self.assertEqual(closed, ["closed", "closed"])
+
+    def test_an_error_while_closing_a_kept_generator_is_reported(self) -> None:
+        """A generator the test keeps, whose finally raises, fails the test with that error."""
+
+        async def bad() -> AsyncIterator[int]:
+            try:
+                yield 1
+            finally:
+                raise Boom("in finally")
+
+        class Test(AsyncTestCase):
+            async def test_it(self) -> None:
+                self.gen = bad()
+                await self.gen.__anext__()
+
+        text = only_failure(self, run_test(Test("test_it")))
+        self.assertRegex(
+            text, r"(?m)^- an error occurred during closing of asynchronous generator <async_generator"
+        )
+        self.assertRegex(text, r"(?m)^  .*Boom: in finally$")
 
     def test_an_error_while_closing_is_reported(self) -> None:
         """A generator whose finally raises fails the test with that error."""
@@ -333,20 +372,21 @@ class LifetimeTest(unittest.TestCase):
         """Without the gc, a failed task nobody holds is freed when dropped and reported in its test."""
         for base in BASES:
             with self.subTest(base=base.__name__):
-                alive: list[bool] = []
 
                 class Test(base):  # type: ignore[valid-type, misc]
+                    alive: list[bool] = []
+
                     async def test_it(self) -> None:
                         task = asyncio.get_running_loop().create_task(fail())
                         await asyncio.sleep(0)  # it fails in this iteration
                         self.assertTrue(task.done())
                         ref = weakref.ref(task)
                         del task
-                        alive.append(ref() is not None)
+                        self.alive.append(ref() is not None)
 
                 with gc_disabled():
                     text = only_failure(self, run_test(Test("test_it")))
-                self.assertEqual(alive, [False])
+                self.assertEqual(Test.alive, [False])
                 self.assertRegex(text, r"(?m)^- Task exception was never retrieved$")
                 self.assertRegex(text, r"(?m)^  .*Boom: dropped$")
 
@@ -392,6 +432,38 @@ class LifetimeTest(unittest.TestCase):
         self.assertNotIn("Exceptions reached", text)
         result = run_test(Test("test_unchecked"))
         self.assertTrue(result.wasSuccessful(), result.failures + result.errors)
+
+
+class SlowCallbackTimingTest(unittest.TestCase):
+    """Each callback is timed on its own: the report names the one that blocked."""
+
+    def test_the_blocking_callback_is_named_not_its_neighbours(self) -> None:
+        """Of three callbacks run in one iteration, only the middle one, which blocks, is reported."""
+        for base in BASES:
+            with self.subTest(base=base.__name__):
+
+                def before() -> None:
+                    pass
+
+                def block() -> None:
+                    time.sleep(0.06)
+
+                def after() -> None:
+                    pass
+
+                class Test(base):  # type: ignore[valid-type, misc]
+                    slow_callback_duration = 0.05
+                    slow_callback_fails = True
+
+                    async def test_it(self) -> None:
+                        loop = asyncio.get_running_loop()
+                        for callback in (before, block, after):
+                            loop.call_soon(callback)
+                        await asyncio.sleep(0)
+
+                text = only_failure(self, run_test(Test("test_it")))
+                self.assertRegex(text, r"(?m)^- .*\.block\(\) blocked the loop for 0\.0\d\d s \(real time\)$")
+                self.assertEqual(text.count("blocked the loop for"), 1, text)
 
 
 @unittest.skipIf(sys.version_info < (3, 12), "unittest measures durations from 3.12 on")
