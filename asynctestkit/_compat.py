@@ -89,9 +89,10 @@ def make_current(loop: asyncio.AbstractEventLoop) -> Callable[[], None]:
     made = None if had_policy else getattr(asyncio.events, "_event_loop_policy", None)
 
     def undo() -> None:
-        # Only what is still ours is put back: a loop made current since, by
-        # someone else, stays; a previous loop closed since is not made current.
-        if current_loop() is not loop:
+        # Only what is still ours is put back: another loop made current
+        # since stays; a previous loop closed since is not made current again.
+        now = current_loop()
+        if now is not None and now is not loop:
             return
         before = previous if previous is not None and not previous.is_closed() else None
         set_current_loop(before)
