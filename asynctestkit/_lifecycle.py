@@ -341,19 +341,22 @@ class TestLifecycle(unittest.IsolatedAsyncioTestCase):
         loop = self._asynctestkit_loop
         assert loop is not None, "the test's loop is not running"
         closing = [t for t in leaked if type(t.get_coro()) is ACLOSE]
-        if closing or queued_aclose(loop) or idle_async_generators(loop):
+        # On a loop a class shares, live generators may be the class's: they
+        # are closed with the class's loop.
+        owned = self._asynctestkit_owns_loop
+        if closing or queued_aclose(loop) or (owned and idle_async_generators(loop)):
             leaked = [t for t in leaked if type(t.get_coro()) is not ACLOSE]
-            return self._asynctestkit_close_generators_then_judge(loop, leaked)
+            return self._asynctestkit_close_generators_then_judge(loop, leaked, owned)
         return self._asynctestkit_judge(leaked)
 
     async def _asynctestkit_close_generators_then_judge(
-        self, loop: asyncio.AbstractEventLoop, leaked: list[asyncio.Task[Any]]
+        self, loop: asyncio.AbstractEventLoop, leaked: list[asyncio.Task[Any]], live: bool
     ) -> None:
         # What asyncio.Runner.close() does when IsolatedAsyncioTestCase's test
         # ends, before the verdict: the aclose() tasks the finalizer hook made
         # for generators dropped unfinished are not leaks, and an error in a
         # generator's finally is the test's.
-        await close_async_generators(loop)
+        await close_async_generators(loop, live=live)
         judging = self._asynctestkit_judge([t for t in leaked if not t.done()])
         if judging is not None:
             await judging
@@ -465,7 +468,7 @@ async def cancel_and_wait(tasks: Iterable[asyncio.Task[Any]]) -> None:
 _CLOSING_ROUNDS = 10
 
 
-async def close_async_generators(loop: asyncio.AbstractEventLoop) -> None:
+async def close_async_generators(loop: asyncio.AbstractEventLoop, *, live: bool = True) -> None:
     """Close the async generators a test left unfinished, as ``asyncio.Runner.close()`` would.
 
     Waits for the ``aclose()`` tasks asyncio's finalizer hook started (or
@@ -474,13 +477,14 @@ async def close_async_generators(loop: asyncio.AbstractEventLoop) -> None:
     closed after it is cancelled, when the loop shuts down. An error raised
     while closing goes to the loop's exception handler, as
     ``loop.shutdown_asyncgens()`` reports it. Unlike that method, it leaves
-    the loop able to run generators afterwards (a loop a class shares).
+    the loop able to run generators afterwards. ``live=False`` leaves the
+    live generators alone (on a loop a class shares, they may be the class's).
     """
     for _ in range(_CLOSING_ROUNDS):
         if queued_aclose(loop):
             await asyncio.sleep(0)  # let the hook's create_task() calls run
         closing = [t for t in asyncio.all_tasks(loop) if type(t.get_coro()) is ACLOSE and not t.done()]
-        idle = idle_async_generators(loop)
+        idle = idle_async_generators(loop) if live else []
         if not closing and not idle:
             return
         for agen in idle:

@@ -341,6 +341,38 @@ class AsyncGeneratorTest(unittest.TestCase):
         )
         self.assertRegex(text, r"(?m)^  .*Boom: in finally$")
 
+    def test_a_class_generator_outlives_each_test(self) -> None:
+        """With loop_scope = "class", a generator asyncSetUpClass made is not closed after a test."""
+        closed: list[str] = []
+
+        async def ticks() -> AsyncIterator[int]:
+            try:
+                for i in range(10):
+                    yield i
+            finally:
+                closed.append("closed")
+
+        class Test(AsyncTestCase):
+            loop_scope = "class"
+            seen: list[int] = []
+
+            @classmethod
+            async def asyncSetUpClass(cls) -> None:
+                cls.gen = ticks()
+                cls.seen.append(await cls.gen.__anext__())
+
+            async def test_1(self) -> None:
+                self.seen.append(await self.gen.__anext__())
+
+            async def test_2(self) -> None:
+                self.seen.append(await self.gen.__anext__())
+
+        result = unittest.TestResult()
+        unittest.defaultTestLoader.loadTestsFromTestCase(Test).run(result)
+        self.assertTrue(result.wasSuccessful(), result.errors + result.failures)
+        self.assertEqual(Test.seen, [0, 1, 2])
+        self.assertEqual(closed, ["closed"])  # once, with the class's loop
+
     def test_an_error_while_closing_is_reported(self) -> None:
         """A generator whose finally raises fails the test with that error."""
 
