@@ -194,12 +194,15 @@ class LifecycleTest(unittest.TestCase):
             async def on_cleanup(self) -> None:
                 events.append("cleanup")
 
+        failing = Test("test_fails")
         with self.assertRaisesRegex(ValueError, r"^first$"):
-            Test("test_fails").debug()
+            failing.debug()
         self.assertEqual(events, ["asyncSetUp", "test"])
+        failing.doCleanups()
         self.assertIsNone(current_loop())
         Test("test_passes").debug()
         self.assertEqual(events, ["asyncSetUp", "test", "asyncSetUp", "cleanup"])
+        self.assertIsNone(current_loop())
 
     def test_debug_of_a_skipped_test_raises_skip(self) -> None:
         """debug() of a skipped test raises SkipTest and makes no loop."""
