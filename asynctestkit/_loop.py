@@ -570,7 +570,11 @@ class _VirtualEventLoop(asyncio.SelectorEventLoop):
             if self._debug:  # type: ignore[attr-defined]
                 self._check_callback(func, "run_in_executor")  # type: ignore[attr-defined]
             job = self._atk_threads.job(func)
-            fut = super().run_in_executor(executor, job, *args)
+            try:
+                fut = super().run_in_executor(executor, job, *args)
+            except BaseException:
+                self._atk_threads.landed(job)  # never submitted (a shut-down executor)
+                raise
             fut.add_done_callback(lambda _: self._atk_threads.landed(job))
             return fut
         # Another executor (processes): in flight until its future lands.

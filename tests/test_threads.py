@@ -215,6 +215,25 @@ class TestWrapFuture(unittest.TestCase):
         self.assertEqual(clock.now, 0)
 
 
+    def test_refused_job_is_not_work_in_flight(self) -> None:
+        """A job a shut-down executor refuses is not waited for: time goes on jumping."""
+        clock = VirtualClock()
+
+        async def main() -> str:
+            loop = asyncio.get_running_loop()
+            executor = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+            executor.shutdown()
+            try:
+                loop.run_in_executor(executor, int)
+            except RuntimeError as exc:
+                await asyncio.sleep(3600)
+                return str(exc)
+            return "accepted"
+
+        self.assertEqual(run(clock, main), "cannot schedule new futures after shutdown")
+        self.assertEqual(clock.now, 3600)
+
+
 class TestToThread(unittest.TestCase):
     def test_running_thread_beats_a_virtual_timeout(self) -> None:
         """to_thread racing a virtual timeout: the thread's real work takes no virtual time."""
