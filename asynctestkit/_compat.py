@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
 __all__ = (
+    "EAGER_START",
     "FACTORY_TASKS_NAMED_NONE",
     "PY311",
     "callback_failed",
@@ -32,6 +33,10 @@ __all__ = (
 )
 
 PY311 = sys.version_info >= (3, 11)
+
+# 3.12 added eager task start (asyncio.Task(..., eager_start=True), gh-97696);
+# before it a seeded loop has no eager start to choose.
+EAGER_START = sys.version_info >= (3, 12)
 
 # 3.13.0-3.13.2's loop.create_task() calls task.set_name(name) on what a task
 # factory returns, even when name is None, so every such task is named "None"
