@@ -135,8 +135,8 @@ def run_test(case: Any, result: unittest.TestResult | None, run_once: Callable[[
         # A class's loop is seeded once, for the class (class_seed); a skipped
         # test runs nothing.
         seeds, exploring, check = [None], False, False
-    if not check and not exploring:
-        case._asynctestkit_schedule = (seeds[0], None)
+    if not check and not exploring and seeds[0] is None:
+        case._asynctestkit_schedule = (None, None)
         return run_once(result)
     if result is None:
         result = case.defaultTestResult()
@@ -144,7 +144,8 @@ def run_test(case: Any, result: unittest.TestResult | None, run_once: Callable[[
         if start_test_run is not None:
             start_test_run()
     for seed in seeds:
-        outcome = _run_schedule(case, seed, check)
+        # One seed: the test itself; explored seeds: a fresh instance each.
+        outcome = _run_schedule(case, seed, check, fresh=exploring)
         if result.shouldStop:
             break
         if not exploring or outcome.skipped or seed is None:
@@ -205,11 +206,15 @@ class _Recorder(unittest.TestResult):
         self.calls.append(("addDuration", (elapsed,)))
 
 
-def _run_schedule(case: Any, seed: int | None, check: bool) -> _Recorder:
-    """Run a fresh instance of the test under ``seed``; twice, compared, with ``check``."""
+def _run_schedule(case: Any, seed: int | None, check: bool, *, fresh: bool = True) -> _Recorder:
+    """Run the test under ``seed`` into a `_Recorder`; twice, compared, with ``check``."""
     first = _Recorder()
     trace = Trace() if check else None
-    _run_once(_fresh(case, seed, trace), first)
+    if fresh:
+        _run_once(_fresh(case, seed, trace), first)
+    else:
+        case._asynctestkit_schedule = (seed, trace)
+        _run_once(case, first)
     if trace is None:
         return first
     second = _Recorder()
