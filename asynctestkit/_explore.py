@@ -52,7 +52,7 @@ EXPLORE_ENV = "ASYNCTESTKIT_EXPLORE"
 CHECK_ENV = "ASYNCTESTKIT_CHECK_DETERMINISM"
 
 # The loop's own default, for the seeded loops made here.
-_IO_GRACE: float = virtual_event_loop.__kwdefaults__["io_grace"]
+_IO_GRACE: float = (virtual_event_loop.__kwdefaults__ or {})["io_grace"]
 
 _Err = tuple[type[BaseException], BaseException, Any]
 
@@ -60,7 +60,7 @@ _Err = tuple[type[BaseException], BaseException, Any]
 def check_seed(value: object, where: str) -> int | None:
     """Return a schedule seed (an int >= 0, or None) or raise TypeError naming ``where``."""
     if value is None or (isinstance(value, int) and not isinstance(value, bool) and value >= 0):
-        return value  # type: ignore[return-value]
+        return value
     raise TypeError(f"{where} needs a non-negative int seed, or None for the default order; got {value!r}")
 
 
@@ -148,12 +148,12 @@ def run_test(case: Any, result: unittest.TestResult | None, run_once: Callable[[
         outcome = _run_schedule(case, seed, check, fresh=exploring)
         if result.shouldStop:
             break
-        if not exploring or outcome.skipped or seed is None:
+        if not exploring or outcome.was_skipped or seed is None:
             _report(case, result, outcome, seed, exploring=False)
             break
-        if outcome.failed:
+        if outcome.broke:
             default = _run_schedule(case, None, check)
-            if default.failed:
+            if default.broke:
                 _report(case, result, default, None, exploring=False)
             else:
                 _report(case, result, outcome, seed, exploring=True, explored=len(seeds) - 1)
@@ -167,8 +167,8 @@ class _Recorder(unittest.TestResult):
     def __init__(self) -> None:
         super().__init__()
         self.calls: list[tuple[str, tuple[Any, ...]]] = []
-        self.failed = False
-        self.skipped = False
+        self.broke = False
+        self.was_skipped = False
 
     def startTest(self, test: unittest.TestCase) -> None:
         pass
@@ -180,15 +180,15 @@ class _Recorder(unittest.TestResult):
         self.calls.append(("addSuccess", ()))
 
     def addFailure(self, test: unittest.TestCase, err: Any) -> None:
-        self.failed = True
+        self.broke = True
         self.calls.append(("addFailure", (err,)))
 
     def addError(self, test: unittest.TestCase, err: Any) -> None:
-        self.failed = True
+        self.broke = True
         self.calls.append(("addError", (err,)))
 
     def addSkip(self, test: unittest.TestCase, reason: str) -> None:
-        self.skipped = True
+        self.was_skipped = True
         self.calls.append(("addSkip", (reason,)))
 
     def addExpectedFailure(self, test: unittest.TestCase, err: Any) -> None:
@@ -199,7 +199,7 @@ class _Recorder(unittest.TestResult):
 
     def addSubTest(self, test: unittest.TestCase, subtest: unittest.TestCase, err: Any) -> None:
         if err is not None:
-            self.failed = True
+            self.broke = True
         self.calls.append(("addSubTest", (subtest, err)))
 
     def addDuration(self, test: unittest.TestCase, elapsed: float) -> None:
@@ -290,10 +290,10 @@ def _report(
 
 
 def _annotated(err: _Err, note: str) -> _Err:
-    exc_type, exc, tb = err
+    _, exc, tb = err
     if PY311:
         # 3.11+ print exception notes (PEP 678) after the message.
-        exc.add_note(note)
+        exc.add_note(note)  # type: ignore[attr-defined,unused-ignore]
         return err
     if len(exc.args) == 1 and isinstance(exc.args[0], str):
         exc.args = (f"{exc.args[0]}\n\n{note}",)
@@ -306,7 +306,9 @@ def _annotated(err: _Err, note: str) -> _Err:
 
 def _skipped(case: Any) -> bool:
     method = getattr(case, case._testMethodName, None)
-    return bool(getattr(type(case), "__unittest_skip__", False) or getattr(method, "__unittest_skip__", False))
+    return bool(
+        getattr(type(case), "__unittest_skip__", False) or getattr(method, "__unittest_skip__", False)
+    )
 
 
 def seeded_loop(

@@ -677,7 +677,8 @@ def virtual_event_loop(
     ):
         raise ValueError(f"io_grace needs a finite, non-negative number of seconds; got {io_grace!r}")
     if seed is not None:
-        from ._schedule import seeded_event_loop  # noqa: PLC0415 - only loaded for a seed
+        # Imported here: the seeded loop is only loaded when a seed asks for it.
+        from ._schedule import seeded_event_loop
 
         return seeded_event_loop(clock, float(io_grace), seed, jitter, eager_tasks)
     driver: _Driver = _VirtualEventLoop(clock, float(io_grace))

@@ -88,7 +88,7 @@ class Trace:
     def first_difference(self, other: Trace) -> str | None:
         """Describe the first step where ``other`` differs from this trace (None: no difference)."""
         mine, theirs = self.steps, other.steps
-        for i, (a, b) in enumerate(zip(mine, theirs)):
+        for i, (a, b) in enumerate(zip(mine, theirs, strict=False)):
             if a != b:
                 return (
                     f"step {i + 1}: the first run ran {_show(a)}, "
@@ -170,7 +170,7 @@ class SeededEventLoop(_VirtualEventLoop):
         super().__init__(clock, io_grace)
         if rng is not None:
             # Read by call_at and call_later for each timer (see _base_run_once).
-            self._atk_seq = iter(rng.random, -1.0)
+            self._atk_seq = iter(rng.random, -1.0)  # type: ignore[assignment]
             selector = self._selector
             selector._inner = self._atk_io = _DeferringSelector(selector._inner)
         if trace is not None:
@@ -195,12 +195,11 @@ class SeededEventLoop(_VirtualEventLoop):
                 clock = self._atk_clock
                 head = heap[0]
                 if head[0] <= clock._end:
-                    if self._selector._others or self._atk_woken:
-                        # Timers due at this instant, and outside events (another
-                        # thread's callbacks, real IO) may be ready: asyncio takes
-                        # the outside ones first; they may as well land just after.
-                        if rng.random() < 0.5:
-                            self._atk_defer_outside()
+                    # Timers due at this instant, and outside events (another
+                    # thread's callbacks, real IO) may be ready: asyncio takes
+                    # the outside ones first; they may as well land just after.
+                    if (self._selector._others or self._atk_woken) and rng.random() < 0.5:
+                        self._atk_defer_outside()
                 elif not (
                     self._ready or head[2]._cancelled or not clock._autojump  # type: ignore[attr-defined]
                     or self._atk_in_flight or clock._holds or self._selector._others
@@ -230,7 +229,7 @@ class SeededEventLoop(_VirtualEventLoop):
         # Take the other thread's callbacks out of `ready`, keeping every
         # other callback in its place and order; popleft/append are atomic,
         # so a thread appending meanwhile only adds to the end.
-        keep = []
+        keep: list[Any] = []
         ready: Any = self._ready  # type: ignore[attr-defined]
         deferred = self._atk_deferred
         for _ in range(len(ready)):
@@ -266,7 +265,7 @@ class SeededEventLoop(_VirtualEventLoop):
             del handle._source_traceback[-1]
         self._ready.append(handle)  # type: ignore[attr-defined]
         self._write_to_self()
-        return handle  # type: ignore[no-any-return]
+        return handle
 
     # -- eager or lazy task start ----------------------------------------
 

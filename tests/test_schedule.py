@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import functools
 import os
 import random
 import re
@@ -235,6 +236,54 @@ class PerturbationsTest(unittest.TestCase):
         self.assertEqual(outcomes(child_and_parent), {("parent", "child")})
         if not PY312:
             self.assertEqual(outcomes(child_and_parent, eager_tasks=True), {("parent", "child")})
+
+
+class LatenessEdgesTest(unittest.TestCase):
+    def test_late_with_a_socket_open(self) -> None:
+        """With a real socket registered (no data), the jump to a timer lands late too."""
+
+        async def main() -> float:
+            a, b = socket.socketpair()
+            loop = asyncio.get_running_loop()
+            loop.add_reader(a, lambda: None)
+            try:
+                return await woken_at(10)
+            finally:
+                loop.remove_reader(a)
+                a.close()
+                b.close()
+
+        wakes = [run_seeded(seed, main, io_grace=0) for seed in range(20)]
+        self.assertTrue(all(10 <= t <= 10.1 for t in wakes), wakes)
+        self.assertGreater(max(wakes), 10)
+
+    def test_never_early_at_large_times(self) -> None:
+        """Past 2**16 s, where a nanosecond is below the float spacing, timers still never fire early."""
+
+        async def main() -> tuple[float, float]:
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + 1e-6
+            await asyncio.sleep(1e-6)
+            return deadline, loop.time()
+
+        for seed in range(50):
+            loop = virtual_event_loop(VirtualClock(start=1e9), seed=seed)
+            try:
+                deadline, woke = loop.run_until_complete(main())
+            finally:
+                loop.close()
+            self.assertGreaterEqual(woke, deadline)
+
+    def test_the_budget_still_holds(self) -> None:
+        """A late jump past the clock's budget fails with LivelockError, as an exact one does."""
+        from asynctestkit import LivelockError
+
+        loop = virtual_event_loop(VirtualClock(budget=10), seed=1)
+        try:
+            with self.assertRaisesRegex(LivelockError, r"^Virtual-time budget exhausted"):
+                loop.run_until_complete(asyncio.sleep(100))
+        finally:
+            loop.close()
 
 
 class GuaranteesTest(unittest.TestCase):
@@ -686,6 +735,111 @@ class ExploreTest(unittest.TestCase):
         self.assertEqual(len(result.failures), 1)
 
 
+class ExploreEdgesTest(unittest.TestCase):
+    def setUp(self) -> None:
+        RaceTest.runs = []
+
+    def test_debug_runs_under_the_seed(self) -> None:
+        """debug() runs the test once under its schedule_seed (or ASYNCTESTKIT_SEED)."""
+        seen = []
+
+        class Test(ClockedTestCase):
+            schedule_seed = 4
+
+            async def test_it(self) -> None:
+                seen.append(await three_timers_due_together())
+
+        with env():
+            Test("test_it").debug()
+        with env(ASYNCTESTKIT_SEED="5"):
+            Test("test_it").debug()
+        self.assertEqual(seen, [run_seeded(4, three_timers_due_together), run_seeded(5, three_timers_due_together)])
+
+    def test_env_seed_seeds_a_class_loop(self) -> None:
+        """ASYNCTESTKIT_SEED seeds the loop a class shares, too."""
+        seen = []
+
+        class Test(ClockedTestCase):
+            loop_scope = "class"
+
+            async def test_it(self) -> None:
+                seen.append(await three_timers_due_together())
+
+        for seed in range(10):
+            with env(ASYNCTESTKIT_SEED=str(seed)):
+                unittest.TestSuite([Test("test_it")]).run(unittest.TestResult())
+        self.assertEqual(seen, [run_seeded(seed, three_timers_due_together) for seed in range(10)])
+
+    def test_expected_failures_are_expected_under_every_seed(self) -> None:
+        """An expectedFailure test explores on and is reported as expected once; a success as unexpected."""
+
+        class Test(ClockedTestCase):
+            explore = 5
+
+            @unittest.expectedFailure
+            async def test_fails(self) -> None:
+                self.fail("known")
+
+            @unittest.expectedFailure
+            async def test_passes(self) -> None:
+                pass
+
+        with env():
+            failing = run_test(Test("test_fails"))
+            passing = run_test(Test("test_passes"))
+        self.assertEqual((len(failing.expectedFailures), failing.testsRun), (1, 1))
+        self.assertEqual((len(passing.unexpectedSuccesses), passing.testsRun), (1, 1))
+
+    def test_an_error_with_a_structured_message_carries_the_seed(self) -> None:
+        """An error whose message is not its one argument (OSError) still names the seed."""
+
+        class Test(RaceTest):
+            explore = 100
+
+            async def test_race(self) -> None:
+                try:
+                    await RaceTest.test_race(self)
+                except AssertionError:
+                    raise OSError(2, "gone") from None
+
+        with env():
+            result = run_test(Test("test_race"))
+        self.assertEqual(len(result.errors), 1)
+        self.assertRegex(result.errors[0][1], r"(?m)^FileNotFoundError: \[Errno 2\] gone$")
+        self.assertRegex(result.errors[0][1], r"(?m)^(RuntimeError: )?Failed under schedule seed \d+ ")
+
+    def test_a_class_with_its_own_init(self) -> None:
+        """A test class whose __init__ takes other arguments is explored on the one instance."""
+        runs: list[str] = []
+
+        class Test(ClockedTestCase):
+            explore = 3
+
+            def __init__(self, methodName: str, label: str) -> None:
+                super().__init__(methodName)
+                self.label = label
+
+            async def test_it(self) -> None:
+                runs.append(self.label)
+
+        with env():
+            self.assertTrue(run_test(Test("test_it", "x")).wasSuccessful())
+        self.assertEqual(runs, ["x"] * 4)
+
+    def test_a_stopped_result_ends_the_exploration(self) -> None:
+        """When the run is being stopped (Ctrl-C, failfast), exploring stops after the current seed."""
+
+        class Test(RaceTest):
+            explore = 100
+
+        result = unittest.TestResult()
+        result.stop()
+        with env():
+            Test("test_race").run(result)
+        self.assertEqual(len(RaceTest.runs), 1)
+        self.assertEqual(result.testsRun, 0)
+
+
 class DeterminismCheckTest(unittest.TestCase):
     def test_a_deterministic_test_passes_twice(self) -> None:
         """ASYNCTESTKIT_CHECK_DETERMINISM=1 runs each schedule twice; equal traces pass."""
@@ -717,6 +871,25 @@ class DeterminismCheckTest(unittest.TestCase):
             r"(?m)^AssertionError: Not deterministic: two runs of this test under schedule seed 3 "
             r"differ at step \d+: the first run ran timer: .+ at virtual time [\d.]+s, the second "
             r"ran timer: .+ at virtual time [\d.]+s\. Something the schedule does not control",
+        )
+
+    def test_a_run_that_does_more_fails_too(self) -> None:
+        """A second run that runs more steps than the first is a difference, named as such."""
+        calls: list[int] = []
+
+        class Test(ClockedTestCase):
+            async def test_it(self) -> None:
+                calls.append(1)
+                if len(calls) == 2:
+                    asyncio.get_running_loop().call_soon(functools.partial(int, "1"))
+                await asyncio.sleep(0)
+
+        with env(ASYNCTESTKIT_CHECK_DETERMINISM="1"):
+            text = only_failure(self, run_test(Test("test_it")))
+        self.assertRegex(
+            text,
+            r"(?m)^AssertionError: Not deterministic: two runs of this test under the default order "
+            r"differ at step \d+: the first run ran .+, the second ran .+",
         )
 
     def test_the_check_covers_explored_seeds(self) -> None:
