@@ -241,6 +241,10 @@ class SeededEventLoop(_VirtualEventLoop):
         self._atk_io.skip = True
         self._atk_woken = True
 
+    def _atk_busy(self) -> bool:
+        # Callbacks held back behind timers are ready work too (clock.settle()).
+        return bool(self._atk_deferred) or super()._atk_busy()
+
     def _atk_jump(self, when: float) -> None:
         # Every jump to the next timer lands up to jitter x the sleep late.
         jitter = self._atk_jitter
