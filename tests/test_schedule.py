@@ -498,8 +498,12 @@ class ScheduleSeedTest(unittest.TestCase):
     def test_configure_schedule_seed(self) -> None:
         """@configure(schedule_seed=N) seeds one test, and its failure says how to replay it."""
 
+        failing = self.failing_seed()
+
         class Test(RaceTest):
-            test_race = configure(schedule_seed=self.failing_seed())(RaceTest.test_race)
+            @configure(schedule_seed=failing)
+            async def test_race(self) -> None:
+                await RaceMixin.test_race(self)
 
         with env():
             text = only_failure(self, run_test(Test("test_race")))
@@ -671,7 +675,8 @@ class ExploreTest(unittest.TestCase):
 
         RaceMixin.runs = []
         with env(ASYNCTESTKIT_EXPLORE="0"):
-            self.assertTrue(run_test(Test("test_race")).wasSuccessful())
+            outcome = run_test(Test("test_race"))
+        self.assertTrue(outcome.wasSuccessful(), outcome.failures + outcome.errors)
         self.assertEqual(RaceMixin.runs, [6.0])
 
     def test_a_failure_in_every_order_has_no_seed(self) -> None:
