@@ -134,10 +134,8 @@ def describe_step(handle: Any) -> str:
     return f"{kind}: {name}"
 
 
-# The heap's tie-breaker (see _loop._Entry) becomes a seeded random float:
-# timers due at one instant fire in a seeded order. Two equal keys (about one
-# chance in 2**53 per pair) would compare the TimerHandles, which compare by
-# deadline: no error, only the order of that pair left to the heap.
+# The unseeded loop's own methods, called without super()'s lookup: the
+# seeded loop's _run_once adds one step before each iteration.
 _base_run_once = _VirtualEventLoop._run_once
 _base_jump = _VirtualEventLoop._atk_jump
 
@@ -169,7 +167,12 @@ class SeededEventLoop(_VirtualEventLoop):
         self._atk_inner_factory: Any = None
         super().__init__(clock, io_grace)
         if rng is not None:
-            # Read by call_at and call_later for each timer (see _base_run_once).
+            # The heap's tie-breaker (see _loop._Entry), read by call_at and
+            # call_later for each timer, becomes a seeded random float: timers
+            # due at one instant fire in a seeded order. Two equal keys (about
+            # one chance in 2**53 per pair) would compare the TimerHandles,
+            # which compare by deadline: no error, only that pair's order left
+            # to the heap.
             self._atk_seq = iter(rng.random, -1.0)  # type: ignore[assignment]
             selector = self._selector
             selector._inner = self._atk_io = _DeferringSelector(selector._inner)
@@ -236,8 +239,8 @@ class SeededEventLoop(_VirtualEventLoop):
             handle = ready.popleft()
             (deferred if type(handle) is _OutsideHandle else keep).append(handle)
         ready.extendleft(reversed(keep))
-        # And real IO: skip this iteration's poll (the self-pipe's byte too:
-        # poll it next time).
+        # And real IO: this iteration polls (woken), and that poll is skipped;
+        # what is ready, the self-pipe's byte included, is read next time.
         self._atk_io.skip = True
         self._atk_woken = True
 
