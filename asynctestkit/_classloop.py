@@ -217,6 +217,7 @@ def lend_loop(case: Any) -> asyncio.AbstractEventLoop:
         clock.budget = case._asynctestkit_option("clock_budget")
         clock.autojump = case._asynctestkit_option("autojump")
         case.clock_started_at = clock.now
+        case._asynctestkit_started_ns = clock.now_ns
     return state.loop
 
 
