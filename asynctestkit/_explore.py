@@ -27,6 +27,7 @@ where the two runs differ.
 
 from __future__ import annotations
 
+import inspect
 import os
 import sys
 import unittest
@@ -146,7 +147,7 @@ def run_test(case: Any, result: unittest.TestResult | None, run_once: Callable[[
     for seed in seeds:
         # One seed: the test itself; explored seeds: a fresh instance each.
         outcome = _run_schedule(case, seed, check, fresh=exploring)
-        if result.shouldStop:
+        if getattr(result, "shouldStop", False):
             break
         if not exploring or outcome.was_skipped or seed is None:
             _report(case, result, outcome, seed, exploring=False)
@@ -243,9 +244,11 @@ def _fresh(case: Any, seed: int | None, trace: Trace | None) -> Any:
     # A new instance for each run, as the loader would make: a run starts from
     # the same state whatever the previous run left on the instance.
     try:
-        test = type(case)(case._testMethodName)
-    except Exception:  # a class whose __init__ takes other arguments
+        inspect.signature(type(case)).bind(case._testMethodName)
+    except (TypeError, ValueError):  # a class whose __init__ takes other arguments
         test = case
+    else:
+        test = type(case)(case._testMethodName)
     test._asynctestkit_schedule = (seed, trace)
     return test
 
