@@ -900,8 +900,28 @@ class DeterminismCheckTest(unittest.TestCase):
         self.assertRegex(
             text,
             r"(?m)^AssertionError: Not deterministic: two runs of this test under the default order "
-            r"differ at step \d+: the first run ran .+, the second ran .+",
+            r"differ at step \d+: the first run ran .+, the second ran callback: int at virtual "
+            r"time 0\.0s\.",
         )
+
+    def test_traces_of_different_lengths_differ(self) -> None:
+        """A run that stops early differs from one that goes on, at the first step it lacks."""
+        from asynctestkit._schedule import Trace
+
+        short, long = Trace(), Trace()
+        short.steps[:] = [(0, "timer: a")]
+        long.steps[:] = [(0, "timer: a"), (5_000_000_000, "timer: b")]
+        self.assertEqual(
+            short.first_difference(long),
+            "step 2: the first run ran nothing more (it had ended), the second ran timer: b at "
+            "virtual time 5.0s",
+        )
+        self.assertEqual(
+            long.first_difference(short),
+            "step 2: the first run ran timer: b at virtual time 5.0s, the second ran nothing more "
+            "(it had ended)",
+        )
+        self.assertIsNone(long.first_difference(long))
 
     def test_the_check_covers_explored_seeds(self) -> None:
         """With exploration, each seed and the default order are checked."""
