@@ -140,10 +140,19 @@ def run_test(case: Any, result: unittest.TestResult | None, run_once: Callable[[
         case._asynctestkit_schedule = (None, None)
         return run_once(result)
     if result is None:
+        # As TestCase.run does without a result.
         result = case.defaultTestResult()
-        start_test_run = getattr(result, "startTestRun", None)
-        if start_test_run is not None:
-            start_test_run()
+        result.startTestRun()
+        try:
+            return _run_schedules(case, result, seeds, exploring=exploring, check=check)
+        finally:
+            result.stopTestRun()
+    return _run_schedules(case, result, seeds, exploring=exploring, check=check)
+
+
+def _run_schedules(
+    case: Any, result: unittest.TestResult, seeds: list[int | None], *, exploring: bool, check: bool
+) -> unittest.TestResult:
     for seed in seeds:
         # One seed: the test itself; explored seeds: a fresh instance each.
         outcome = _run_schedule(case, seed, check, fresh=exploring)
