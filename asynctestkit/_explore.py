@@ -89,13 +89,13 @@ def _env_int(name: str) -> int | None:
 
 
 def single_seed(option: Callable[[str], Any]) -> int | None:
-    """The seed of a test run once: ``ASYNCTESTKIT_SEED``, else the ``schedule_seed`` option.
+    """The seed of a test run once (``debug()``): as `plan` says, the default order if exploring.
 
     Raises:
         TypeError, ValueError: a schedule option or variable is not valid.
     """
-    seeds, _ = plan(option)
-    return seeds[0]
+    seeds, exploring = plan(option)
+    return None if exploring else seeds[0]
 
 
 def class_seed(cls: type) -> int | None:

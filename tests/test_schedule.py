@@ -770,7 +770,7 @@ class ExploreEdgesTest(unittest.TestCase):
         RaceMixin.runs = []
 
     def test_debug_runs_under_the_seed(self) -> None:
-        """debug() runs the test once under its schedule_seed (or ASYNCTESTKIT_SEED)."""
+        """debug() runs the test once: under its schedule_seed or ASYNCTESTKIT_SEED; exploring, the default order."""
         seen = []
 
         class Test(ClockedTestCase):
@@ -783,7 +783,12 @@ class ExploreEdgesTest(unittest.TestCase):
             Test("test_it").debug()
         with env(ASYNCTESTKIT_SEED="5"):
             Test("test_it").debug()
-        self.assertEqual(seen, [run_seeded(4, three_timers_due_together), run_seeded(5, three_timers_due_together)])
+        with env(ASYNCTESTKIT_EXPLORE="10"):
+            Test("test_it").debug()  # one run: the default order
+        self.assertEqual(
+            seen,
+            [run_seeded(4, three_timers_due_together), run_seeded(5, three_timers_due_together), ("a", "b", "c")],
+        )
 
     def test_env_seed_seeds_a_class_loop(self) -> None:
         """ASYNCTESTKIT_SEED seeds the loop a class shares, too."""
