@@ -128,6 +128,8 @@ def describe_step(handle: Any) -> str:
             where = "?"
         return f"{kind}: step of task {name} ({where})"
     name = getattr(callback, "__qualname__", None) or type(callback).__qualname__
+    if name == "BaseSelectorEventLoop._read_from_self":
+        return "IO: the loop woken by another thread (its self-pipe)"
     code = getattr(callback, "__code__", None)
     if code is not None:
         return f"{kind}: {name} ({code.co_filename}:{code.co_firstlineno})"
