@@ -2,10 +2,11 @@
 
 `ClockedTestCase.run` hands each test here. Without a seed, an exploration
 or the determinism check, the test runs once, as it always did (`run_test`
-costs three environment look-ups). Otherwise each run is a fresh instance
-of the test, run into a `_Recorder`; what one run reported is then passed
-on to the real result as this test's outcome, each failure annotated with
-the seed and the one line that replays it.
+costs three environment look-ups). Otherwise each run reports into a
+`_Recorder` (the test itself for one seed, a fresh instance for each
+explored seed and for the determinism check's second run); what one run
+reported is then passed on to the real result as this test's outcome, each
+failure annotated with the seed and the one line that replays it.
 
 Which runs (`plan`), in order of precedence:
 

@@ -142,6 +142,7 @@ _base_run_once = _VirtualEventLoop._run_once
 _base_jump = _VirtualEventLoop._atk_jump
 
 
+@final
 class SeededEventLoop(_VirtualEventLoop):
     """The virtual loop whose open choices a seed makes (made by `virtual_event_loop`).
 
