@@ -578,6 +578,21 @@ class ScheduleSeedTest(unittest.TestCase):
                 self.assertEqual(len(result.errors), 1)
                 self.assertRegex(result.errors[0][1], rf"(?m)^TypeError: {pattern}$")
 
+    def test_bad_options_fail_at_class_creation(self) -> None:
+        """The schedule options are checked when the class is made, like every class option."""
+        for option, value, error, got in (
+            ("schedule_seed", "7", TypeError, "'7' (str)"),
+            ("explore", -1, ValueError, "-1 (int)"),
+            ("schedule_jitter", float("nan"), ValueError, "nan (float)"),
+            ("schedule_eager", 1, TypeError, "1 (int)"),
+        ):
+            with self.subTest(option=option), self.assertRaisesRegex(
+                error, rf"^Test\.{option} must be .+; got {re.escape(got)}$"
+            ):
+                type("Test", (ClockedTestCase,), {option: value})
+        with self.assertRaisesRegex(TypeError, r"^configure\(explore=\.\.\.\) must be a non-negative int"):
+            configure(explore=1.5)
+
     def test_jitter_zero_keeps_exact_times(self) -> None:
         """schedule_jitter = 0: seeds reorder ties but every timestamp stays exact."""
 
