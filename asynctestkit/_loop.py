@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, final
 from ._clock import DeadlockError, LivelockError, VirtualClock, due_ns, due_until
 from ._compat import callback_failed
 from ._report import format_tasks, tracking_task_factory
-from ._threads import ThreadWatch, _active, _limbo
+from ._threads import ThreadWatch, _active, _active_threads, _limbo, last_thread
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -351,6 +351,7 @@ class _VirtualEventLoop(asyncio.SelectorEventLoop):
             real or ready or self._atk_in_flight or self._atk_subprocesses
             or clock._holds or not clock._autojump or not heap
             or self._atk_threads.quiet != len(_active) + len(_limbo)
+            or next(reversed(_active_threads), None) is not self._atk_threads.last
         ):
             self._atk_idle(heap, real)
         else:
@@ -475,7 +476,7 @@ class _VirtualEventLoop(asyncio.SelectorEventLoop):
             self._process_events(selector._inner.select(_REAL_WAIT_CAP))  # type: ignore[attr-defined]
             return
         threads = self._atk_threads
-        if threads.quiet != len(_active) + len(_limbo):
+        if threads.quiet != len(_active) + len(_limbo) or last_thread() is not threads.last:
             wait = threads.idle(clock._thread_id, keep=not clock._autojump or not heap)
             if wait is not None:
                 # A thread that can wake the loop runs: wait for it in real

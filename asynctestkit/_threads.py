@@ -53,6 +53,7 @@ import threading
 import time
 import traceback
 import types
+import weakref
 from typing import TYPE_CHECKING, Any, Final, final
 
 if TYPE_CHECKING:
@@ -64,9 +65,13 @@ _current_frames = sys._current_frames
 _get_ident = threading.get_ident
 # threading's registries of started threads (_limbo: started, not yet running).
 # Both dicts live as long as the module, `_after_fork` clears them in place
-# (3.10-3.15): their sizes say cheaply whether a thread started or ended.
+# (3.10-3.15). Their sizes, and the thread inserted last into _active, say
+# cheaply whether a thread started: the size alone misses a thread that started
+# while another ended (seen in a full test run: a new executor's worker jumped
+# past), the last key alone misses a new thread reusing an ended one's id.
 _active: Final[dict[int, threading.Thread]] = threading._active  # type: ignore[attr-defined]
 _limbo: Final[dict[threading.Thread, threading.Thread]] = threading._limbo  # type: ignore[attr-defined]
+_active_threads: Final = _active.values()  # a live view
 _real_sleep = time.sleep
 
 # Real seconds between looks at a thread that runs: short at first, for the
@@ -150,6 +155,16 @@ def active_threads() -> int:
     return len(_active) + len(_limbo)
 
 
+def _weak(thread: threading.Thread | None) -> Callable[[], threading.Thread | None]:
+    # A thread started by C code has no Thread object: "None" then.
+    return (lambda: None) if thread is None else weakref.ref(thread)
+
+
+def last_thread() -> threading.Thread | None:
+    """Return the thread that started last among those alive (cheap, lock-free)."""
+    return next(reversed(_active_threads), None)
+
+
 @final
 class _Job:
     """A thread-pool job of ``run_in_executor``: registers its worker when it starts."""
@@ -179,19 +194,22 @@ class ThreadWatch:
     Owned by the loop; `idle` is called only when the loop has nothing to do.
     """
 
-    __slots__ = ("_baseline", "_callers", "_poll", "_report", "_unstarted", "quiet")
+    __slots__ = ("_baseline", "_callers", "_poll", "_report", "_unstarted", "last", "quiet")
 
     def __init__(self) -> None:
         # Threads alive when the loop was made are not the loop's unless they
         # call into it: a debugger's or the test runner's threads.
-        self._baseline = frozenset(_current_frames())
+        # By thread object too (weakly): a new thread may reuse an ended one's id.
+        self._baseline = {ident: _weak(_active.get(ident)) for ident in _current_frames()}
         self._callers: set[int] = set()
         self._unstarted: set[_Job] = set()
         self._report = ""
         self._poll = _POLL_FIRST
-        # active_threads() when the loop last found no thread of its own; the
-        # loop skips the check while the count is still this (-1: never).
+        # active_threads() and the last thread started when the loop last found
+        # no thread of its own; the loop skips the look while both are still
+        # these (quiet -1: never).
         self.quiet = active_threads()
+        self.last = last_thread()
 
     def saw_thread(self) -> None:
         """Remember the calling thread (not the loop's) as one that can wake the loop."""
@@ -221,6 +239,7 @@ class ThreadWatch:
         """
         self._report = ""
         count = active_threads()
+        last = last_thread()
         callers = self._callers
         alive = _current_frames().keys() - {_get_ident()}  # no frame kept: see _look
         for gone in [i for i in list(callers) if i not in alive]:
@@ -249,6 +268,7 @@ class ThreadWatch:
             # No thread of ours: skip the look until threads start or end, or
             # one calls in (saw_thread sets -1, maybe while we looked).
             self.quiet = count
+            self.last = last
             if len(callers) != known:  # pragma: no cover - a thread called in as we looked
                 self.quiet = -1
         return None
@@ -284,7 +304,9 @@ class ThreadWatch:
         parked: list[_Parked] = []
         mine: dict[int, types.FrameType] = {}
         for ident, frame in frames.items():
-            if ident == loop_thread or (ident in baseline and ident not in callers):
+            if ident == loop_thread or (
+                ident in baseline and baseline[ident]() is _active.get(ident) and ident not in callers
+            ):
                 continue
             if getattr(_active.get(ident), "_asynctestkit_ignore", False):
                 continue  # our own watchdog's timer thread

@@ -234,6 +234,40 @@ class TestWrapFuture(unittest.TestCase):
         self.assertEqual(clock.now, 3600)
 
 
+class TestNewThreads(unittest.TestCase):
+    def test_a_thread_starting_as_another_ends_is_seen(self) -> None:
+        """A thread started while another ended (same number of threads) is watched: no early timeout."""
+        clock = VirtualClock()
+        stop = threading.Event()
+        older = threading.Thread(target=stop.wait)
+        older.start()  # alive when the loop is made
+        loop = virtual_event_loop(clock)
+
+        async def main() -> str:
+            reply = loop.create_future()
+            stop.set()
+            older.join()  # one thread ends...
+
+            def answer() -> None:
+                time.sleep(0.05)
+                loop.call_soon_threadsafe(reply.set_result, "answer")
+
+            newer = threading.Thread(target=answer)  # ... and another starts
+            newer.start()
+            try:
+                return await asyncio.wait_for(reply, 10)
+            finally:
+                newer.join(5)
+
+        try:
+            self.assertEqual(loop.run_until_complete(main()), "answer")
+        finally:
+            stop.set()
+            older.join(5)
+            loop.close()
+        self.assertEqual(clock.now, 0)
+
+
 class TestToThread(unittest.TestCase):
     def test_running_thread_beats_a_virtual_timeout(self) -> None:
         """to_thread racing a virtual timeout: the thread's real work takes no virtual time."""
