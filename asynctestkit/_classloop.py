@@ -30,8 +30,9 @@ from typing import TYPE_CHECKING, Any, final
 
 from ._compat import current_loop, set_current_loop
 from ._lifecycle import Raised, cancel_and_wait, context_methods, guarded_step
+from ._shield import deferred_interrupts
 from ._timepatch import patch_time
-from ._watchdog import Watchdog, WatchdogTimeout
+from ._watchdog import Watchdog, WatchdogTimeout, bury, is_buried
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
 __unittest = True  # keep these frames out of failure tracebacks
 
 __all__ = (
+    "abort",
     "add_async_class_cleanup",
     "enter_async_class_context",
     "initial_context",
@@ -151,13 +153,14 @@ def set_up_class(cls: Any) -> None:
                 )
         return
     loop = cls._asynctestkit_make_class_loop()
-    clock: VirtualClock | None = vars(cls).get(_CLOCK)
-    state = _ClassLoop(loop, clock)
-    setattr(cls, _STATE, state)
-    # Registered before anything else can fail, so it runs last: after
-    # asyncTearDownClass and the class cleanups, and also when asyncSetUpClass
-    # failed (unittest runs class cleanups after a failed setUpClass, 3.8+).
-    cls.addClassCleanup(_close, cls, state)
+    with deferred_interrupts():  # a Ctrl-C here would leave the loop with no one to close it
+        clock: VirtualClock | None = vars(cls).get(_CLOCK)
+        state = _ClassLoop(loop, clock)
+        setattr(cls, _STATE, state)
+        # Registered before anything else can fail, so it runs last: after
+        # asyncTearDownClass and the class cleanups, and also when asyncSetUpClass
+        # failed (unittest runs class cleanups after a failed setUpClass, 3.8+).
+        cls.addClassCleanup(_close, cls, state)
     _run_step(cls, state, cls.asyncSetUpClass, (), {}, "asyncSetUpClass")
 
 
@@ -316,16 +319,21 @@ async def enter_async_class_context(cls: Any, cm: AbstractAsyncContextManager[An
 @contextlib.contextmanager
 def _on_loop(cls: Any, state: _ClassLoop) -> Iterator[None]:
     """Make the loop current (and time virtual) while one class step runs."""
-    with contextlib.ExitStack() as stack:
-        # Whatever loop was current before the step is current again after
-        # (what AsyncTestCase does around each test).
-        stack.callback(set_current_loop, current_loop())
-        set_current_loop(state.loop)
-        if state.clock is not None:
-            stack.enter_context(
-                patch_time(state.clock, targets=cls.time_targets, wall=cls.time_wall)
-            )
+    stack = contextlib.ExitStack()
+    try:
+        with deferred_interrupts():
+            # Whatever loop was current before the step is current again after
+            # (what AsyncTestCase does around each test).
+            stack.callback(set_current_loop, current_loop())
+            set_current_loop(state.loop)
+            if state.clock is not None:
+                stack.enter_context(
+                    patch_time(state.clock, targets=cls.time_targets, wall=cls.time_wall)
+                )
         yield
+    finally:
+        with deferred_interrupts():
+            stack.close()
 
 
 def _run_step(
@@ -345,40 +353,82 @@ def _run_step(
     loop = state.loop
     watchdog = Watchdog(loop)
     task: asyncio.Task[Any] | None = None
-    with _on_loop(cls, state):
-        loop.set_debug(bool(getattr(cls, "_asynctestkit_debug", False)))
-        try:
-            watchdog.interrupting = True
-            watchdog.arm(getattr(cls, "timeout", None))
-            result = state.context.run(func, *args, **kwargs)
-            if inspect.isawaitable(result):
-                step = guarded_step(result, functools.partial(setattr, state, "context"))
-                task = state.context.run(loop.create_task, step, name=f"{cls.__qualname__}.{name}")
-                watchdog.step = task
-                outcome = loop.run_until_complete(task)
-                if isinstance(outcome, Raised):
-                    raise outcome.exc
-        except (WatchdogTimeout, asyncio.CancelledError):
-            if not watchdog.expired:
-                raise
-            raise TimeoutError(_timeout_message(cls, name, watchdog)) from None
-        finally:
-            watchdog.interrupting = False
-            watchdog.disarm()
-            if task is not None:
-                _settle(loop, task)
+    try:
+        with _on_loop(cls, state):
+            loop.set_debug(bool(getattr(cls, "_asynctestkit_debug", False)))
+            try:
+                watchdog.interrupting = True
+                watchdog.arm(getattr(cls, "timeout", None))
+                result = state.context.run(func, *args, **kwargs)
+                if inspect.isawaitable(result):
+                    step = guarded_step(result, functools.partial(setattr, state, "context"))
+                    task = state.context.run(loop.create_task, step, name=f"{cls.__qualname__}.{name}")
+                    watchdog.step = task
+                    outcome = loop.run_until_complete(task)
+                    if watchdog.expired:  # it caught the cancellation and returned
+                        raise WatchdogTimeout(watchdog.report)
+                    if isinstance(outcome, Raised):
+                        raise outcome.exc
+            except (WatchdogTimeout, asyncio.CancelledError, RuntimeError):
+                if not watchdog.expired:
+                    raise
+                raise TimeoutError(_timeout_message(cls, name, watchdog)) from None
+            finally:
+                try:
+                    if task is not None:
+                        _settle(loop, task, watchdog)
+                finally:
+                    watchdog.interrupting = False
+                    watchdog.disarm()
+    except BaseException as exc:
+        if not isinstance(exc, Exception):
+            # Ctrl-C: unittest lets it through without running the class
+            # cleanups, so close the class's loop now.
+            _abort(cls, state)
+        raise
 
 
-
-
-def _settle(loop: asyncio.AbstractEventLoop, task: asyncio.Task[Any]) -> None:
-    """Let a step the loop stopped under (watchdog, deadlock, Ctrl-C) unwind."""
-    if not task.done():
+def _settle(loop: asyncio.AbstractEventLoop, task: asyncio.Task[Any], watchdog: Watchdog) -> None:
+    """Let a step the loop stopped under (watchdog, deadlock, Ctrl-C) unwind, within the grace."""
+    if not task.done() and not is_buried(task):
+        if watchdog.expired:
+            watchdog.arm_rest()
         task.cancel()
         with contextlib.suppress(BaseException):
             loop.run_until_complete(task)
-    if task.done() and not task.cancelled():
+    if not task.done():
+        bury(task)  # given up on: never run again
+    elif not task.cancelled():
         task.exception()  # retrieved: no "exception was never retrieved" later
+
+
+def abort(cls: Any) -> None:
+    """Close the class's loop now, if it has one: a Ctrl-C is stopping the run.
+
+    unittest lets a KeyboardInterrupt through a test, ``tearDownClass`` and the
+    class cleanups without running the class cleanups left, one of which
+    would close the loop.
+
+    Args:
+        cls: The test case class.
+    """
+    state: _ClassLoop | None = vars(cls).get(_STATE)
+    if state is not None:
+        _abort(cls, state)
+
+
+def _abort(cls: Any, state: _ClassLoop) -> None:
+    """Close the class's loop at once (after Ctrl-C): no shutdown, just close."""
+    with deferred_interrupts():
+        loop = state.loop
+        if not loop.is_running():
+            for task in asyncio.all_tasks(loop):
+                bury(task)  # never finished: do not warn that it is destroyed pending
+            loop.close()
+        if vars(cls).get(_STATE) is state:
+            delattr(cls, _STATE)
+        if state.clock is not None and vars(cls).get(_CLOCK) is state.clock:
+            delattr(cls, _CLOCK)
 
 
 def _timeout_message(cls: Any, name: str, watchdog: Watchdog) -> str:
@@ -404,18 +454,19 @@ def _close(cls: Any, state: _ClassLoop) -> None:
         if not loop.is_closed():
             _run_step(cls, state, _shut_down, (loop,), {}, "loop shutdown")
     finally:
-        try:
-            loop.close()
-        finally:
-            if vars(cls).get(_STATE) is state:
-                delattr(cls, _STATE)
-            if state.clock is not None and vars(cls).get(_CLOCK) is state.clock:
-                delattr(cls, _CLOCK)
+        with deferred_interrupts():
+            try:
+                loop.close()
+            finally:
+                if vars(cls).get(_STATE) is state:
+                    delattr(cls, _STATE)
+                if state.clock is not None and vars(cls).get(_CLOCK) is state.clock:
+                    delattr(cls, _CLOCK)
 
 
 async def _shut_down(loop: asyncio.AbstractEventLoop) -> None:
     current = asyncio.current_task()
-    tasks = [t for t in asyncio.all_tasks(loop) if t is not current and not t.done()]
+    tasks = [t for t in asyncio.all_tasks(loop) if t is not current and not t.done() and not is_buried(t)]
     if tasks:
         await cancel_and_wait(tasks)
         for task in tasks:

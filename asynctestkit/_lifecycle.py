@@ -24,11 +24,12 @@ import functools
 import inspect
 import unittest
 import warnings
-from typing import TYPE_CHECKING, Any, ClassVar, NoReturn, TypeVar, final
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, final
 
 from ._compat import PY311, current_loop, has_async_generators, has_default_executor, set_current_loop
 from ._hygiene import Hygiene, SlowCallbackWarning, format_problems
-from ._watchdog import Watchdog, WatchdogTimeout
+from ._shield import deferred_interrupts, restore
+from ._watchdog import Watchdog, WatchdogTimeout, bury, is_buried
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Coroutine, Iterable
@@ -38,10 +39,6 @@ __unittest = True  # keep these frames out of failure tracebacks
 __all__ = ("Raised", "TestLifecycle", "cancel_and_wait", "context_methods", "guarded_step")
 
 T = TypeVar("T")
-
-# Real seconds that the steps after a timeout (tearDown, cleanups, the loop's
-# shutdown) get before the watchdog stops them too.
-_GRACE = 5.0
 
 
 class TestLifecycle(unittest.IsolatedAsyncioTestCase):
@@ -94,8 +91,11 @@ class TestLifecycle(unittest.IsolatedAsyncioTestCase):
         option = self._asynctestkit_option
         stack = contextlib.ExitStack()
         self._asynctestkit_stack = stack
+        # Once the loop exists, a Ctrl-C waits until each change is recorded in `stack`.
+        shield = deferred_interrupts()
         try:
             loop, owned = self._asynctestkit_acquire_loop()
+            shield.__enter__()
             if owned:
                 stack.callback(loop.close)
             self._asynctestkit_owns_loop = owned
@@ -127,6 +127,8 @@ class TestLifecycle(unittest.IsolatedAsyncioTestCase):
             self._asynctestkit_loop = None
             stack.close()
             raise
+        finally:
+            shield.__exit__(None, None, None)
 
     def _asynctestkit_setup_time(self, stack: contextlib.ExitStack) -> None:
         """Hook for ClockedTestCase: patch time for the whole test."""
@@ -139,19 +141,22 @@ class TestLifecycle(unittest.IsolatedAsyncioTestCase):
         self._asynctestkit_stack = None
         watchdog = self._asynctestkit_watchdog
         try:
-            if watchdog.seconds is not None:
-                watchdog.arm(_GRACE)
+            watchdog.arm_rest()
             watchdog.interrupting = True
             self._asynctestkit_hygiene.lap()
-            with contextlib.suppress(WatchdogTimeout):
+            try:
                 if self._asynctestkit_owns_loop:
                     _shut_down(loop)
                 else:
                     _cancel(loop, self._asynctestkit_hygiene.new_tasks())
+            except (WatchdogTimeout, RuntimeError):
+                # Stopped by the watchdog: what did not end is abandoned.
+                if not watchdog.expired:
+                    raise
         finally:
             watchdog.interrupting = False
             self._asynctestkit_loop = None
-            stack.close()
+            restore(stack.close)
 
     def run(self, result: unittest.result.TestResult | None = None) -> unittest.result.TestResult | None:
         # The loop is made in _callSetUp, inside unittest's error handling: a
@@ -202,8 +207,7 @@ class TestLifecycle(unittest.IsolatedAsyncioTestCase):
     ) -> Any:
         watchdog = self._asynctestkit_watchdog
         if watchdog.expired:
-            # It went off between two steps, or (timer thread) without
-            # interrupting anything: this step is where the test fails.
+            # It went off between two steps: this step is where the test fails.
             self._asynctestkit_expire()
         watchdog.interrupting = True
         try:
@@ -213,16 +217,22 @@ class TestLifecycle(unittest.IsolatedAsyncioTestCase):
             return result
         except WatchdogTimeout:
             self._asynctestkit_expire()
+            return None  # a step cut short after the timeout's report: one report only
         finally:
             watchdog.interrupting = False
 
-    def _asynctestkit_expire(self) -> NoReturn:
-        """Fail the current step with the watchdog's report; give the steps left a grace."""
+    def _asynctestkit_expire(self) -> None:
+        """Fail the current step with the watchdog's report; the steps left share the grace.
+
+        Only the first expiry fails the test: a step stopped later (a tearDown
+        that hangs too) adds no second report.
+        """
         watchdog = self._asynctestkit_watchdog
         watchdog.expired = False
-        watchdog.arm(_GRACE)
-        self._asynctestkit_timed_out = True
-        raise self.failureException(watchdog.report) from None
+        watchdog.arm_rest()
+        if not self._asynctestkit_timed_out:
+            self._asynctestkit_timed_out = True
+            raise self.failureException(watchdog.report) from None
 
     def _asynctestkit_await(self, awaitable: Awaitable[T], name: str = "step") -> T:
         loop = self._asynctestkit_loop
@@ -241,20 +251,26 @@ class TestLifecycle(unittest.IsolatedAsyncioTestCase):
         watchdog.step = task
         try:
             result = loop.run_until_complete(task)
-        except asyncio.CancelledError:
-            if watchdog.expired:  # the watchdog's timer thread cancelled the step
+        except (asyncio.CancelledError, RuntimeError):
+            if watchdog.expired:  # the watchdog cancelled the step, or stopped the loop
                 raise WatchdogTimeout(watchdog.report) from None
             raise
         finally:
-            watchdog.step = None
-            if not task.done():
+            if not task.done() and not is_buried(task):
                 # The loop stopped under the step (a deadlock, the watchdog,
-                # Ctrl-C): cancel it and let it unwind before going on.
+                # Ctrl-C): cancel it and let it unwind, within the grace.
+                if watchdog.expired:
+                    watchdog.arm_rest()
                 task.cancel()
                 with contextlib.suppress(BaseException):
                     loop.run_until_complete(task)
-            if not task.cancelled():
+            if not task.done():
+                bury(task)  # given up on: never run again
+            elif not task.cancelled():
                 task.exception()  # seen (raised here, like Ctrl-C): not "never retrieved"
+            watchdog.step = None
+        if watchdog.expired:  # it caught the cancellation and returned
+            raise WatchdogTimeout(watchdog.report)
         if isinstance(result, Raised):
             raise result.exc
         return result
@@ -288,7 +304,8 @@ class TestLifecycle(unittest.IsolatedAsyncioTestCase):
         )
         for timer in timers:
             timer.cancel()
-        slow = hygiene.slow_report()
+        # After a timeout the watchdog's report already shows what blocked.
+        slow = None if timed_out else hygiene.slow_report()
         if slow:
             if option("slow_callback_fails"):
                 sections.append(slow)
@@ -373,7 +390,8 @@ async def cancel_and_wait(tasks: Iterable[asyncio.Task[Any]]) -> None:
 
 
 def _cancel(loop: asyncio.AbstractEventLoop, tasks: list[asyncio.Task[Any]]) -> None:
-    """Cancel ``tasks`` and run the loop until they have finished."""
+    """Cancel ``tasks`` (but those the watchdog gave up on) and run the loop until they end."""
+    tasks = [task for task in tasks if not is_buried(task)]
     if tasks:
         loop.run_until_complete(cancel_and_wait(tasks))
 
