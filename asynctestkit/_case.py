@@ -13,6 +13,7 @@ import contextlib
 import contextvars
 import difflib
 import inspect
+import unittest
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from . import _classloop
@@ -179,6 +180,23 @@ class AsyncTestCase(PatchingMixin, AssertionsMixin, TestLifecycle):
         """Run asyncTearDownClass on the class's loop (class cleanups close the loop)."""
         _classloop.tear_down_class(cls)
         super().tearDownClass()
+
+    @classmethod
+    def doClassCleanups(cls) -> None:
+        """Run the class cleanups (as TestCase); a Ctrl-C closes the class's loop on its way out."""
+        try:
+            super().doClassCleanups()
+        except KeyboardInterrupt:
+            _classloop.abort(cls)
+            raise
+
+    def run(self, result: unittest.result.TestResult | None = None) -> unittest.result.TestResult | None:
+        # A Ctrl-C that stops the run skips the class cleanups: close the class's loop.
+        try:
+            return super().run(result)
+        except KeyboardInterrupt:
+            _classloop.abort(type(self))
+            raise
 
     @classmethod
     async def asyncSetUpClass(cls) -> None:

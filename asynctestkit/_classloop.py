@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, final
 
 from ._compat import current_loop, set_current_loop
 from ._lifecycle import Raised, cancel_and_wait, context_methods, guarded_step
-from ._shield import deferred_interrupts
+from ._shield import allowed_interrupts, deferred_interrupts
 from ._timepatch import patch_time
 from ._watchdog import Watchdog, WatchdogTimeout, bury, is_buried
 
@@ -152,8 +152,8 @@ def set_up_class(cls: Any) -> None:
                     "to the class (or use asyncSetUp, which runs before each test)"
                 )
         return
-    loop = cls._asynctestkit_make_class_loop()
     with deferred_interrupts():  # a Ctrl-C here would leave the loop with no one to close it
+        loop = cls._asynctestkit_make_class_loop()
         clock: VirtualClock | None = vars(cls).get(_CLOCK)
         state = _ClassLoop(loop, clock)
         setattr(cls, _STATE, state)
@@ -354,17 +354,20 @@ def _run_step(
     watchdog = Watchdog(loop)
     task: asyncio.Task[Any] | None = None
     try:
-        with _on_loop(cls, state):
+        # A Ctrl-C waits while the books are kept; it goes through in the user's code.
+        with deferred_interrupts(), _on_loop(cls, state):
             loop.set_debug(bool(getattr(cls, "_asynctestkit_debug", False)))
             try:
                 watchdog.interrupting = True
                 watchdog.arm(getattr(cls, "timeout", None))
-                result = state.context.run(func, *args, **kwargs)
+                with allowed_interrupts():
+                    result = state.context.run(func, *args, **kwargs)
                 if inspect.isawaitable(result):
                     step = guarded_step(result, functools.partial(setattr, state, "context"))
                     task = state.context.run(loop.create_task, step, name=f"{cls.__qualname__}.{name}")
                     watchdog.step = task
-                    outcome = loop.run_until_complete(task)
+                    with allowed_interrupts():
+                        outcome = loop.run_until_complete(task)
                     if watchdog.expired:  # it caught the cancellation and returned
                         raise WatchdogTimeout(watchdog.report)
                     if isinstance(outcome, Raised):
@@ -394,7 +397,7 @@ def _settle(loop: asyncio.AbstractEventLoop, task: asyncio.Task[Any], watchdog: 
         if watchdog.expired:
             watchdog.arm_rest()
         task.cancel()
-        with contextlib.suppress(BaseException):
+        with contextlib.suppress(BaseException), allowed_interrupts():
             loop.run_until_complete(task)
     if not task.done():
         bury(task)  # given up on: never run again

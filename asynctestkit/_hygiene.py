@@ -34,6 +34,7 @@ from ._report import (
     shown_coroutine,
     tracking_task_factory,
 )
+from ._shield import deferred_interrupts, restore
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -147,6 +148,11 @@ class Hygiene:
         test, on a loop the class shares) are not the test's: they are left
         out of its verdict.
         """
+        # A Ctrl-C waits until each hook is recorded for `uninstall`.
+        with deferred_interrupts():
+            self._install()
+
+    def _install(self) -> None:
         loop = self.loop
         if self._baseline:
             self._baseline_tasks = set(asyncio.all_tasks(loop))
@@ -170,8 +176,8 @@ class Hygiene:
             self._watch_threads()
 
     def uninstall(self) -> None:
-        """Stop watching and put every global hook back, whatever happened."""
-        self._stack.close()
+        """Stop watching and put every global hook back, whatever happened (or interrupts)."""
+        restore(self._stack.close)
         self.created = []
 
     def _watch_slow(self) -> None:
@@ -201,11 +207,11 @@ class Hygiene:
         # once per place and then never again), and costs no warnings state.
         old = swap_unawaited_coroutine_hook(self._on_unawaited)
         if old is not None:  # pragma: no branch - 3.10-3.14 all have the hook
-            self._stack.callback(swap_unawaited_coroutine_hook, old)
+            self._stack.callback(restore, swap_unawaited_coroutine_hook, old)
         depth = sys.get_coroutine_origin_tracking_depth()
         if depth < _ORIGIN_DEPTH:
             sys.set_coroutine_origin_tracking_depth(_ORIGIN_DEPTH)
-            self._stack.callback(sys.set_coroutine_origin_tracking_depth, depth)
+            self._stack.callback(restore, sys.set_coroutine_origin_tracking_depth, depth)
 
     def _watch_threads(self) -> None:
         # Debug mode's _check_thread(), without debug mode: asyncio's loops are

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, final
 
 from ._compat import PY311, current_loop, has_async_generators, has_default_executor, set_current_loop
 from ._hygiene import Hygiene, SlowCallbackWarning, format_problems
-from ._shield import deferred_interrupts, restore
+from ._shield import allowed_interrupts, deferred_interrupts, restore
 from ._watchdog import Watchdog, WatchdogTimeout, bury, is_buried
 
 if TYPE_CHECKING:
@@ -97,11 +97,11 @@ class TestLifecycle(unittest.IsolatedAsyncioTestCase):
             loop, owned = self._asynctestkit_acquire_loop()
             shield.__enter__()
             if owned:
-                stack.callback(loop.close)
+                stack.callback(restore, loop.close)
             self._asynctestkit_owns_loop = owned
             loop.set_debug(bool(option("debug")))
             # Whatever loop was current before the test is current again after.
-            stack.callback(set_current_loop, current_loop())
+            stack.callback(restore, set_current_loop, current_loop())
             set_current_loop(loop)
             self._asynctestkit_loop = loop
             self._asynctestkit_context = self._asynctestkit_initial_context()
@@ -115,11 +115,11 @@ class TestLifecycle(unittest.IsolatedAsyncioTestCase):
                 threads=option("check_threads"),
                 baseline=not owned,
             )
-            stack.callback(hygiene.uninstall)
+            stack.callback(restore, hygiene.uninstall)
             hygiene.install()
             self._asynctestkit_hygiene = hygiene
             watchdog = Watchdog(loop)
-            stack.callback(watchdog.disarm)
+            stack.callback(restore, watchdog.disarm)
             watchdog.arm(option("timeout"))
             self._asynctestkit_watchdog = watchdog
         except BaseException:
@@ -145,14 +145,20 @@ class TestLifecycle(unittest.IsolatedAsyncioTestCase):
             watchdog.interrupting = True
             self._asynctestkit_hygiene.lap()
             try:
-                if self._asynctestkit_owns_loop:
-                    _shut_down(loop)
-                else:
-                    _cancel(loop, self._asynctestkit_hygiene.new_tasks())
+                with allowed_interrupts():  # it runs what the test left
+                    if self._asynctestkit_owns_loop:
+                        _shut_down(loop)
+                    else:
+                        _cancel(loop, self._asynctestkit_hygiene.new_tasks())
             except (WatchdogTimeout, RuntimeError):
                 # Stopped by the watchdog: what did not end is abandoned.
                 if not watchdog.expired:
                     raise
+            except KeyboardInterrupt:
+                # Ctrl-C: the loop closes with what did not end, silently.
+                for task in asyncio.all_tasks(loop):
+                    task._log_destroy_pending = False  # type: ignore[attr-defined]
+                raise
         finally:
             watchdog.interrupting = False
             self._asynctestkit_loop = None
@@ -161,10 +167,13 @@ class TestLifecycle(unittest.IsolatedAsyncioTestCase):
     def run(self, result: unittest.result.TestResult | None = None) -> unittest.result.TestResult | None:
         # The loop is made in _callSetUp, inside unittest's error handling: a
         # bad loop_factory is this test's error, and a skipped test costs no loop.
-        try:
-            return unittest.TestCase.run(self, result)
-        finally:
-            self._asynctestkit_finish()
+        # A Ctrl-C waits while asynctestkit (or unittest) keeps its books, and
+        # goes through while the test's own code runs (_asynctestkit_call).
+        with deferred_interrupts():
+            try:
+                return unittest.TestCase.run(self, result)
+            finally:
+                self._asynctestkit_finish()
 
     def debug(self) -> None:
         """Run the test without a result, raising its first error (as TestCase.debug)."""
@@ -210,14 +219,20 @@ class TestLifecycle(unittest.IsolatedAsyncioTestCase):
             # It went off between two steps: this step is where the test fails.
             self._asynctestkit_expire()
         watchdog.interrupting = True
+        result = None
         try:
-            result = self._asynctestkit_context.run(func, *args, **kwargs)
+            with allowed_interrupts():
+                result = self._asynctestkit_context.run(func, *args, **kwargs)
             if not sync and inspect.isawaitable(result):
                 result = self._asynctestkit_await(result, getattr(func, "__name__", "step"))
             return result
         except WatchdogTimeout:
             self._asynctestkit_expire()
             return None  # a step cut short after the timeout's report: one report only
+        except KeyboardInterrupt:
+            if inspect.iscoroutine(result) and inspect.getcoroutinestate(result) == inspect.CORO_CREATED:
+                result.close()  # interrupted before it started: not "never awaited"
+            raise
         finally:
             watchdog.interrupting = False
 
@@ -250,7 +265,8 @@ class TestLifecycle(unittest.IsolatedAsyncioTestCase):
         watchdog = self._asynctestkit_watchdog
         watchdog.step = task
         try:
-            result = loop.run_until_complete(task)
+            with allowed_interrupts():
+                result = loop.run_until_complete(task)
         except (asyncio.CancelledError, RuntimeError):
             if watchdog.expired:  # the watchdog cancelled the step, or stopped the loop
                 raise WatchdogTimeout(watchdog.report) from None
@@ -262,7 +278,7 @@ class TestLifecycle(unittest.IsolatedAsyncioTestCase):
                 if watchdog.expired:
                     watchdog.arm_rest()
                 task.cancel()
-                with contextlib.suppress(BaseException):
+                with contextlib.suppress(BaseException), allowed_interrupts():
                     loop.run_until_complete(task)
             if not task.done():
                 bury(task)  # given up on: never run again

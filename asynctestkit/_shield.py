@@ -1,16 +1,23 @@
-"""Keep a Ctrl-C from landing inside a restore: defer SIGINT for a critical section.
+"""Keep a Ctrl-C out of asynctestkit's own bookkeeping: defer SIGINT in critical sections.
 
 A KeyboardInterrupt may be raised between any two bytecodes of the main
 thread. Landing inside the code that puts a global back (``time.monotonic``,
-SIGALRM's handler, a hook, the current loop), it would leave that global
-changed for the rest of the process. `deferred_interrupts` swaps SIGINT's
-Python handler for one that only records the signal while the section runs,
-then calls the original handler (which raises KeyboardInterrupt) once the
-section is done: trio's KeyboardInterrupt protection, for a few lines at a
-time.
+SIGALRM's handler, a hook, the current loop) or between making something and
+recording how to undo it, it would leave that global changed, or that loop
+open, for the rest of the process. trio's answer is to protect its own code
+from KeyboardInterrupt and let it through only in user code; this module does
+the same with SIGINT's Python handler:
+
+* `deferred_interrupts` swaps the handler for one that only records the
+  signal; when the outermost section ends, the original handler is put back
+  and, if a SIGINT came, called (the default one raises KeyboardInterrupt).
+* `allowed_interrupts`, inside such a section, lets SIGINT through again
+  while user code runs (a test's step): a SIGINT recorded before it is
+  raised on entry, one during it is raised where it lands, as usual.
 
 Two SIGINTs are one interrupt: if a KeyboardInterrupt is already on its way
-out of the section, a deferred one is dropped rather than raised over it.
+out of a section, a deferred one is dropped rather than raised over it. On
+other threads (where SIGINT is never handled) both do nothing.
 """
 
 from __future__ import annotations
@@ -23,7 +30,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from types import FrameType, TracebackType
 
-__all__ = ("deferred_interrupts", "restore")
+__all__ = ("allowed_interrupts", "deferred_interrupts", "restore")
 
 _main_thread = threading.main_thread
 _get_ident = threading.get_ident
@@ -31,35 +38,59 @@ _getsignal = signal.getsignal
 _signal = signal.signal
 _SIGINT = signal.SIGINT
 
-# The outermost active section on the main thread, or None.
-_active: _Deferred | None = None
+# The sections open on the main thread, innermost last: True defers SIGINT,
+# False lets it through. Empty: SIGINT's handler is the program's own.
+_modes: list[bool] = []
+_original: Any = None  # the program's SIGINT handler while _modes is not empty
+_pending = False  # a SIGINT came while deferred
+
+
+def _record(signum: int, frame: FrameType | None) -> None:
+    global _pending
+    _pending = True
+
+
+def _raise_pending(exc_type: type[BaseException] | None = None) -> None:
+    """Hand a deferred SIGINT to the program's handler (dropped if an interrupt is on its way)."""
+    global _pending
+    if _pending:
+        _pending = False
+        if exc_type is not KeyboardInterrupt:
+            _original(_SIGINT, None)
 
 
 @final
-class _Deferred:
-    """One critical section; re-entrant (only the outermost swaps the handler)."""
+class _Section:
+    """One section: defer SIGINT (``defer=True``) or let it through (``False``)."""
 
-    __slots__ = ("_got", "_old", "_outer")
+    __slots__ = ("_defer", "_depth")
 
-    def __init__(self) -> None:
-        self._old: Any = None
-        self._got = False
-        self._outer = False
+    def __init__(self, defer: bool) -> None:
+        self._defer = defer
+        self._depth = 0  # its place in _modes, from 1; 0: it changed nothing
 
     def __enter__(self) -> None:
-        global _active
-        if _active is not None or _get_ident() != _main_thread().ident:
-            return  # nested, or off the main thread (SIGINT is handled on the main thread)
-        old = _getsignal(_SIGINT)
-        if not callable(old):
-            return  # SIG_IGN, SIG_DFL or a C handler: nothing raises KeyboardInterrupt
-        self._old = old
-        _signal(_SIGINT, self._record)
-        self._outer = True
-        _active = self
-
-    def _record(self, signum: int, frame: FrameType | None) -> None:
-        self._got = True
+        global _original, _pending
+        if _get_ident() != _main_thread().ident:
+            return
+        defer = self._defer
+        if not _modes:
+            if not defer:
+                return  # nothing deferred around it: SIGINT already goes through
+            old = _getsignal(_SIGINT)
+            if not callable(old):
+                return  # SIG_IGN, SIG_DFL or a C handler: nothing raises KeyboardInterrupt
+            _original = old
+            _pending = False
+            _signal(_SIGINT, _record)
+        elif _modes[-1] != defer:
+            if defer:
+                _signal(_SIGINT, _record)
+            else:
+                _raise_pending()  # held back until now: raised before the user's code runs
+                _signal(_SIGINT, _original)
+        _modes.append(defer)
+        self._depth = len(_modes)
 
     def __exit__(
         self,
@@ -67,37 +98,61 @@ class _Deferred:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        global _active
-        if not self._outer:
+        global _original, _pending
+        depth = self._depth
+        if not depth:
             return
-        self._outer = False
-        old = self._old
-        self._old = None
-        _active = None
-        # Only a handler of ours is replaced: code in the section that set its
-        # own SIGINT handler keeps it.
-        if _getsignal(_SIGINT) == self._record:
-            _signal(_SIGINT, old)
-        if self._got:
-            self._got = False
-            if exc_type is not None and issubclass(exc_type, KeyboardInterrupt):
-                return  # one interrupt is already on its way out
-            old(_SIGINT, None)
+        self._depth = 0
+        current = _getsignal(_SIGINT)
+        if not self._defer and current is not _record and callable(current):
+            _original = current  # leaving user code: adopt a SIGINT handler it installed
+        # Cut back to where this section started: an inner section whose exit
+        # was skipped (interrupted on its first line) is closed too.
+        del _modes[depth - 1 :]
+        if not _modes:
+            original = _original
+            _original = None
+            # Only a handler of ours is replaced: code in the section that set
+            # its own SIGINT handler keeps it.
+            if current is _record:
+                _signal(_SIGINT, original)
+            if _pending:
+                _pending = False
+                if exc_type is not KeyboardInterrupt:
+                    original(_SIGINT, None)
+        elif _modes[-1]:
+            if current is not _record:
+                _signal(_SIGINT, _record)
+        else:
+            if current is _record:
+                _signal(_SIGINT, _original)
+            _raise_pending(exc_type)
 
 
-def deferred_interrupts() -> _Deferred:
+def deferred_interrupts() -> _Section:
     """Return a context manager that holds back Ctrl-C until its block is done.
 
-    On the main thread, while the block runs, SIGINT only sets a flag; on
-    exit the original handler is put back and, if a SIGINT came, called
-    (the default one raises KeyboardInterrupt). Sections nest; elsewhere, or
-    when SIGINT's handler is not a Python function, it does nothing.
+    On the main thread, while the block runs, SIGINT only sets a flag; when
+    the outermost such block ends, the original handler is put back and, if a
+    SIGINT came, called (the default one raises KeyboardInterrupt). Sections
+    nest; elsewhere, or when SIGINT's handler is not a Python function, it does
+    nothing.
 
     Example:
         >>> with deferred_interrupts():
         ...     time.monotonic = saved  # never half done
     """
-    return _Deferred()
+    return _Section(True)
+
+
+def allowed_interrupts() -> _Section:
+    """Return a context manager that lets Ctrl-C through again inside a deferred section.
+
+    For the user's code inside asynctestkit's own: a SIGINT held back so far
+    is raised on entry; one that comes during the block is raised where it
+    lands. Outside any deferred section it does nothing.
+    """
+    return _Section(False)
 
 
 def restore(func: Callable[..., object], /, *args: Any) -> None:
@@ -114,7 +169,7 @@ def restore(func: Callable[..., object], /, *args: Any) -> None:
     Example:
         >>> stack.callback(restore, signal.signal, signal.SIGALRM, old)
     """
-    with _Deferred():
+    with _Section(True):
         try:
             func(*args)
         except KeyboardInterrupt:

@@ -207,14 +207,17 @@ class Watchdog:
     def _on_alarm(self, signum: int, frame: FrameType | None) -> None:
         # Runs in the loop's (main) thread, between two bytecodes of whatever it
         # was doing, maybe inside the loop's internals: only schedule callbacks,
-        # unless the thread is stuck (then raising is the only way out).
-        if self._stage == _DONE:
-            return
-        late = self._due - _monotonic()
-        if late > _SLACK:  # pragma: no cover - a signal from a timer since re-armed
-            signal.setitimer(signal.ITIMER_REAL, late)
-            return
-        if self._tick(frame):
+        # unless the thread is stuck (then raising is the only way out). A
+        # Ctrl-C waits until the stage is moved on in full.
+        with deferred_interrupts():
+            if self._stage == _DONE:
+                return
+            late = self._due - _monotonic()
+            if late > _SLACK:  # pragma: no cover - a signal from a timer since re-armed
+                signal.setitimer(signal.ITIMER_REAL, late)
+                return
+            interrupt = self._tick(frame)
+        if interrupt:
             raise WatchdogTimeout(self.report)
 
     def _on_timer(self, generation: int) -> None:
