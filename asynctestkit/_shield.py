@@ -11,6 +11,7 @@ the same with SIGINT's Python handler:
 * `deferred_interrupts` swaps the handler for one that only records the
   signal; when the outermost section ends, the original handler is put back
   and, if a SIGINT came, called (the default one raises KeyboardInterrupt).
+  Sections nest; only the outermost one costs system calls.
 * `allowed_interrupts`, inside such a section, lets SIGINT through again
   while user code runs (a test's step): a SIGINT recorded before it is
   raised on entry, one during it is raised where it lands, as usual.
@@ -22,32 +23,52 @@ other threads (where SIGINT is never handled) both do nothing.
 
 from __future__ import annotations
 
+import os
 import signal
+import sys
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, final
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
     from types import FrameType, TracebackType
 
 __all__ = ("allowed_interrupts", "deferred_interrupts", "restore")
 
-_main_thread = threading.main_thread
 _get_ident = threading.get_ident
-_getsignal = signal.getsignal
-_signal = signal.signal
-_SIGINT = signal.SIGINT
+_main_ident = threading.main_thread().ident
+
+
+def _after_fork() -> None:
+    global _main_ident
+    _main_ident = threading.main_thread().ident  # the forking thread is the child's main
+
+
+if hasattr(os, "register_at_fork"):  # pragma: no branch - POSIX
+    os.register_at_fork(after_in_child=_after_fork)
+
+# The C functions under `signal`: its Python wrappers convert every handler to
+# and from an enum, which costs more than the system call (CPython 3.10-3.15).
+_csignal = getattr(signal, "_signal", signal)
+_getsignal: Callable[[int], Any] = getattr(_csignal, "getsignal", signal.getsignal)
+_signal: Callable[[int, Any], Any] = getattr(_csignal, "signal", signal.signal)
+_SIGINT = int(signal.SIGINT)
 
 # The sections open on the main thread, innermost last: True defers SIGINT,
-# False lets it through. Empty: SIGINT's handler is the program's own.
+# False lets it through. Empty: SIGINT's handler is the program's own;
+# otherwise it is _dispatch, which looks at the innermost section. Entering and
+# leaving an inner section is then a list operation, not a system call.
 _modes: list[bool] = []
 _original: Any = None  # the program's SIGINT handler while _modes is not empty
 _pending = False  # a SIGINT came while deferred
 
 
-def _record(signum: int, frame: FrameType | None) -> None:
+def _dispatch(signum: int, frame: FrameType | None) -> None:
     global _pending
-    _pending = True
+    if _modes and not _modes[-1]:
+        _original(signum, frame)  # in the user's code: as if we were not there
+    else:
+        _pending = True
 
 
 def _raise_pending(exc_type: type[BaseException] | None = None) -> None:
@@ -71,7 +92,7 @@ class _Section:
 
     def __enter__(self) -> None:
         global _original, _pending
-        if _get_ident() != _main_thread().ident:
+        if _get_ident() != _main_ident:
             return
         defer = self._defer
         if not _modes:
@@ -82,13 +103,9 @@ class _Section:
                 return  # SIG_IGN, SIG_DFL or a C handler: nothing raises KeyboardInterrupt
             _original = old
             _pending = False
-            _signal(_SIGINT, _record)
-        elif _modes[-1] != defer:
-            if defer:
-                _signal(_SIGINT, _record)
-            else:
-                _raise_pending()  # held back until now: raised before the user's code runs
-                _signal(_SIGINT, _original)
+            _signal(_SIGINT, _dispatch)
+        elif not defer and _modes[-1]:
+            _raise_pending()  # held back until now: raised before the user's code runs
         _modes.append(defer)
         self._depth = len(_modes)
 
@@ -103,9 +120,13 @@ class _Section:
         if not depth:
             return
         self._depth = 0
-        current = _getsignal(_SIGINT)
-        if not self._defer and current is not _record and callable(current):
-            _original = current  # leaving user code: adopt a SIGINT handler it installed
+        if not self._defer:
+            current = _getsignal(_SIGINT)
+            if current is not _dispatch and callable(current):
+                # The user's code installed its own SIGINT handler: adopt it
+                # (put back when the outermost section ends).
+                _original = current
+                _signal(_SIGINT, _dispatch)
         # Cut back to where this section started: an inner section whose exit
         # was skipped (interrupted on its first line) is closed too.
         del _modes[depth - 1 :]
@@ -114,18 +135,13 @@ class _Section:
             _original = None
             # Only a handler of ours is replaced: code in the section that set
             # its own SIGINT handler keeps it.
-            if current is _record:
+            if _getsignal(_SIGINT) is _dispatch:
                 _signal(_SIGINT, original)
             if _pending:
                 _pending = False
                 if exc_type is not KeyboardInterrupt:
                     original(_SIGINT, None)
-        elif _modes[-1]:
-            if current is not _record:
-                _signal(_SIGINT, _record)
-        else:
-            if current is _record:
-                _signal(_SIGINT, _original)
+        elif not _modes[-1]:
             _raise_pending(exc_type)
 
 
@@ -169,9 +185,16 @@ def restore(func: Callable[..., object], /, *args: Any) -> None:
     Example:
         >>> stack.callback(restore, signal.signal, signal.SIGALRM, old)
     """
-    with _Section(True):
-        try:
-            func(*args)
-        except KeyboardInterrupt:
-            func(*args)
-            raise
+    if _modes and _modes[-1] and _get_ident() == _main_ident:
+        section = None  # inside a deferred section already
+    else:
+        section = _Section(True)
+        section.__enter__()
+    try:
+        func(*args)
+    except KeyboardInterrupt:
+        func(*args)
+        raise
+    finally:
+        if section is not None:
+            section.__exit__(*sys.exc_info())

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from asynctestkit import AsyncTestCase, ClockedTestCase, VirtualClock, patch_time
 from asynctestkit._compat import current_loop
-from asynctestkit._shield import deferred_interrupts, restore
+from asynctestkit._shield import allowed_interrupts, deferred_interrupts, restore
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -131,6 +131,11 @@ def suite() -> unittest.TestSuite:
     return tests
 
 
+def warm_up() -> None:
+    """Run the subjects once: what is made once per process (the loop policy) exists before a snapshot."""
+    suite().run(unittest.TestResult())
+
+
 class DeferredInterruptsTest(unittest.TestCase):
     """deferred_interrupts(): a SIGINT inside the block is raised when the block ends."""
 
@@ -193,6 +198,41 @@ class DeferredInterruptsTest(unittest.TestCase):
         thread.join()
         self.assertEqual(errors, [])
 
+    def test_allowed_interrupts_raises_a_held_sigint_on_entry(self) -> None:
+        """Inside a deferred block, an allowed block first raises what was held back."""
+        events: list[str] = []
+        with self.assertRaises(KeyboardInterrupt), deferred_interrupts():
+            signal.raise_signal(signal.SIGINT)
+            events.append("deferred")
+            with allowed_interrupts():
+                events.append("user code")  # pragma: no cover - the interrupt comes first
+        self.assertEqual(events, ["deferred"])
+
+    def test_allowed_interrupts_lets_a_sigint_through_where_it_lands(self) -> None:
+        """In an allowed block (the user's code), SIGINT raises at once, as without asynctestkit."""
+        events: list[str] = []
+        with self.assertRaises(KeyboardInterrupt), deferred_interrupts(), allowed_interrupts():
+            signal.raise_signal(signal.SIGINT)
+            events.append("after the signal")  # pragma: no cover - interrupted
+        self.assertEqual(events, [])
+        self.assertIs(signal.getsignal(signal.SIGINT), signal.default_int_handler)
+
+    def test_a_handler_the_users_code_installs_is_kept(self) -> None:
+        """A SIGINT handler set inside an allowed block is the one in place afterwards."""
+        seen: list[int] = []
+
+        def handler(signum: int, frame: object) -> None:
+            seen.append(signum)
+
+        self.addCleanup(signal.signal, signal.SIGINT, signal.getsignal(signal.SIGINT))
+        with deferred_interrupts():
+            with allowed_interrupts():
+                signal.signal(signal.SIGINT, handler)
+            signal.raise_signal(signal.SIGINT)  # held back, then given to the new handler
+            self.assertEqual(seen, [])
+        self.assertEqual(seen, [signal.SIGINT])
+        self.assertIs(signal.getsignal(signal.SIGINT), handler)
+
     def test_restore_finishes_a_restore_cut_short(self) -> None:
         """restore(): an interrupt raised inside the restore runs it once more, then goes on."""
         calls: list[str] = []
@@ -207,9 +247,30 @@ class DeferredInterruptsTest(unittest.TestCase):
         self.assertEqual(calls, ["put back", "put back"])
 
 
-def warm_up() -> None:
-    """Run the subjects once: what is made once per process (the loop policy) exists before a snapshot."""
-    suite().run(unittest.TestResult())
+class InTestsTest(unittest.TestCase):
+    """In a test, Ctrl-C goes through the test's own code at once."""
+
+    def setUp(self) -> None:
+        warm_up()
+
+    def test_a_sigint_in_the_test_is_raised_where_it_lands(self) -> None:
+        """The step is interrupted at the signal, not at its end; the run stops with KeyboardInterrupt."""
+        events: list[str] = []
+
+        class Test(ClockedTestCase):
+            async def test_it(self) -> None:
+                await asyncio.sleep(1)
+                signal.raise_signal(signal.SIGINT)
+                events.append("after the signal")  # pragma: no cover - interrupted
+
+            def tearDown(self) -> None:
+                events.append("tearDown")
+
+        before = snapshot()
+        with self.assertRaises(KeyboardInterrupt):
+            Test("test_it").run(unittest.TestResult())
+        self.assertEqual(events, [])  # unittest stops at a KeyboardInterrupt
+        self.assertEqual(snapshot(), before)
 
 
 class ForcedInterruptTest(unittest.TestCase):
@@ -263,7 +324,7 @@ class InterruptStormTest(unittest.TestCase):
     def test_an_interrupt_storm_leaves_every_global_as_it_was(self) -> None:
         """Seeded random SIGINTs while test classes run in a loop; then compare every global."""
         rng = random.Random(20261129)
-        delays = [rng.uniform(0.0002, 0.004) for _ in range(300)]
+        delays = [rng.uniform(0.0002, 0.004) for _ in range(200)]
         before = snapshot()
         _Subjects.ClassScoped.loops = []
         main = threading.main_thread().ident

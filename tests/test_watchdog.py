@@ -246,7 +246,7 @@ class _Stubborn:
     class OnVirtualLoop(ClockedTestCase):
         """Busy on the virtual loop, with a timer pending (so no livelock check applies)."""
 
-        timeout = 0.1
+        timeout = 0.05
 
         async def test_spins(self) -> None:
             asyncio.get_running_loop().call_later(3600, print)
@@ -258,7 +258,7 @@ class _Stubborn:
             await asyncio.sleep(3600)
 
     class OnRealLoop(AsyncTestCase):
-        timeout = 0.1
+        timeout = 0.05
 
         async def test_spins(self) -> None:
             while True:
@@ -295,7 +295,7 @@ class WatchdogNeverMisfiresTest(unittest.TestCase):
 
     def assert_one_timeout(self, result: unittest.TestResult) -> str:
         text = failure(self, result)  # one failure, no second report or error
-        self.assertRegex(text, "(?m)" + HEADLINE.format(r"0\.1"))
+        self.assertRegex(text, "(?m)" + HEADLINE.format(r"0\.05"))
         for wrong in ("InvalidStateError", "never awaited", "still pending at the end", "Traceback"):
             self.assertNotIn(wrong, text)
         self.assertIsNone(current_loop())
@@ -356,7 +356,7 @@ class WatchdogNeverMisfiresTest(unittest.TestCase):
         events: list[str] = []
 
         class Test(AsyncTestCase):
-            timeout = 0.1
+            timeout = 0.05
 
             async def test_it(self) -> None:
                 self.addAsyncCleanup(self.cleanup)
@@ -380,7 +380,7 @@ class WatchdogNeverMisfiresTest(unittest.TestCase):
 
         class Test(AsyncTestCase):
             loop_scope = "class"
-            timeout = 0.1
+            timeout = 0.05
 
             @classmethod
             async def asyncSetUpClass(cls) -> None:
@@ -398,7 +398,7 @@ class WatchdogNeverMisfiresTest(unittest.TestCase):
         unittest.defaultTestLoader.loadTestsFromTestCase(Test).run(result)
         self.assertLess(time.perf_counter() - start, 2)
         self.assertEqual(len(result.errors), 1, result.errors)
-        self.assertRegex(result.errors[0][1], r"(?m)^TimeoutError: .*\.Test\.asyncSetUpClass ran longer than the class's timeout of 0\.1 s")
+        self.assertRegex(result.errors[0][1], r"(?m)^TimeoutError: .*\.Test\.asyncSetUpClass ran longer than the class's timeout of 0\.05 s")
         self.assertRegex(result.errors[0][1], ABANDONED)
         self.assertTrue(Test.loop.is_closed())
 
