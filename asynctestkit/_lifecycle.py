@@ -156,8 +156,11 @@ class TestLifecycle(unittest.IsolatedAsyncioTestCase):
                     raise
             except KeyboardInterrupt:
                 # Ctrl-C: the loop closes with what did not end, silently.
-                for task in asyncio.all_tasks(loop):
-                    task._log_destroy_pending = False  # type: ignore[attr-defined]
+                for task in (*asyncio.all_tasks(loop), *self._asynctestkit_hygiene.created):
+                    if not task.done():
+                        task._log_destroy_pending = False  # type: ignore[attr-defined]
+                    elif not task.cancelled():
+                        task.exception()  # the interrupt itself, raised from here
                 raise
         finally:
             watchdog.interrupting = False

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import gc
 import random
 import signal
 import sys
@@ -12,6 +14,7 @@ import time
 import unittest
 import warnings
 from typing import TYPE_CHECKING, Any
+from unittest import mock
 
 from asynctestkit import AsyncTestCase, ClockedTestCase, VirtualClock, patch_time
 from asynctestkit._compat import current_loop
@@ -19,7 +22,7 @@ from asynctestkit._shield import allowed_interrupts, deferred_interrupts, restor
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
-    from types import CodeType, FrameType
+    from types import FrameType
 
 HAS_ALARM = hasattr(signal, "setitimer")
 TIME_NAMES = ("monotonic", "monotonic_ns", "perf_counter", "perf_counter_ns", "time", "time_ns")
@@ -42,27 +45,27 @@ def snapshot() -> dict[str, Any]:
 
 
 @contextlib.contextmanager
-def interrupt_at_first_line(code: CodeType) -> Iterator[list[bool]]:
-    """Raise KeyboardInterrupt at the first line the next call of ``code`` runs, once."""
-    fired: list[bool] = []
+def interrupt_first_call(*places: tuple[object, str]) -> Iterator[list[bool]]:
+    """Make the next call of the function at each ``(owner, name)`` raise KeyboardInterrupt at once.
 
-    def local(frame: FrameType, event: str, arg: object) -> Any:
-        if event == "line" and not fired:
+    As a Ctrl-C landing on the function's first line: it has done nothing.
+    Later calls run the real function. Where a module imported the function
+    by name, list that module too.
+    """
+    fired: list[bool] = []
+    real = getattr(*places[0])
+
+    @functools.wraps(real)
+    def first_call_interrupted(*args: Any, **kwargs: Any) -> Any:
+        if not fired:
             fired.append(True)
             raise KeyboardInterrupt("forced")
-        return local
+        return real(*args, **kwargs)
 
-    def tracer(frame: FrameType, event: str, arg: object) -> Any:
-        if event == "call" and frame.f_code is code and not fired:
-            return local
-        return None
-
-    old = sys.gettrace()
-    sys.settrace(tracer)
-    try:
+    with contextlib.ExitStack() as stack:
+        for owner, name in places:
+            stack.enter_context(mock.patch.object(owner, name, first_call_interrupted))
         yield fired
-    finally:
-        sys.settrace(old)
 
 
 class _Subjects:
@@ -273,30 +276,62 @@ class InTestsTest(unittest.TestCase):
         self.assertEqual(snapshot(), before)
 
 
+    def test_a_sigint_while_the_loop_shuts_down(self) -> None:
+        """Ctrl-C in what the test left behind, as the loop closes: one KeyboardInterrupt, no leftovers."""
+
+        class Test(AsyncTestCase):
+            check_tasks = False
+
+            async def test_it(self) -> None:
+                tasks: list[asyncio.Task[None]] = []
+
+                async def last_words() -> None:
+                    try:
+                        await asyncio.sleep(3600)
+                    finally:
+                        signal.raise_signal(signal.SIGINT)
+
+                async def leaked() -> None:
+                    try:
+                        await asyncio.sleep(3600)
+                    finally:
+                        tasks.append(asyncio.ensure_future(last_words()))  # made as the leaks are cancelled
+
+                tasks.append(asyncio.ensure_future(leaked()))
+                await asyncio.sleep(0)
+
+        before = snapshot()
+        with self.assertNoLogs("asyncio", level="ERROR"):
+            with self.assertRaises(KeyboardInterrupt):
+                Test("test_it").run(unittest.TestResult())
+            gc.collect()  # nothing "never retrieved" or "destroyed but pending" either
+        self.assertEqual(snapshot(), before)
+
+
 class ForcedInterruptTest(unittest.TestCase):
     """A KeyboardInterrupt forced at the first line of each restore leaves nothing changed."""
 
     def setUp(self) -> None:
         warm_up()
 
-    def restores(self) -> dict[str, CodeType]:
-        from asynctestkit import _classloop, _compat, _hygiene, _timepatch, _watchdog
+    def restores(self) -> dict[str, tuple[tuple[object, str], ...]]:
+        from asynctestkit import _classloop, _hygiene, _lifecycle, _timepatch, _watchdog
 
         return {
-            "time patch stop": _timepatch._Activation.stop.__code__,
-            "watchdog disarm": _watchdog.Watchdog.disarm.__code__,
-            "hygiene uninstall": _hygiene.Hygiene.uninstall.__code__,
-            "current loop": _compat.set_current_loop.__code__,
-            "class loop close": _classloop._close.__code__,
+            "time patch stop": ((_timepatch._Activation, "stop"),),
+            "watchdog disarm": ((_watchdog.Watchdog, "disarm"),),
+            "hygiene uninstall": ((_hygiene.Hygiene, "uninstall"),),
+            "current loop": ((_lifecycle, "set_current_loop"), (_classloop, "set_current_loop")),
+            "class loop close": ((_classloop, "_close"),),
         }
 
     def test_an_interrupted_restore_is_finished(self) -> None:
         """Each restore, interrupted at its first line, is finished; the interrupt goes on."""
-        for name, code in self.restores().items():
+        for name, places in self.restores().items():
             with self.subTest(restore=name):
                 before = snapshot()
                 _Subjects.ClassScoped.loops = []
-                with interrupt_at_first_line(code) as fired, self.assertRaises(KeyboardInterrupt):
+                with interrupt_first_call(*places) as fired, self.assertRaises(KeyboardInterrupt):
                     suite().run(unittest.TestResult())
                 self.assertEqual(fired, [True])
                 self.assertEqual(snapshot(), before)
@@ -308,8 +343,8 @@ class ForcedInterruptTest(unittest.TestCase):
         from asynctestkit import _timepatch
 
         real = time.monotonic
-        stop = _timepatch._Activation.stop.__code__
-        with interrupt_at_first_line(stop), self.assertRaises(KeyboardInterrupt), patch_time(VirtualClock()):
+        stop = (_timepatch._Activation, "stop")
+        with interrupt_first_call(stop), self.assertRaises(KeyboardInterrupt), patch_time(VirtualClock()):
             self.assertIsNot(time.monotonic, real)
         self.assertIs(time.monotonic, real)
         self.assertLess(time.monotonic(), time.monotonic() + 1)

@@ -375,6 +375,30 @@ class WatchdogNeverMisfiresTest(unittest.TestCase):
         self.assertLess(time.perf_counter() - start, 2)
         self.assertEqual(events, ["asyncTearDown", "cleanup"])
 
+    @unittest.skipUnless(HAS_ALARM, "needs SIGALRM")
+    def test_a_tear_down_that_blocks_after_the_timeout_is_interrupted(self) -> None:
+        """A tearDown blocking the thread after the timeout is cut short; still one report."""
+        events: list[str] = []
+
+        class Test(AsyncTestCase):
+            timeout = 0.05
+
+            async def test_it(self) -> None:
+                await asyncio.Event().wait()
+
+            def tearDown(self) -> None:
+                events.append("tearDown")
+                time.sleep(3)
+
+            def doCleanups(self) -> bool:
+                events.append("cleanups")
+                return super().doCleanups()
+
+        start = time.perf_counter()
+        self.assert_one_timeout(run(Test("test_it")))
+        self.assertLess(time.perf_counter() - start, 2)
+        self.assertEqual(events, ["tearDown", "cleanups"])
+
     def test_a_class_step_that_awaits_in_finally_is_abandoned(self) -> None:
         """asyncSetUpClass past the class's timeout ends in TimeoutError; the class's loop is closed."""
 
