@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, final
 
 from ._compat import current_loop, set_current_loop
 from ._lifecycle import Raised, cancel_and_wait, context_methods, guarded_step
-from ._shield import allowed_interrupts, deferred_interrupts
+from ._shield import allowed_interrupts, deferred_interrupts, restore
 from ._timepatch import patch_time
 from ._watchdog import Watchdog, WatchdogTimeout, bury, is_buried
 
@@ -220,6 +220,7 @@ def lend_loop(case: Any) -> asyncio.AbstractEventLoop:
         clock.budget = case._asynctestkit_option("clock_budget")
         clock.autojump = case._asynctestkit_option("autojump")
         case.clock_started_at = clock.now
+        case._asynctestkit_started_ns = clock.now_ns
     return state.loop
 
 
@@ -324,7 +325,7 @@ def _on_loop(cls: Any, state: _ClassLoop) -> Iterator[None]:
         with deferred_interrupts():
             # Whatever loop was current before the step is current again after
             # (what AsyncTestCase does around each test).
-            stack.callback(set_current_loop, current_loop())
+            stack.callback(restore, set_current_loop, current_loop())
             set_current_loop(state.loop)
             if state.clock is not None:
                 stack.enter_context(

@@ -7,7 +7,8 @@ thread, and, at the end, tasks and timers still pending. It replaces what
 asyncio's debug mode is used for in tests at a fraction of its cost: creation
 sites come from a cheap task factory (`_report.tracking_task_factory`),
 coroutine origins from a shallow ``sys.set_coroutine_origin_tracking_depth``,
-slow callbacks from timing each loop iteration rather than each callback, and
+slow callbacks from one real-time clock read per callback (where debug mode
+reads the loop's clock twice and checks more), and
 wrong-thread calls from a thread-id check on ``call_soon``/``call_later``/
 ``call_at`` (about 0.1 us per call).
 """
@@ -15,6 +16,7 @@ wrong-thread calls from a thread-id check on ``call_soon``/``call_later``/
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import reprlib
 import selectors
@@ -22,6 +24,7 @@ import sys
 import threading
 import time
 import traceback
+import weakref
 from typing import TYPE_CHECKING, Any, final
 
 from ._compat import swap_unawaited_coroutine_hook
@@ -48,6 +51,9 @@ _ORIGIN_DEPTH = 6
 # BaseEventLoop.call_later calls self.call_at: one wrong-thread call, not two.
 _CALL_LATER_CODE = asyncio.BaseEventLoop.call_later.__code__
 _MISSING = object()
+_ref = weakref.ref
+# asyncio's message for a pending task being collected (Task.__del__, 3.10-3.15).
+_DESTROYED_PENDING = "Task was destroyed but it is pending!"
 # Real time even when patch_time makes time.perf_counter() virtual on this thread.
 _perf_counter = time.perf_counter
 # asyncio.timeout()'s context manager (3.11+): its timer calls a method of it.
@@ -59,39 +65,85 @@ class SlowCallbackWarning(RuntimeWarning):
 
 
 @final
-class _TimingSelector(DelegatingSelector):
-    """Measures, in real time, how long each loop iteration ran callbacks.
+class _TimedReady(collections.deque):  # type: ignore[type-arg]
+    """The loop's ready queue, timing in real time each callback the loop takes from it.
 
-    For loops other than the virtual one (which times each callback itself):
-    the time between two ``select()`` calls is the time the loop spent running
-    the callbacks that were ready, none of which could let others run. Timing
-    the iteration costs two ``perf_counter()`` calls where timing each
-    callback, as debug mode does, costs two per callback.
+    For loops other than the virtual one (which times each callback itself).
+    ``BaseEventLoop._run_once`` takes each callback with ``popleft()`` and
+    runs it at once: the time from one ``popleft()`` to the next, or to the
+    next ``select()`` (see `_LappingSelector`), is the time that callback
+    blocked the loop. The queue holds only the callback being run, which the
+    loop holds too until it takes the next one: timing keeps no handle, and
+    nothing a handle refers to, alive any longer than the loop does (a batch
+    copied at ``select()`` would keep a whole iteration's handles, their
+    tasks and futures, until the next one).
     """
 
-    def __init__(self, inner: selectors.BaseSelector, ready: Any, hygiene: Hygiene) -> None:
-        super().__init__(inner)
-        self._ready = ready
+    __slots__ = ("_callback", "_handle", "_hygiene", "_started", "_threshold")
+
+    def __init__(self, items: Iterable[object], hygiene: Hygiene) -> None:
+        super().__init__(items)
         self._hygiene = hygiene
-        self._left = 0.0  # perf_counter() when the last select() returned
-        self._batch: tuple[object, ...] = ()
+        self._threshold = hygiene.slow_threshold
+        self._handle: Any = None
+        # The handle's callback as it was taken: cancel() clears the handle's
+        # own (a reader callback that removes its reader, say).
+        self._callback: Any = None
+        self._started = 0.0
+
+    def popleft(self) -> Any:
+        now = _perf_counter()
+        if self._handle is not None and now - self._started >= self._threshold:
+            self._slow(now - self._started)
+        self._handle = taken = _popleft(self)
+        self._callback = taken._callback
+        self._started = now
+        return taken
+
+    def lap(self, interrupted: bool = False) -> None:
+        """Account for the callback taken last (the loop's iteration ended, or the loop stopped).
+
+        ``interrupted``: an exception stopped the loop inside that callback;
+        it did not run to its end, so it is not timed.
+        """
+        if self._handle is not None:
+            busy = _perf_counter() - self._started
+            if busy >= self._threshold and not interrupted:
+                self._slow(busy)
+            self._handle = self._callback = None
+
+    def _slow(self, seconds: float) -> None:
+        handle = self._handle
+        if handle._callback is None and self._callback is not None:
+            handle = _Taken(self._callback)
+        self._hygiene._on_slow(handle, seconds)
+
+
+@final
+class _Taken:
+    """What a handle called, for a handle cancelled since (cancel() forgets it)."""
+
+    __slots__ = ("_args", "_callback")
+
+    def __init__(self, callback: Any) -> None:
+        self._callback = callback
+        self._args = ()
+
+
+_popleft = collections.deque.popleft
+
+
+@final
+class _LappingSelector(DelegatingSelector):
+    """Ends the timing of the last callback of each iteration, before the loop waits."""
+
+    def __init__(self, inner: selectors.BaseSelector, ready: _TimedReady) -> None:
+        super().__init__(inner)
+        self._timed = ready
 
     def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
-        self.lap()
-        events = self._inner.select(timeout)
-        self._left = _perf_counter()
-        # The callbacks that will run in this iteration (IO callbacks join later).
-        self._batch = tuple(self._ready)
-        return events
-
-    def lap(self) -> None:
-        """Account for the iteration that just ended (also called when the loop stops)."""
-        if self._left:
-            busy = _perf_counter() - self._left
-            self._left = 0.0
-            if busy >= self._hygiene.slow_threshold:
-                for handle in self._batch or ("<IO callbacks>",):
-                    self._hygiene._on_slow(handle, busy)
+        self._timed.lap()
+        return self._inner.select(timeout)
 
 
 @final
@@ -123,6 +175,7 @@ class Hygiene:
         self.loop = loop
         self.slow_threshold = slow_threshold if slow_threshold is not None else float("inf")
         self.exceptions: list[str] = []
+        self.lost: list[str] = []
         self.never_awaited: list[str] = []
         self.slow: list[str] = []
         self.wrong_thread: list[str] = []
@@ -132,11 +185,13 @@ class Hygiene:
         self._baseline_tasks: set[asyncio.Task[Any]] = set()
         # By id, with the handle as the value: a live handle's id is not reused.
         self._baseline_timers: dict[int, asyncio.TimerHandle] = {}
-        # The tasks made on the loop since `install`, looked at by `unretrieved`.
-        self.created: list[asyncio.Task[Any]] = []
+        # The tasks made on the loop since `install`, looked at by `unretrieved`:
+        # weak references, so a task nobody holds dies (and reports an
+        # exception never retrieved) when it is dropped, as without us.
+        self.created: list[weakref.ref[asyncio.Task[Any]]] = []
         # The factory that records them; None when the loop has a user's own.
         self.task_factory: Callable[..., asyncio.Task[Any]] | None = None
-        self._timing: _TimingSelector | None = None
+        self._timing: _TimedReady | None = None
         self._stack = contextlib.ExitStack()
 
     # -- for the whole test ------------------------------------------------
@@ -189,16 +244,24 @@ class Hygiene:
             return
         inner = getattr(loop, "_selector", None)
         ready = getattr(loop, "_ready", None)
-        if not isinstance(inner, selectors.BaseSelector) or ready is None:
+        # BaseEventLoop's _selector and _ready deque (3.10-3.15).
+        if not isinstance(inner, selectors.BaseSelector) or type(ready) is not collections.deque:
             return  # not a selector loop (Windows' proactor, uvloop): no check
-        self._timing = _TimingSelector(inner, ready, self)
-        loop._selector = self._timing
-        self._stack.callback(setattr, loop, "_selector", inner)
+        self._timing = timed = _TimedReady(ready, self)
+        ready.clear()
+        loop._ready = timed
+        loop._selector = _LappingSelector(inner, timed)
+        self._stack.callback(_untime, loop, inner, ready, timed)
 
-    def lap(self) -> None:
-        """Measure the loop iteration cut short when the loop stopped."""
-        if self._timing is not None:
-            self._timing.lap()
+    def lap(self, *, interrupted: bool = False) -> None:
+        """End the timing of the callback run last: call it whenever the loop stops.
+
+        ``interrupted``: the loop stopped on an exception out of that callback
+        (the watchdog, Ctrl-C), which is then not reported as slow.
+        """
+        timing = self._timing
+        if timing is not None:
+            timing.lap(interrupted)
 
     def _watch_coroutines(self) -> None:
         # asyncio's debug mode only adds the creation site to the warning.
@@ -259,7 +322,7 @@ class Hygiene:
     # -- what happens during the test --------------------------------------
 
     def _on_task(self, task: asyncio.Task[Any]) -> None:
-        self.created.append(task)
+        self.created.append(_ref(task))
         baseline = self._baseline_tasks
         # What a class's task starts during a test (wait_for's inner task on
         # 3.10-3.11, a child it spawns) is the class's too.
@@ -267,7 +330,8 @@ class Hygiene:
             baseline.add(task)
 
     def _on_exception(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
-        lines = [str(context.get("message") or "unhandled exception in the event loop")]
+        message = context.get("message")
+        lines = [str(message or "unhandled exception in the event loop")]
         for key in ("task", "future"):
             if key in context:
                 lines.append(f"  {key}: {context[key]!r}")
@@ -277,6 +341,11 @@ class Hygiene:
         if isinstance(exc, BaseException):
             tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
             lines.append("  " + tb.rstrip().replace("\n", "\n  "))
+        if message == _DESTROYED_PENDING:
+            # A task that only a reference cycle held, collected while pending:
+            # a leaked task (check_tasks), whenever the collector happened to run.
+            self.lost.append("\n".join(lines[1:]).strip())
+            return
         self.exceptions.append("\n".join(lines))
 
     def _on_slow(self, handle: object, seconds: float) -> None:
@@ -372,7 +441,10 @@ class Hygiene:
         """
         created = self.created
         self.created = []
-        for task in created:
+        for ref in created:
+            task = ref()
+            if task is None:
+                continue  # freed: it reported itself, if it had to
             # _log_traceback: set when a future ends with an exception, cleared
             # by exception() and result() (C and Python futures, 3.10-3.14).
             if getattr(task, "_log_traceback", False) and task.done() and not task.cancelled():
@@ -401,6 +473,13 @@ class Hygiene:
                 "Tasks still pending at the end of the test; own them with "
                 "self.create_task() or cancel and await them in the test or a cleanup",
             ))
+        if self.lost and check_tasks:
+            sections.append(
+                f"Tasks destroyed while still pending ({len(self.lost)}): nothing but a "
+                "reference cycle held them, and the garbage collector took them; keep a "
+                "reference to each task (or own it with self.create_task()) and cancel and "
+                "await it before the test ends:\n" + "\n".join(f"- {e}" for e in self.lost)
+            )
         if timers and check_timers:
             now = self.loop.time()
             lines = [f"Timers still pending at the end of the test ({len(timers)}); cancel them:"]
@@ -432,6 +511,15 @@ class Hygiene:
             f"Callbacks blocked the loop longer than slow_callback_duration="
             f"{self.slow_threshold} s:\n" + "\n".join(f"- {s}" for s in self.slow)
         )
+
+
+def _untime(loop: Any, selector: selectors.BaseSelector, ready: Any, timed: _TimedReady) -> None:
+    """Give the loop back its own selector and ready queue, with what is queued in ours."""
+    timed.lap()
+    loop._selector = selector
+    ready.extend(timed)
+    timed.clear()
+    loop._ready = ready
 
 
 def _restore(obj: object, name: str, previous: object) -> None:

@@ -439,6 +439,13 @@ class _VirtualEventLoop(asyncio.SelectorEventLoop):
         on_slow = self._atk_on_slow
         if on_slow is not None and dt >= self._atk_slow_threshold:
             on_slow(handle, dt)
+        # A callback's frame that an exception keeps links back to this frame
+        # (3.11-3.13 give a finished frame its f_back), and this frame keeps its
+        # locals: holding the handle here would close a cycle (exception ->
+        # frames -> handle -> callback -> task or future -> exception) that only
+        # the garbage collector frees, so a dropped failed task would be
+        # reported late, maybe in another test. asyncio's _run_once does the same.
+        handle = None
 
     def _atk_idle(self, heap: list[_Entry], real: object) -> None:
         # Nothing is ready: asyncio would block in select() until the next
@@ -487,7 +494,9 @@ class _VirtualEventLoop(asyncio.SelectorEventLoop):
                 f"Virtual-time budget exhausted: autojump would move time to the next "
                 f"timer at {when!r}s, past the budget of {clock._budget_given!r}s of "
                 f"virtual time, which ends at {budget / 1e9!r}s. A loop that never ends "
-                "(a retry or poll without a limit)? Raise the budget if this much "
+                "(a retry or poll without a limit), or a deadline read from real time "
+                "(code that bound `from time import monotonic` before the test reads real "
+                "time unless its module is in time_targets)? Raise the budget if this much "
                 "virtual time is expected"
             ))
         clock._ns = ns

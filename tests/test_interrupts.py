@@ -315,13 +315,13 @@ class ForcedInterruptTest(unittest.TestCase):
         warm_up()
 
     def restores(self) -> dict[str, tuple[tuple[object, str], ...]]:
-        from asynctestkit import _classloop, _hygiene, _lifecycle, _timepatch, _watchdog
+        from asynctestkit import _classloop, _compat, _hygiene, _timepatch, _watchdog
 
         return {
             "time patch stop": ((_timepatch._Activation, "stop"),),
             "watchdog disarm": ((_watchdog.Watchdog, "disarm"),),
             "hygiene uninstall": ((_hygiene.Hygiene, "uninstall"),),
-            "current loop": ((_lifecycle, "set_current_loop"), (_classloop, "set_current_loop")),
+            "current loop": ((_compat, "set_current_loop"), (_classloop, "set_current_loop")),
             "class loop close": ((_classloop, "_close"),),
         }
 

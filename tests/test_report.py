@@ -11,7 +11,7 @@ from unittest import mock
 
 from asynctestkit import AsyncTestCase, _report
 from asynctestkit._compat import current_loop
-from asynctestkit._hygiene import Hygiene, _TimingSelector
+from asynctestkit._hygiene import Hygiene, _LappingSelector, _TimedReady
 from asynctestkit._report import creation_site, format_tasks, format_thread
 
 
@@ -122,15 +122,15 @@ class HygieneBaselineTest(unittest.TestCase):
         loop.run_until_complete(asyncio.wait({before, after}))
 
 
-class TimingSelectorTest(unittest.TestCase):
-    """_TimingSelector: a transparent wrapper around the loop's selector."""
+class LappingSelectorTest(unittest.TestCase):
+    """_LappingSelector: a transparent wrapper around the loop's selector."""
 
     def test_delegates(self) -> None:
         """register/modify/get_key/get_map/unregister/close go to the wrapped selector."""
         inner = selectors.DefaultSelector()
         hygiene = Hygiene(asyncio.SelectorEventLoop(), slow_threshold=None, coroutines=False)
         self.addCleanup(hygiene.loop.close)
-        timing = _TimingSelector(inner, [], hygiene)
+        timing = _LappingSelector(inner, _TimedReady([], hygiene))
         a, b = socket.socketpair()
         self.addCleanup(a.close)
         self.addCleanup(b.close)
