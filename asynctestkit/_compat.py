@@ -23,6 +23,7 @@ __all__ = (
     "ACLOSE",
     "FACTORY_TASKS_NAMED_NONE",
     "PY311",
+    "PY314",
     "callback_failed",
     "current_loop",
     "default_loop_factory",
@@ -36,6 +37,9 @@ __all__ = (
 )
 
 PY311 = sys.version_info >= (3, 11)
+# 3.14's unittest names the type a test method returned in its deprecation
+# warning ("... (<method> returned 'int')"); 3.11-3.13 name only the method.
+PY314 = sys.version_info >= (3, 14)
 
 # 3.13.0-3.13.2's loop.create_task() calls task.set_name(name) on what a task
 # factory returns, even when name is None, so every such task is named "None"

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, final
 from ._compat import (
     ACLOSE,
     PY311,
+    PY314,
     has_async_generators,
     has_default_executor,
     idle_async_generators,
@@ -267,10 +268,12 @@ class TestLifecycle(unittest.IsolatedAsyncioTestCase):
             self._asynctestkit_call(self.asyncSetUp)
 
     def _callTestMethod(self, method: Callable[[], Any]) -> None:
-        if self._asynctestkit_call(method) is not None and PY311:
-            # What TestCase and IsolatedAsyncioTestCase do on 3.11+.
+        result = self._asynctestkit_call(method)
+        if result is not None and PY311:
+            # What TestCase and IsolatedAsyncioTestCase do on 3.11+; 3.14 added the type.
+            returned = f" returned {type(result).__name__!r}" if PY314 else ""
             warnings.warn(
-                f"It is deprecated to return a value that is not None from a test case ({method})",
+                f"It is deprecated to return a value that is not None from a test case ({method}{returned})",
                 DeprecationWarning, stacklevel=4,
             )
 
