@@ -1,7 +1,7 @@
 """A per-test real-time timeout that ends a hung test with one report, within a hard bound.
 
 When the timeout runs out, the watchdog acts in stages, each given half a
-*grace* (as long as the timeout, at most `GRACE_CAP` seconds) to work:
+*grace* (as long as the timeout, from `GRACE_MIN` to `GRACE_CAP` seconds):
 
 1. **Cancel, from the loop's side.** A callback, scheduled with
    ``call_soon_threadsafe`` (which also wakes an idle loop), writes the report
@@ -47,15 +47,16 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from types import FrameType
 
-__all__ = ("GRACE_CAP", "LEASH", "Watchdog", "WatchdogTimeout", "bury", "is_buried")
+__all__ = ("GRACE_CAP", "GRACE_MIN", "LEASH", "Watchdog", "WatchdogTimeout", "bury", "is_buried")
 
 _HAS_ALARM = hasattr(signal, "setitimer") and hasattr(signal, "SIGALRM")
 _OWN_DIR = os.path.dirname(__file__)
 # Read at import: patch_time makes time.monotonic() virtual on the loop's thread.
 _monotonic = time.monotonic
 
-# The longest grace a timed-out test gets (real seconds); shorter timeouts get
-# a grace as long as themselves.
+# The grace a timed-out test gets is as long as its timeout, within these
+# bounds (real seconds): the floor leaves a loaded machine time to unwind.
+GRACE_MIN = 0.1
 GRACE_CAP = 1.0
 # Real seconds each step starting after the grace ran out gets.
 LEASH = 0.1
@@ -134,7 +135,7 @@ class Watchdog:
         if seconds is None:
             self.disarm()
             return
-        self._grace = min(seconds, GRACE_CAP)
+        self._grace = min(max(seconds, GRACE_MIN), GRACE_CAP)
         self._start(seconds, self._grace / 2)
 
     def arm_rest(self) -> None:
@@ -304,7 +305,9 @@ class Watchdog:
             return
         self._probe_ran = True
         step = self.step
-        if step is not None and not step.done():
+        if step is not None:
+            if step.done():
+                return  # it ended in the meantime: the loop stops by itself
             bury(step)
         if not self._rest:
             self._tasks = self._tasks_report()  # where it is stuck now

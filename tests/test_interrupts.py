@@ -359,15 +359,20 @@ class InterruptStormTest(unittest.TestCase):
     def test_an_interrupt_storm_leaves_every_global_as_it_was(self) -> None:
         """Seeded random SIGINTs while test classes run in a loop; then compare every global."""
         rng = random.Random(20261129)
-        delays = [rng.uniform(0.0002, 0.004) for _ in range(200)]
+        delays = [rng.uniform(0.0002, 0.004) for _ in range(1000)]
+        wanted = 60  # interrupted runs; fewer only if the machine is very slow (3 s)
         before = snapshot()
         _Subjects.ClassScoped.loops = []
         main = threading.main_thread().ident
         assert main is not None
         done = threading.Event()
+        interrupted = runs = 0
 
         def storm() -> None:
+            give_up = time.perf_counter() + 3
             for delay in delays:
+                if interrupted >= wanted or time.perf_counter() > give_up:
+                    break
                 time.sleep(delay)
                 signal.pthread_kill(main, signal.SIGINT)
             done.set()
@@ -382,7 +387,6 @@ class InterruptStormTest(unittest.TestCase):
                 armed.clear()
                 raise KeyboardInterrupt
 
-        interrupted = runs = 0
         previous = signal.signal(signal.SIGINT, on_sigint)
         try:
             thread = threading.Thread(target=storm, daemon=True)
@@ -400,9 +404,13 @@ class InterruptStormTest(unittest.TestCase):
             handler = signal.getsignal(signal.SIGINT)
         finally:
             signal.signal(signal.SIGINT, previous)
+        with warnings.catch_warnings():
+            # Coroutines the interrupts left unawaited in the subjects' own code.
+            warnings.simplefilter("ignore", RuntimeWarning)
+            gc.collect()
         self.assertEqual(snapshot(), before)
         self.assertIs(handler, on_sigint)  # not left deferring SIGINT
-        self.assertGreater(interrupted, 10)
+        self.assertGreater(interrupted, 5)
         self.assertLessEqual(interrupted, runs)
         open_loops = [loop for loop in _Subjects.ClassScoped.loops if not loop.is_closed()]
         self.assertEqual(open_loops, [])
