@@ -25,6 +25,7 @@ __all__ = (
     "PY311",
     "PY314",
     "callback_failed",
+    "capture_call_graph",
     "current_loop",
     "default_loop_factory",
     "has_async_generators",
@@ -45,6 +46,12 @@ PY314 = sys.version_info >= (3, 14)
 # factory returns, even when name is None, so every such task is named "None"
 # (gh-130033). Detected by what the method calls rather than by version.
 FACTORY_TASKS_NAMED_NONE = "set_name" in asyncio.BaseEventLoop.create_task.__code__.co_names
+
+# 3.14 added asyncio.capture_call_graph (gh-91048): who awaits whom across
+# tasks, through gather() and TaskGroup too, as asyncio records it on each
+# future it awaits (`_asyncio_awaited_by`). None before 3.14, where a report
+# shows each task's own await chain and the task it awaits.
+capture_call_graph: Callable[..., Any] | None = getattr(asyncio, "capture_call_graph", None)
 
 if sys.version_info >= (3, 13):
     # 3.13 added asyncio.EventLoop, the platform's default loop class, which

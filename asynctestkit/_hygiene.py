@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-import reprlib
+import gc
 import selectors
 import sys
 import threading
@@ -30,12 +30,16 @@ from typing import TYPE_CHECKING, Any, final
 from ._compat import swap_unawaited_coroutine_hook
 from ._loop import DelegatingSelector
 from ._report import (
+    Site,
+    creation_site,
+    describe_call,
     format_frames,
     format_tasks,
     is_plumbing,
     recording_task_factory,
     shown_coroutine,
     tracking_task_factory,
+    wakes,
 )
 from ._shield import deferred_interrupts, restore
 
@@ -43,7 +47,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
     from types import FrameType
 
-__all__ = ("Hygiene", "SlowCallbackWarning", "format_problems")
+__all__ = ("Hygiene", "SlowCallbackWarning", "describe_call", "format_problems")
 
 # How many frames of a coroutine's creation are recorded (the test's own
 # frames sit under three of asynctestkit's and asyncio's).
@@ -157,6 +161,9 @@ class Hygiene:
         coroutines: Whether to report coroutines never awaited.
         threads: Whether to report ``call_soon``, ``call_later`` and
             ``call_at`` called from a thread other than the loop's.
+        timers: Whether to note where each ``call_later``/``call_at`` timer
+            is created, for the report of timers left pending (a short walk
+            of the stack per timer, only while this check is on).
         baseline: Leave out of the verdict what belongs to the tasks that
             exist at `install` (a loop a class shares; see `pending_timers`
             and `new_tasks`); ``False`` for a new loop, which has none, saves
@@ -170,6 +177,7 @@ class Hygiene:
         slow_threshold: float | None,
         coroutines: bool,
         threads: bool = True,
+        timers: bool = True,
         baseline: bool = True,
     ) -> None:
         self.loop = loop
@@ -181,6 +189,13 @@ class Hygiene:
         self.wrong_thread: list[str] = []
         self._coroutines = coroutines
         self._threads = threads
+        self._timers = timers
+        # Where each timer armed through the loop was created, by id(handle):
+        # TimerHandle has __slots__. Ids, not handles: nothing is kept alive;
+        # a pending handle is alive, so its id is its own.
+        self.timer_sites: dict[int, Site] = {}
+        # The oldest generation that may hold what this test made (see _on_gc).
+        self._collect_up_to = 0
         self._baseline = baseline
         self._baseline_tasks: set[asyncio.Task[Any]] = set()
         # By id, with the handle as the value: a live handle's id is not reused.
@@ -227,13 +242,14 @@ class Hygiene:
             self._watch_slow()
         if self._coroutines:
             self._watch_coroutines()
-        if self._threads:
-            self._watch_threads()
+        if self._threads or self._timers:
+            self._watch_calls()
 
     def uninstall(self) -> None:
         """Stop watching and put every global hook back, whatever happened (or interrupts)."""
         restore(self._stack.close)
         self.created = []
+        self.timer_sites = {}
 
     def _watch_slow(self) -> None:
         loop: Any = self.loop
@@ -268,6 +284,10 @@ class Hygiene:
         # Taking the hook that issues the warning gives us the coroutine itself,
         # whatever the warning filters say (the "default" action would show it
         # once per place and then never again), and costs no warnings state.
+        # What earlier tests dropped is finalized now, before this test listens:
+        # the verdict's collection (see _collect_garbage) must not find it.
+        if gc.isenabled():
+            gc.collect(0)
         old = swap_unawaited_coroutine_hook(self._on_unawaited)
         if old is not None:  # pragma: no branch - 3.10-3.14 all have the hook
             self._stack.callback(restore, swap_unawaited_coroutine_hook, old)
@@ -275,42 +295,59 @@ class Hygiene:
         if depth < _ORIGIN_DEPTH:
             sys.set_coroutine_origin_tracking_depth(_ORIGIN_DEPTH)
             self._stack.callback(restore, sys.set_coroutine_origin_tracking_depth, depth)
+        # Whether the verdict's collection must be a full one (_collect_garbage).
+        self._stack.callback(restore, _discard, gc.callbacks, self._on_gc)
+        gc.callbacks.append(self._on_gc)
 
-    def _watch_threads(self) -> None:
+    def _watch_calls(self) -> None:
         # Debug mode's _check_thread(), without debug mode: asyncio's loops are
         # not thread-safe, and call_soon() from another thread neither wakes
-        # the loop nor guards its deque. Instance attributes shadow the methods
-        # for this loop only; C tasks and futures look them up on the instance.
+        # the loop nor guards its deque. And the creation site of each timer,
+        # which debug mode would give as a whole traceback per handle.
+        # Instance attributes shadow the methods for this loop only; C tasks
+        # and futures look them up on the instance.
         loop = self.loop
-        owner = threading.get_ident()
+        owner = threading.get_ident() if self._threads else None
         get_ident = threading.get_ident
         record = self._on_wrong_thread
+        sites = self.timer_sites if self._timers else None
         call_soon = loop.call_soon
         call_later = loop.call_later
         call_at = loop.call_at
+        getframe = sys._getframe
 
         def checked_call_soon(callback: Any, *args: Any, context: Any = None) -> asyncio.Handle:
-            if get_ident() != owner:
-                record("call_soon", callback, sys._getframe(1))
+            if owner is not None and get_ident() != owner:
+                record("call_soon", callback, getframe(1))
             return call_soon(callback, *args, context=context)
 
         def checked_call_later(
             delay: float, callback: Any, *args: Any, context: Any = None
         ) -> asyncio.TimerHandle:
-            if get_ident() != owner:
-                record("call_later", callback, sys._getframe(1))
-            return call_later(delay, callback, *args, context=context)
+            if owner is not None and get_ident() != owner:
+                record("call_later", callback, getframe(1))
+            handle = call_later(delay, callback, *args, context=context)
+            if sites is not None:
+                sites[id(handle)] = creation_site(getframe(1))
+            return handle
 
         def checked_call_at(
             when: float, callback: Any, *args: Any, context: Any = None
         ) -> asyncio.TimerHandle:
-            if get_ident() != owner:
-                record("call_at", callback, sys._getframe(1))
-            return call_at(when, callback, *args, context=context)
+            frame = getframe(1)
+            if owner is not None and get_ident() != owner:
+                record("call_at", callback, frame)
+            handle = call_at(when, callback, *args, context=context)
+            # BaseEventLoop.call_later calls self.call_at: its shadow notes the site.
+            if sites is not None and frame.f_code is not _CALL_LATER_CODE:
+                sites[id(handle)] = creation_site(frame)
+            return handle
 
-        shadows = {
-            "call_soon": checked_call_soon, "call_later": checked_call_later, "call_at": checked_call_at,
+        shadows: dict[str, Callable[..., Any]] = {
+            "call_later": checked_call_later, "call_at": checked_call_at,
         }
+        if owner is not None:
+            shadows["call_soon"] = checked_call_soon
         try:
             for name, shadow in shadows.items():
                 previous = loop.__dict__.get(name, _MISSING)
@@ -439,6 +476,8 @@ class Hygiene:
         the tasks at the verdict makes the report the test's. Each one
         reported is marked retrieved, so asyncio does not report it again.
         """
+        if self._coroutines:
+            self._collect_garbage()
         created = self.created
         self.created = []
         for ref in created:
@@ -454,6 +493,30 @@ class Hygiene:
                     "task": task,
                 })
 
+    def _collect_garbage(self) -> None:
+        """Collect the cyclic garbage this test made, now, while its hooks listen.
+
+        A coroutine never awaited (or a failed task never looked at) that a
+        reference cycle keeps alive is finalized by whichever garbage
+        collection comes next: often in a later test, which the report then
+        blames. What a test made is in the youngest generation unless a
+        collection ran during the test and moved it on (`_on_gc` notes how
+        far): so a test that allocated little pays for a collection of
+        generation 0 (tens of microseconds), one that allocated thousands of
+        objects for generation 1, and only one that set off a collection of
+        generation 1 or 2 for a full collection. Skipped while the program
+        has the collector off (``gc.disable()``).
+        """
+        if gc.isenabled():
+            gc.collect(self._collect_up_to)
+
+    def _on_gc(self, phase: str, info: dict[str, int]) -> None:
+        # A collection of generation n moves what survives it to generation
+        # n + 1: what the test made may be there now.
+        generation = min(info.get("generation", 0) + 1, 2)
+        if generation > self._collect_up_to:
+            self._collect_up_to = generation
+
     def findings(
         self,
         *,
@@ -467,11 +530,15 @@ class Hygiene:
     ) -> list[str]:
         """Return one section of text per check that found something and is on."""
         sections: list[str] = []
+        # A leaked task's own sleep (wait_for, timeout) is part of the task:
+        # shown in its entry, not as a timer of its own.
+        of_tasks = {id(h) for h in timers if any(wakes(h, t) for t in leaked)} if leaked else set()
         if leaked and check_tasks:
             sections.append(format_tasks(
                 leaked,
                 "Tasks still pending at the end of the test; own them with "
                 "self.create_task() or cancel and await them in the test or a cleanup",
+                timers=[h for h in timers if id(h) in of_tasks],
             ))
         if self.lost and check_tasks:
             sections.append(
@@ -480,11 +547,9 @@ class Hygiene:
                 "reference to each task (or own it with self.create_task()) and cancel and "
                 "await it before the test ends:\n" + "\n".join(f"- {e}" for e in self.lost)
             )
+        timers = [h for h in timers if id(h) not in of_tasks]
         if timers and check_timers:
-            now = self.loop.time()
-            lines = [f"Timers still pending at the end of the test ({len(timers)}); cancel them:"]
-            lines.extend(f"- due in {h.when() - now:.3f} s: {describe_call(h)}" for h in timers)
-            sections.append("\n".join(lines))
+            sections.append(self._timers_section(timers))
         if self.exceptions and check_exceptions:
             sections.append(
                 f"Exceptions reached the loop's exception handler ({len(self.exceptions)}):\n"
@@ -503,6 +568,17 @@ class Hygiene:
             )
         return sections
 
+    def _timers_section(self, timers: list[asyncio.TimerHandle]) -> str:
+        now = self.loop.time()
+        lines = [f"Timers still pending at the end of the test ({len(timers)}); cancel them:"]
+        for handle in timers:
+            lines.append(f"- due in {handle.when() - now:.3f} s: {describe_call(handle)}")
+            site = self.timer_sites.get(id(handle))
+            if site:
+                lines.append("    created at (innermost first):")
+                lines.extend(format_frames(site))
+        return "\n".join(lines)
+
     def slow_report(self) -> str:
         """Describe the callbacks that blocked the loop ("" if none did)."""
         if not self.slow:
@@ -511,6 +587,11 @@ class Hygiene:
             f"Callbacks blocked the loop longer than slow_callback_duration="
             f"{self.slow_threshold} s:\n" + "\n".join(f"- {s}" for s in self.slow)
         )
+
+
+def _discard(items: list[Any], item: object) -> None:
+    with contextlib.suppress(ValueError):
+        items.remove(item)
 
 
 def _untime(loop: Any, selector: selectors.BaseSelector, ready: Any, timed: _TimedReady) -> None:
@@ -542,20 +623,6 @@ def describe_handle(handle: object) -> str:
             text += f", which then waited at line {frame.f_lineno} of {frame.f_code.co_filename}"
         return text
     return describe_call(handle)
-
-
-def describe_call(handle: object) -> str:
-    """Show the call a loop handle makes, ``func(arg, ...)``, whatever the loop's debug mode.
-
-    3.13+ leave the arguments out of a handle's repr unless debug mode is on;
-    ``_callback`` and ``_args`` are Handle's attributes on 3.10-3.14.
-    """
-    callback = getattr(handle, "_callback", None)
-    if callback is None:
-        return repr(handle)
-    name = getattr(callback, "__qualname__", None) or repr(callback)
-    args = getattr(handle, "_args", None) or ()
-    return f"{name}({', '.join(reprlib.repr(a) for a in args)})"
 
 
 def format_problems(sections: list[str]) -> str:

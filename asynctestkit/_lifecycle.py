@@ -37,6 +37,7 @@ from ._compat import (
     queued_aclose,
 )
 from ._hygiene import Hygiene, SlowCallbackWarning, format_problems
+from ._report import raise_failure
 from ._shield import allowed_interrupts, deferred_interrupts, restore
 from ._watchdog import Watchdog, WatchdogTimeout, bury, is_buried
 
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Coroutine, Iterable
 
 __unittest = True  # keep these frames out of failure tracebacks
+__tracebackhide__ = True  # and out of pytest's (STYLE.md 14)
 
 __all__ = ("Raised", "TestLifecycle", "cancel_and_wait", "context_methods", "guarded_step")
 
@@ -125,6 +127,7 @@ class TestLifecycle(unittest.IsolatedAsyncioTestCase):
                 slow_threshold=option("slow_callback_duration"),
                 coroutines=option("check_coroutines"),
                 threads=option("check_threads"),
+                timers=option("check_timers"),
                 baseline=not owned,
             )
             stack.callback(restore, hygiene.uninstall)
@@ -324,7 +327,7 @@ class TestLifecycle(unittest.IsolatedAsyncioTestCase):
         watchdog.arm_rest()
         if not self._asynctestkit_timed_out:
             self._asynctestkit_timed_out = True
-            raise self.failureException(watchdog.report) from None
+            raise_failure(self.failureException, watchdog.report)
 
     def _asynctestkit_await(self, awaitable: Awaitable[T], name: str = "step") -> T:
         loop = self._asynctestkit_loop
@@ -438,13 +441,13 @@ class TestLifecycle(unittest.IsolatedAsyncioTestCase):
         if leaked:
             return self._asynctestkit_reap_leaked(leaked, sections)
         if sections:
-            raise self.failureException(format_problems(sections))
+            raise_failure(self.failureException, format_problems(sections))
         return None
 
     async def _asynctestkit_reap_leaked(self, leaked: list[asyncio.Task[Any]], sections: list[str]) -> None:
         await cancel_and_wait(leaked)
         if sections:
-            raise self.failureException(format_problems(sections))
+            raise_failure(self.failureException, format_problems(sections))
 
 
 @final

@@ -157,7 +157,7 @@ class _VirtualEventLoop(asyncio.SelectorEventLoop):
         selector._others = len(selector.get_map()) - 1
         # Deadlines are compared with time(); one nanosecond is exact for us.
         self._clock_resolution = 1e-9
-        self.set_task_factory(tracking_task_factory)  # type: ignore[arg-type]
+        self.set_task_factory(tracking_task_factory)  # type: ignore[arg-type, unused-ignore]
         try:
             clock._attach(self)
         except BaseException:

@@ -41,6 +41,7 @@ def snapshot() -> dict[str, Any]:
     state["running loop"] = asyncio._get_running_loop()
     state["asyncgen hooks"] = tuple(sys.get_asyncgen_hooks())
     state["policy"] = getattr(asyncio.events, "_event_loop_policy", None)
+    state["gc callbacks"] = list(gc.callbacks)
     return state
 
 
