@@ -309,6 +309,34 @@ class InTestsTest(unittest.TestCase):
         self.assertEqual(snapshot(), before)
 
 
+    def test_a_sigint_in_async_set_up_class_closes_the_class_loop(self) -> None:
+        """Ctrl-C while asyncSetUpClass runs: the step unwinds, the class's loop is closed at once."""
+        events: list[str] = []
+
+        class Test(ClockedTestCase):
+            loop_scope = "class"
+
+            @classmethod
+            async def asyncSetUpClass(cls) -> None:
+                cls.loop = asyncio.get_running_loop()
+                asyncio.get_running_loop().call_later(1, signal.raise_signal, signal.SIGINT)
+                try:
+                    await asyncio.sleep(3600)
+                finally:
+                    events.append("unwound")
+
+            def test_it(self) -> None:
+                pass  # pragma: no cover - the run stopped
+
+        before = snapshot()
+        with self.assertRaises(KeyboardInterrupt):
+            unittest.defaultTestLoader.loadTestsFromTestCase(Test).run(unittest.TestResult())
+        self.assertEqual(events, ["unwound"])
+        self.assertTrue(Test.loop.is_closed())
+        self.assertNotIn("_asynctestkit_class_state", vars(Test))
+        self.assertEqual(snapshot(), before)
+
+
 class ForcedInterruptTest(unittest.TestCase):
     """A KeyboardInterrupt forced at the first line of each restore leaves nothing changed."""
 
