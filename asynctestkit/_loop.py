@@ -8,6 +8,11 @@ waiting for its next timer, the wrapper decides instead:
   ``hold()``): wait for it in *real* time, never jumping past it;
 * the clock may autojump: move virtual time straight to the next timer;
 * nothing at all can ever wake the loop: raise `DeadlockError` with a report.
+
+While work is ready, the loop also watches for busy polling: iterations that
+only resume tasks which yielded, or run callbacks no future scheduled. After
+the clock's ``busy_poll_limit`` of them in a row the loop counts as idle and
+jumps; a spin that nothing can ever end raises `LivelockError` (`_atk_spin`).
 """
 
 from __future__ import annotations
@@ -24,9 +29,9 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any, final
 
-from ._clock import DeadlockError, LivelockError, VirtualClock, due_ns, due_until
+from ._clock import HORIZON, MAX_NS, DeadlockError, LivelockError, VirtualClock, due_ns, due_until
 from ._compat import callback_failed
-from ._report import format_tasks, tracking_task_factory
+from ._report import format_tasks, shown_coroutine, tracking_task_factory
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -43,6 +48,18 @@ _REAL_WAIT_CAP = 0.5
 # Timer firings at one instant, with nothing else ready, before the loop is
 # called runaway (a callback that re-arms call_at(loop.time(), ...) forever).
 _RUNAWAY_LIMIT = 100_000
+# Callbacks run in a row by pure busy polling (see _atk_spin) that nothing
+# can ever end, before the loop calls it a livelock: a few tenths of a second
+# of real time, however many tasks spin together.
+_SPIN_LIMIT = 100_000
+# Batches of callbacks that only ran what earlier ones queued, after a timer
+# fired or IO, that go unchecked for busy polling (see _run_once).
+_SPIN_SKIP = 8
+# A future's done callbacks, a task's wakeup among them, are scheduled with
+# the future as their first argument: such a callback is progress, not a spin.
+_FUTURES: tuple[type, ...] = tuple(
+    {asyncio.Future, getattr(asyncio.futures, "_PyFuture", asyncio.Future)}
+)
 
 _logger = logging.getLogger("asyncio")
 # Slow callbacks are measured in real time: captured at import, because
@@ -141,6 +158,11 @@ class _VirtualEventLoop(asyncio.SelectorEventLoop):
         self._atk_io_grace = io_grace
         self._atk_instant_ns = -1
         self._atk_instant_fires = 0
+        # Busy polling (_atk_spin): iterations and callbacks in the current
+        # streak, and the virtual time it started at.
+        self._atk_spins = 0
+        self._atk_spin_steps = 0
+        self._atk_spin_ns = -1
         # Called with (handle, real seconds) for each callback that ran longer
         # than _atk_slow_threshold; set by the hygiene checks.
         self._atk_slow_threshold = math.inf
@@ -332,10 +354,24 @@ class _VirtualEventLoop(asyncio.SelectorEventLoop):
         # handler (counted in _others), or a byte on the self-pipe
         # (call_soon_threadsafe).
         real = selector._others or self._atk_woken
+        # Busy polling (see _atk_spin): how many batches of callbacks in a row
+        # ran only what earlier callbacks had queued, with no timer fired, no
+        # IO and nothing from another thread. Past 8 (_SPIN_SKIP), each next
+        # batch is checked; the first few are not, which keeps the check off
+        # the path of a virtual sleep (a timer, then the task it wakes).
+        spins = 0
         if ready or self._stopping:  # type: ignore[attr-defined]
             if real:
                 self._atk_woken = False
-                self._process_events(selector._inner.select(0))  # type: ignore[attr-defined]
+                events = selector._inner.select(0)
+                if events:
+                    self._process_events(events)  # type: ignore[attr-defined]
+                elif not (heap and heap[0][0] <= clock._end):
+                    spins = _SPIN_SKIP + 1
+            elif not (heap and heap[0][0] <= clock._end):
+                # Going on from a batch cut short (a stop asked, a sweep of
+                # cancelled timers): still no timer, no IO.
+                spins = _SPIN_SKIP + 1
         elif heap and heap[0][0] <= clock._end:
             self._atk_count_instant_fire()
             if real:
@@ -353,18 +389,24 @@ class _VirtualEventLoop(asyncio.SelectorEventLoop):
             # heads are dropped, at the nearest nanosecond where it is due
             # (due_ns and due_until, inlined).
             when = heap[0][0]
-            ns = round(when * 1e9)
-            s = ns / 1e9
-            end = s + 5.3e-10 if s < 65536.0 else due_until(s)
-            while end < when:
-                ns += 1
+            try:
+                ns = round(when * 1e9)
+            except OverflowError:  # sleep(math.inf): past the end of time
+                ns = MAX_NS + 1
+            if ns > clock._limit_ns:
+                # Past the budget (LivelockError) or the end of virtual time
+                # (a timer that never fires: DeadlockError).
+                self._atk_idle(heap, real)
+            else:
                 s = ns / 1e9
-                end = due_until(s)
-            if clock._budget_ns is not None and ns > clock._budget_ns:
-                self._atk_jump(when)  # raises LivelockError with the report
-            clock._ns = ns
-            clock._s = s
-            clock._end = end
+                end = s + 5.3e-10 if s < 65536.0 else due_until(s)
+                while end < when:
+                    ns += 1
+                    s = ns / 1e9
+                    end = due_until(s)
+                clock._ns = ns
+                clock._s = s
+                clock._end = end
 
         end_time = clock._end
         handle: Any
@@ -375,8 +417,20 @@ class _VirtualEventLoop(asyncio.SelectorEventLoop):
             handle._scheduled = False
             ready.append(handle)
 
+        if not spins and self._atk_spins:
+            self._atk_spins = 0  # a timer fired, or IO: the streak is over
         while True:
             ntodo = len(ready)
+            if spins > 8 and ntodo:  # 8 is _SPIN_SKIP, a literal for speed
+                # Busy polling? A callback whose first argument is a future is
+                # a done callback or a task's wakeup: progress. Checking the
+                # first callback settles most batches; _atk_spin looks closer.
+                args = ready[0]._args
+                if args and isinstance(args[0], _FUTURES):
+                    if self._atk_spins:
+                        self._atk_spins = 0
+                else:
+                    self._atk_spin(ready, ntodo)
             if self._atk_timed:
                 for _ in range(ntodo):
                     handle = ready.popleft()
@@ -406,6 +460,7 @@ class _VirtualEventLoop(asyncio.SelectorEventLoop):
                 or self._timer_cancelled_count * 2 > len(heap) > 100
             ):
                 break
+            spins += 1
         handle = None  # break cycles when an exception occurs
 
     def set_debug(self, enabled: bool) -> None:
@@ -461,7 +516,7 @@ class _VirtualEventLoop(asyncio.SelectorEventLoop):
             # the loop through the self-pipe; the cap is only a safety net.
             self._process_events(selector._inner.select(_REAL_WAIT_CAP))  # type: ignore[attr-defined]
             return
-        if not clock._autojump or not heap:
+        if not clock._autojump or not heap or heap[0][0] > HORIZON:
             if selector._others:
                 # Only real IO (a socket, a signal) can wake the loop now.
                 self._process_events(selector._inner.select(_REAL_WAIT_CAP))  # type: ignore[attr-defined]
@@ -478,9 +533,10 @@ class _VirtualEventLoop(asyncio.SelectorEventLoop):
 
     def _atk_jump(self, when: float) -> None:
         # Move time to the nanosecond where `when` is due (due_ns). Called only
-        # when the head of the heap is not due yet: time moves.
+        # when the head of the heap is not due yet, and not past HORIZON:
+        # time moves. A deadline a float step below HORIZON rounds to 2**63.
         clock = self._atk_clock
-        ns = due_ns(when)
+        ns = min(due_ns(when), MAX_NS)
         budget = clock._budget_ns
         if budget is not None and ns > budget:
             raise LivelockError(self._atk_report(
@@ -493,6 +549,88 @@ class _VirtualEventLoop(asyncio.SelectorEventLoop):
         clock._ns = ns
         clock._s = s = ns / 1e9
         clock._end = due_until(s)
+
+    def _atk_spin(self, ready: Any, ntodo: int) -> None:
+        # Called before a batch of callbacks that earlier callbacks queued, with
+        # no timer fired and no IO since, whose first callback is no future's.
+        # The batch is busy polling when none of its callbacks is a future's
+        # (a task's step after a bare yield, a call_soon that re-arms itself).
+        for handle in ready:
+            args = handle._args
+            if args and isinstance(args[0], _FUTURES):
+                self._atk_spins = 0
+                return
+        clock = self._atk_clock
+        if clock._ns != self._atk_spin_ns or not self._atk_spins:
+            # A new streak: time moved, or progress broke the last one.
+            self._atk_spin_ns = clock._ns
+            self._atk_spins = 1
+            self._atk_spin_steps = ntodo
+            return
+        self._atk_spins += 1
+        self._atk_spin_steps += ntodo
+        limit = clock._busy_poll_limit
+        if (
+            limit is not None and self._atk_spins >= limit
+            and clock._autojump and not clock._stepping and not self._atk_waiting_outside()
+        ):
+            # The loop counts as idle: jump to the next timer that can fire.
+            # The timer fires in the next iteration (it is due then).
+            when = self._atk_next_when()
+            if when is not None and when <= HORIZON:
+                self._atk_spins = 0  # also if the jump raises: a new streak
+                self._atk_jump(when)
+                return
+        if self._atk_spin_steps >= _SPIN_LIMIT:
+            if self._selector._others or self._atk_waiting_outside():
+                # Outside work or real IO may end the spin: wait, in real time.
+                self._atk_spin_steps = 0
+                return
+            report = self._atk_spin_report(ready)
+            self._atk_spins = 0  # should the loop run on, count anew
+            raise LivelockError(report)
+
+    def _atk_waiting_outside(self) -> bool:
+        # Work outside the loop that may change what its tasks see.
+        return bool(
+            self._atk_in_flight or self._atk_clock._holds
+            or (self._atk_subprocesses and self._atk_live_subprocesses())
+        )
+
+    def _atk_spin_report(self, ready: Any) -> str:
+        spinning: list[str] = []
+        for handle in ready:
+            if handle._cancelled:
+                continue
+            owner = getattr(handle._callback, "__self__", None)
+            if isinstance(owner, asyncio.Task):
+                # A task's step (TaskStepMethWrapper, or a bound method for
+                # pure-Python tasks): the task resumes after a bare yield.
+                coro = shown_coroutine(owner.get_coro())
+                name = getattr(coro, "__qualname__", None) or repr(coro)
+                text = f"task {owner.get_name()!r} running {name}()"
+            else:
+                text = f"callback {_format_handle(handle)}"
+            if text not in spinning:
+                spinning.append(text)
+        clock = self._atk_clock
+        when = self._atk_next_when()
+        if when is None or when > HORIZON:
+            why = "no timer pending that can fire"
+        elif not clock._autojump:
+            why = "the clock in manual mode"
+        elif clock._busy_poll_limit is None:
+            why = "busy_poll_limit=None (busy polling never counts as idle)"
+        else:
+            why = "settle() running, which never moves time"
+        return self._atk_report(
+            f"Livelock: {self._atk_spin_steps} callbacks in a row only yielded "
+            "(`await asyncio.sleep(0)`) or re-armed themselves (`call_soon`), with "
+            f"{why}, no outside work in flight and no real IO: nothing can ever end "
+            f"the spin. Spinning: {'; '.join(spinning)}. A poll must wait for "
+            "something that can happen: await an Event or a Future instead, or "
+            "sleep for a while"
+        )
 
     def _atk_count_instant_fire(self) -> None:
         # A timer is due now and nothing else is ready: fine once, runaway if it
@@ -516,6 +654,13 @@ class _VirtualEventLoop(asyncio.SelectorEventLoop):
             headline = (
                 "Deadlock: every task waits and nothing can ever wake them (no timer "
                 "pending, no outside work in flight, no real IO registered)"
+            )
+        elif heap[0][0] > HORIZON:
+            headline = (
+                "Deadlock: every task waits and nothing can ever wake them (the timers "
+                f"pending never fire: the next is due at {heap[0][0]!r}, past the end of "
+                f"virtual time at {HORIZON!r}s; no outside work in flight, no real IO "
+                "registered)"
             )
         else:
             headline = (
@@ -594,7 +739,9 @@ class _VirtualEventLoop(asyncio.SelectorEventLoop):
 
     def _atk_busy(self) -> bool:
         if self._ready:  # type: ignore[attr-defined]
-            return True
+            # Busy polling counts as idle past the limit (see _atk_spin).
+            limit = self._atk_clock._busy_poll_limit
+            return limit is None or self._atk_spins < limit
         when = self._atk_next_when()
         return when is not None and when <= self._atk_clock._end
 
