@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from . import _classloop
 from ._asserts import AssertionsMixin
-from ._clock import VirtualClock
+from ._clock import VirtualClock, _check_limit, _to_ns
 from ._compat import default_loop_factory
 from ._lifecycle import TestLifecycle, cancel_and_wait, context_methods
 from ._loop import virtual_event_loop
@@ -42,7 +42,7 @@ _OPTIONS = frozenset({
     "timeout", "debug", "check_tasks", "check_exceptions", "check_coroutines",
     "check_timers", "check_threads", "slow_callback_duration", "slow_callback_fails",
     # ClockedTestCase
-    "autojump", "clock_start", "clock_budget", "time_targets", "time_wall",
+    "autojump", "clock_start", "clock_budget", "busy_poll_limit", "time_targets", "time_wall",
 })
 
 
@@ -53,8 +53,8 @@ def configure(**options: Any) -> Callable[[F], F]:
     attribute can be set here for a single test: ``timeout``, ``debug``,
     ``check_tasks``, ``check_exceptions``, ``check_coroutines``,
     ``check_timers``, ``check_threads``, ``slow_callback_duration``, ``slow_callback_fails``,
-    ``autojump``, ``clock_start``, ``clock_budget``, ``time_targets``,
-    ``time_wall``.
+    ``autojump``, ``clock_start``, ``clock_budget``, ``busy_poll_limit``,
+    ``time_targets``, ``time_wall``.
 
     Raises:
         TypeError: an option name is unknown (the message suggests close names).
@@ -291,7 +291,14 @@ class ClockedTestCase(AsyncTestCase):
             ``loop_scope = "class"``: of the class's clock, once; not
             per test). 0.0.
         clock_budget: Virtual seconds autojump may use in one test before the
-            test fails with `LivelockError` (``None``: no limit). 30 days.
+            test fails with `LivelockError` (``None``: no limit). One day
+            (86,400 s): an endless ``while True: await asyncio.sleep(1)``
+            fails in about a second of real time. Raise it for longer
+            simulations.
+        busy_poll_limit: Loop iterations of pure busy polling (tasks that
+            only ``await asyncio.sleep(0)``) after which the loop counts as
+            idle and autojump moves time (``None``: never). 1000. See
+            `VirtualClock`.
         time_targets: Modules whose ``from time import monotonic`` aliases
             are rebound too (see `patch_time`). ().
         time_wall: Also move ``time.time()`` (and datetime in targets). False.
@@ -305,7 +312,8 @@ class ClockedTestCase(AsyncTestCase):
 
     autojump: ClassVar[bool] = True
     clock_start: ClassVar[float] = 0.0
-    clock_budget: ClassVar[float | None] = 30 * 86400.0
+    clock_budget: ClassVar[float | None] = 86400.0
+    busy_poll_limit: ClassVar[int | None] = 1000
     time_targets: ClassVar[tuple[Any, ...]] = ()
     time_wall: ClassVar[Any] = False
     clock: VirtualClock
@@ -328,17 +336,14 @@ class ClockedTestCase(AsyncTestCase):
 
     def _asynctestkit_make_loop(self) -> asyncio.AbstractEventLoop:
         _refuse_loop_factory(type(self))
-        option = self._asynctestkit_option
-        self.clock = VirtualClock(
-            autojump=option("autojump"), start=option("clock_start"), budget=option("clock_budget")
-        )
+        self.clock = _make_clock(type(self), self._asynctestkit_option)
         self.clock_started_at = self.clock.now
         return virtual_event_loop(self.clock)
 
     @classmethod
     def _asynctestkit_make_class_loop(cls) -> asyncio.AbstractEventLoop:
         _refuse_loop_factory(cls)
-        clock = VirtualClock(autojump=cls.autojump, start=cls.clock_start, budget=cls.clock_budget)
+        clock = _make_clock(cls, lambda name: getattr(cls, name))
         cls._asynctestkit_class_clock = clock
         return virtual_event_loop(clock)
 
@@ -347,6 +352,19 @@ class ClockedTestCase(AsyncTestCase):
         stack.enter_context(
             patch_time(self.clock, targets=option("time_targets"), wall=option("time_wall"))
         )
+
+
+def _make_clock(cls: type[ClockedTestCase], option: Callable[[str], Any]) -> VirtualClock:
+    """Make a test's (or a class's) clock from the clock options, named in any error."""
+    start, budget = option("clock_start"), option("clock_budget")
+    # Checked here, so that an error names the option the user set.
+    _to_ns(start, f"{cls.__name__}.clock_start")
+    if budget is not None:
+        _to_ns(budget, f"{cls.__name__}.clock_budget")
+    limit = _check_limit(option("busy_poll_limit"), f"{cls.__name__}.busy_poll_limit")
+    return VirtualClock(
+        autojump=option("autojump"), start=start, budget=budget, busy_poll_limit=limit
+    )
 
 
 def _refuse_loop_factory(cls: type[ClockedTestCase]) -> None:
