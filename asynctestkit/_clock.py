@@ -192,8 +192,9 @@ class VirtualClock:
     no timer fired, no IO, nothing from another thread and time not moved,
     the loop counts as idle: autojump moves time to the next timer, and
     `settle` returns. With no timer to move to and nothing outside the loop
-    that could end the spin, about 100,000 such steps raise `LivelockError`
-    naming the spinning tasks.
+    that could end the spin (no executor work, subprocess, ``hold()`` or
+    real IO), ``30 * busy_poll_limit`` such callbacks in a row raise
+    `LivelockError` naming the spinning tasks: about a second of real time.
 
     Args:
         autojump: Start in autojump mode (``True``) or manual mode.
@@ -202,8 +203,9 @@ class VirtualClock:
             now on; past it the loop raises `LivelockError` instead of spinning
             through, say, an endless retry loop. ``None``: no limit.
         busy_poll_limit: Loop iterations of pure busy polling after which the
-            loop counts as idle (see above). ``None``: never (a poll then
-            waits until the watchdog or the spin's `LivelockError`). 1000.
+            loop counts as idle (see above). ``None``: never, and no spin is a
+            `LivelockError` either (for code that yields a great many times
+            in a row on purpose). 1000.
 
     Raises:
         ValueError: ``start`` or ``budget`` is negative, NaN, infinite or past
@@ -527,8 +529,8 @@ class VirtualClock:
         ns = self._ns + _to_ns(seconds, what)
         if ns > MAX_NS:
             raise ValueError(
-                f"{what} would move virtual time from {self._s!r}s by {seconds!r}s, past "
-                f"its end at {HORIZON!r}s (2**63 - 1 nanoseconds); got {seconds!r}"
+                f"{what} needs a step that keeps virtual time within its end at "
+                f"{HORIZON!r}s (2**63 - 1 nanoseconds); got {seconds!r}, from {self._s!r}s"
             )
         return ns
 

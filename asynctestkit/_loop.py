@@ -49,9 +49,10 @@ _REAL_WAIT_CAP = 0.5
 # called runaway (a callback that re-arms call_at(loop.time(), ...) forever).
 _RUNAWAY_LIMIT = 100_000
 # Callbacks run in a row by pure busy polling (see _atk_spin) that nothing
-# can ever end, before the loop calls it a livelock: a few tenths of a second
-# of real time, however many tasks spin together.
-_SPIN_LIMIT = 100_000
+# can ever end, before the loop calls it a livelock, per busy_poll_limit:
+# 30,000 by default, about a second of real time in a ClockedTestCase
+# (checks on), however many tasks spin together.
+_SPIN_FACTOR = 30
 # Batches of callbacks that only ran what earlier ones queued, after a timer
 # fired or IO, that go unchecked for busy polling (see _run_once).
 _SPIN_SKIP = 8
@@ -555,12 +556,15 @@ class _VirtualEventLoop(asyncio.SelectorEventLoop):
         # no timer fired and no IO since, whose first callback is no future's.
         # The batch is busy polling when none of its callbacks is a future's
         # (a task's step after a bare yield, a call_soon that re-arms itself).
+        clock = self._atk_clock
+        limit = clock._busy_poll_limit
+        if limit is None:
+            return  # busy polling never counts as idle, nor as a livelock
         for handle in ready:
             args = handle._args
             if args and isinstance(args[0], _FUTURES):
                 self._atk_spins = 0
                 return
-        clock = self._atk_clock
         if clock._ns != self._atk_spin_ns or not self._atk_spins:
             # A new streak: time moved, or progress broke the last one.
             self._atk_spin_ns = clock._ns
@@ -569,9 +573,8 @@ class _VirtualEventLoop(asyncio.SelectorEventLoop):
             return
         self._atk_spins += 1
         self._atk_spin_steps += ntodo
-        limit = clock._busy_poll_limit
         if (
-            limit is not None and self._atk_spins >= limit
+            self._atk_spins >= limit
             and clock._autojump and not clock._stepping and not self._atk_waiting_outside()
         ):
             # The loop counts as idle: jump to the next timer that can fire.
@@ -581,7 +584,7 @@ class _VirtualEventLoop(asyncio.SelectorEventLoop):
                 self._atk_spins = 0  # also if the jump raises: a new streak
                 self._atk_jump(when)
                 return
-        if self._atk_spin_steps >= _SPIN_LIMIT:
+        if self._atk_spin_steps >= limit * _SPIN_FACTOR:
             if self._selector._others or self._atk_waiting_outside():
                 # Outside work or real IO may end the spin: wait, in real time.
                 self._atk_spin_steps = 0
@@ -619,8 +622,6 @@ class _VirtualEventLoop(asyncio.SelectorEventLoop):
             why = "no timer pending that can fire"
         elif not clock._autojump:
             why = "the clock in manual mode"
-        elif clock._busy_poll_limit is None:
-            why = "busy_poll_limit=None (busy polling never counts as idle)"
         else:
             why = "settle() running, which never moves time"
         return self._atk_report(
