@@ -438,7 +438,8 @@ class VirtualClock:
             self._stepping -= 1
         raise LivelockError(
             f"settle() ran {_SETTLE_LIMIT} loop iterations and the loop never became "
-            "idle: some task yields forever (a `while True: await asyncio.sleep(0)`?)"
+            "idle: some tasks or callbacks keep waking each other forever (busy polling "
+            "would have counted as idle after busy_poll_limit iterations)"
         )
 
     def hold(self) -> _Hold:

@@ -369,6 +369,19 @@ class TestSpins(unittest.TestCase):
         with self.assertRaisesRegex(LivelockError, r"^Livelock: .* with the clock in manual mode, "):
             run(VirtualClock(autojump=False, busy_poll_limit=LIMIT), lambda: poll_until_timer(5))
 
+    def test_settling_forever(self) -> None:
+        """A task that only calls settle() in a loop spins too: settle() never moves time."""
+
+        async def main() -> None:
+            asyncio.get_running_loop().call_later(5, lambda: None)
+            while True:
+                await clock.settle()
+
+        clock = VirtualClock(busy_poll_limit=LIMIT)
+        with self.assertRaisesRegex(LivelockError, r"^Livelock: .* with settle\(\) running, which never moves time, "):
+            run(clock, main)
+        self.assertEqual(clock.now, 0.0)
+
     def test_loop_runs_on_after_the_error(self) -> None:
         """After the LivelockError the loop can still cancel the spinner and close cleanly."""
         clock = VirtualClock(busy_poll_limit=LIMIT)
