@@ -359,19 +359,24 @@ class _VirtualEventLoop(asyncio.SelectorEventLoop):
         # ran only what earlier callbacks had queued, with no timer fired, no
         # IO and nothing from another thread. Past 8 (_SPIN_SKIP), each next
         # batch is checked; the first few are not, which keeps the check off
-        # the path of a virtual sleep (a timer, then the task it wakes).
+        # the path of a virtual sleep (a timer, then the task it wakes). Where
+        # a timer fires at the same instant, or IO or another thread brings
+        # work, the streak ends (_atk_spins = 0); where time jumps, it ends
+        # too (_atk_spin compares the time).
         spins = 0
         if ready or self._stopping:  # type: ignore[attr-defined]
+            events = None
             if real:
                 self._atk_woken = False
                 events = selector._inner.select(0)
                 if events:
+                    self._atk_spins = 0
                     self._process_events(events)  # type: ignore[attr-defined]
-                elif not (heap and heap[0][0] <= clock._end):
-                    spins = _SPIN_SKIP + 1
-            elif not (heap and heap[0][0] <= clock._end):
-                # Going on from a batch cut short (a stop asked, a sweep of
-                # cancelled timers): still no timer, no IO.
+            if heap and heap[0][0] <= clock._end:
+                self._atk_spins = 0  # a timer fires
+            elif not events:
+                # Going on from a batch cut short (real IO to poll, a stop
+                # asked, a sweep of cancelled timers): no timer, no IO.
                 spins = _SPIN_SKIP + 1
         elif heap and heap[0][0] <= clock._end:
             self._atk_count_instant_fire()
@@ -418,20 +423,10 @@ class _VirtualEventLoop(asyncio.SelectorEventLoop):
             handle._scheduled = False
             ready.append(handle)
 
-        if not spins and self._atk_spins:
-            self._atk_spins = 0  # a timer fired, or IO: the streak is over
+        if spins and ready:
+            self._atk_spin(ready)
         while True:
             ntodo = len(ready)
-            if spins > 8 and ntodo:  # 8 is _SPIN_SKIP, a literal for speed
-                # Busy polling? A callback whose first argument is a future is
-                # a done callback or a task's wakeup: progress. Checking the
-                # first callback settles most batches; _atk_spin looks closer.
-                args = ready[0]._args
-                if args and isinstance(args[0], _FUTURES):
-                    if self._atk_spins:
-                        self._atk_spins = 0
-                else:
-                    self._atk_spin(ready, ntodo)
             if self._atk_timed:
                 for _ in range(ntodo):
                     handle = ready.popleft()
@@ -462,6 +457,8 @@ class _VirtualEventLoop(asyncio.SelectorEventLoop):
             ):
                 break
             spins += 1
+            if spins > 8:  # _SPIN_SKIP, a literal for speed
+                self._atk_spin(ready)
         handle = None  # break cycles when an exception occurs
 
     def set_debug(self, enabled: bool) -> None:
@@ -499,6 +496,8 @@ class _VirtualEventLoop(asyncio.SelectorEventLoop):
     def _atk_idle(self, heap: list[_Entry], real: object) -> None:
         # Nothing is ready: asyncio would block in select() until the next
         # timer. Real IO first, then outside work, then jump or deadlock.
+        # Whatever runs next comes from outside, or a timer: no busy polling.
+        self._atk_spins = 0
         selector = self._selector
         if real:
             self._atk_woken = False
@@ -551,11 +550,12 @@ class _VirtualEventLoop(asyncio.SelectorEventLoop):
         clock._s = s = ns / 1e9
         clock._end = due_until(s)
 
-    def _atk_spin(self, ready: Any, ntodo: int) -> None:
+    def _atk_spin(self, ready: Any) -> None:
         # Called before a batch of callbacks that earlier callbacks queued, with
-        # no timer fired and no IO since, whose first callback is no future's.
-        # The batch is busy polling when none of its callbacks is a future's
-        # (a task's step after a bare yield, a call_soon that re-arms itself).
+        # no timer fired and no IO since. The batch is busy polling when none
+        # of its callbacks is a future's (a task's step after a bare yield, a
+        # call_soon that re-arms itself): a callback whose first argument is a
+        # future is a done callback or a task's wakeup, progress.
         clock = self._atk_clock
         limit = clock._busy_poll_limit
         if limit is None:
@@ -565,6 +565,7 @@ class _VirtualEventLoop(asyncio.SelectorEventLoop):
             if args and isinstance(args[0], _FUTURES):
                 self._atk_spins = 0
                 return
+        ntodo = len(ready)
         if clock._ns != self._atk_spin_ns or not self._atk_spins:
             # A new streak: time moved, or progress broke the last one.
             self._atk_spin_ns = clock._ns
@@ -635,7 +636,9 @@ class _VirtualEventLoop(asyncio.SelectorEventLoop):
 
     def _atk_count_instant_fire(self) -> None:
         # A timer is due now and nothing else is ready: fine once, runaway if it
-        # happens again and again without time moving.
+        # happens again and again without time moving. (A timer fires: any
+        # busy-polling streak is over.)
+        self._atk_spins = 0
         now = self._atk_clock._ns
         if now != self._atk_instant_ns:
             self._atk_instant_ns = now
@@ -740,9 +743,11 @@ class _VirtualEventLoop(asyncio.SelectorEventLoop):
 
     def _atk_busy(self) -> bool:
         if self._ready:  # type: ignore[attr-defined]
-            # Busy polling counts as idle past the limit (see _atk_spin).
-            limit = self._atk_clock._busy_poll_limit
-            return limit is None or self._atk_spins < limit
+            # Busy polling counts as idle past the limit (see _atk_spin); a
+            # streak from before time moved is over.
+            clock = self._atk_clock
+            limit = clock._busy_poll_limit
+            return limit is None or self._atk_spins < limit or self._atk_spin_ns != clock._ns
         when = self._atk_next_when()
         return when is not None and when <= self._atk_clock._end
 
