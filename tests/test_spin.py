@@ -129,6 +129,27 @@ class TestBusyPolling(unittest.TestCase):
 
         self.assertEqual(run(clock, main), 3.0)
 
+    def test_poll_past_the_budget(self) -> None:
+        """Busy polling jumps only within the budget: past it, the budget's LivelockError."""
+        with self.assertRaisesRegex(LivelockError, r"^Virtual-time budget exhausted: autojump would move time to the next timer at 100\.0s"):
+            run(VirtualClock(budget=10, busy_poll_limit=LIMIT), lambda: poll_until_timer(100))
+
+    def test_poll_with_real_io_open(self) -> None:
+        """A real socket registered (and silent) does not stop a poll from reaching its timer."""
+        a, b = socket.socketpair()
+        self.addCleanup(a.close)
+        self.addCleanup(b.close)
+
+        async def main() -> float:
+            loop = asyncio.get_running_loop()
+            loop.add_reader(a, lambda: None)
+            try:
+                return (await poll_until_timer(5))[1]
+            finally:
+                loop.remove_reader(a)
+
+        self.assertEqual(run(VirtualClock(busy_poll_limit=LIMIT), main), 5.0)
+
     def test_progress_is_not_polling(self) -> None:
         """Tasks that hand work to each other through futures never count as idle."""
         clock = VirtualClock(busy_poll_limit=10)
