@@ -572,24 +572,27 @@ class _VirtualEventLoop(asyncio.SelectorEventLoop):
             self._atk_spins = 1
             self._atk_spin_steps = ntodo
             return
-        self._atk_spins += 1
+        self._atk_spins = spins = self._atk_spins + 1
         self._atk_spin_steps += ntodo
-        if (
-            self._atk_spins >= limit
-            and clock._autojump and not clock._stepping and not self._atk_waiting_outside()
-        ):
-            # The loop counts as idle: jump to the next timer that can fire.
-            # The timer fires in the next iteration (it is due then).
+        if spins % limit:
+            return
+        # Every `limit` iterations of the streak, the loop counts as idle
+        # (_atk_busy says so from now on) and decides what that means.
+        if self._atk_waiting_outside():
+            # Outside work may end the poll: no jump, no livelock; the poll
+            # goes on in real time. Look again after `limit` more iterations.
+            self._atk_spins = 0
+            return
+        if clock._autojump and not clock._stepping:
+            # Jump to the next timer that can fire; it fires in the next
+            # iteration (it is due then).
             when = self._atk_next_when()
             if when is not None and when <= HORIZON:
                 self._atk_spins = 0  # also if the jump raises: a new streak
                 self._atk_jump(when)
                 return
-        if self._atk_spin_steps >= limit * _SPIN_FACTOR:
-            if self._selector._others or self._atk_waiting_outside():
-                # Outside work or real IO may end the spin: wait, in real time.
-                self._atk_spin_steps = 0
-                return
+        if self._atk_spin_steps >= limit * _SPIN_FACTOR and not self._selector._others:
+            # Nothing can ever end the spin (a peer on real IO might).
             report = self._atk_spin_report(ready)
             self._atk_spins = 0  # should the loop run on, count anew
             raise LivelockError(report)
@@ -631,7 +634,8 @@ class _VirtualEventLoop(asyncio.SelectorEventLoop):
             f"{why}, no outside work in flight and no real IO: nothing can ever end "
             f"the spin. Spinning: {'; '.join(spinning)}. A poll must wait for "
             "something that can happen: await an Event or a Future instead, or "
-            "sleep for a while"
+            "sleep for a while. If a thread or process the loop cannot see ends "
+            "the spin, poll inside `with clock.hold():`"
         )
 
     def _atk_count_instant_fire(self) -> None:
