@@ -560,12 +560,15 @@ class _VirtualEventLoop(asyncio.SelectorEventLoop):
         limit = clock._busy_poll_limit
         if limit is None:
             return  # busy polling never counts as idle, nor as a livelock
-        for handle in ready:
+        # A snapshot: another thread may append (call_soon_threadsafe) while
+        # we look, and a deque that changes under its iterator raises.
+        batch = list(ready)
+        for handle in batch:
             args = handle._args
             if args and isinstance(args[0], _FUTURES):
                 self._atk_spins = 0
                 return
-        ntodo = len(ready)
+        ntodo = len(batch)
         if clock._ns != self._atk_spin_ns or not self._atk_spins:
             # A new streak: time moved, or progress broke the last one.
             self._atk_spin_ns = clock._ns
@@ -578,9 +581,11 @@ class _VirtualEventLoop(asyncio.SelectorEventLoop):
             return
         # Every `limit` iterations of the streak, the loop counts as idle
         # (_atk_busy says so from now on) and decides what that means.
-        if self._atk_waiting_outside():
-            # Outside work may end the poll: no jump, no livelock; the poll
-            # goes on in real time. Look again after `limit` more iterations.
+        if self._atk_waiting_outside() or self._atk_woken:
+            # Outside work may end the poll, or another thread just called in
+            # (checked last: a thread that parks right after calling in): no
+            # jump, no livelock; the poll goes on in real time. Look again
+            # after `limit` more iterations.
             self._atk_spins = 0
             return
         if clock._autojump and not clock._stepping:
@@ -593,7 +598,7 @@ class _VirtualEventLoop(asyncio.SelectorEventLoop):
                 return
         if self._atk_spin_steps >= limit * _SPIN_FACTOR and not self._selector._others:
             # Nothing can ever end the spin (a peer on real IO might).
-            report = self._atk_spin_report(ready)
+            report = self._atk_spin_report(batch)
             self._atk_spins = 0  # should the loop run on, count anew
             raise LivelockError(report)
 
@@ -604,9 +609,9 @@ class _VirtualEventLoop(asyncio.SelectorEventLoop):
             or (self._atk_subprocesses and self._atk_live_subprocesses())
         )
 
-    def _atk_spin_report(self, ready: Any) -> str:
+    def _atk_spin_report(self, batch: list[Any]) -> str:
         spinning: list[str] = []
-        for handle in ready:
+        for handle in batch:
             if handle._cancelled:
                 continue
             owner = getattr(handle._callback, "__self__", None)
