@@ -336,7 +336,8 @@ class ClockedTestCase(AsyncTestCase):
 
     def _asynctestkit_make_loop(self) -> asyncio.AbstractEventLoop:
         _refuse_loop_factory(type(self))
-        self.clock = _make_clock(type(self), self._asynctestkit_option)
+        option = self._asynctestkit_option
+        self.clock = _make_clock(type(self), option)
         self.clock_started_at = self.clock.now
         return virtual_event_loop(self.clock)
 
