@@ -1,7 +1,9 @@
 """asynctestkit: test asyncio code with unittest, on a virtual clock, honestly.
 
-The public face of the package; the code lives in the private modules named
-in ``DESIGN.md`` (``_clock``, ``_loop``, ``_timepatch``, ``_case``, ...).
+The public face of the package: every public name is re-exported here and
+listed in ``__all__``. The code lives in private modules (``_clock``,
+``_loop``, ``_timepatch``, ``_case``, ...), mapped in the README's "How it is
+built" table: https://github.com/asynctestkit/asynctestkit#how-it-is-built
 """
 
 from ._autospec import autospec as autospec
@@ -21,6 +23,7 @@ from ._mockwait import ControlledAsyncMock as ControlledAsyncMock
 from ._mockwait import PendingAwait as PendingAwait
 from ._mockwait import latency as latency
 from ._mockwait import wait_awaited as wait_awaited
+from ._timepatch import TimePatch as TimePatch
 from ._timepatch import patch_time as patch_time
 from ._watchdog import WatchdogTimeout as WatchdogTimeout
 
@@ -38,6 +41,7 @@ __all__ = (
     "LivelockError",
     "PendingAwait",
     "SlowCallbackWarning",
+    "TimePatch",
     "VirtualClock",
     "WatchdogTimeout",
     "autospec",

@@ -83,7 +83,7 @@ def configure(**options: Any) -> Callable[[F], F]:
 
 
 class AsyncTestCase(PatchingMixin, AssertionsMixin, TestLifecycle):
-    """An ``IsolatedAsyncioTestCase`` that behaves the same on 3.10-3.14 and fails honestly.
+    """An ``IsolatedAsyncioTestCase`` that behaves the same on 3.10-3.15 and fails honestly.
 
     Each test gets a new loop (``loop_factory``, default: the platform's
     loop), current from ``setUp`` to the last cleanup and not afterwards.
@@ -318,27 +318,33 @@ class ClockedTestCase(AsyncTestCase):
     time_wall: ClassVar[Any] = False
     clock: VirtualClock
     clock_started_at: float
+    # clock.now_ns when the test started: clock_elapsed subtracts integers.
+    _asynctestkit_started_ns: int
     # The clock of the loop a class shares (loop_scope = "class").
     _asynctestkit_class_clock: ClassVar[VirtualClock]
 
     @property
     def clock_elapsed(self) -> float:
-        """The virtual seconds this test has used so far: ``clock.now - clock_started_at``.
+        """The virtual seconds this test has used so far, exactly.
 
-        With ``loop_scope = "class"`` the clock goes on from test to test;
-        this counts from the start of this test.
+        Computed from the clock's integer nanoseconds, so a test that started
+        at 100 s and slept 3.1 s reads ``3.1``, where ``clock.now -
+        clock_started_at`` would give ``3.0999999999999943``. With
+        ``loop_scope = "class"`` the clock goes on from test to test; this
+        counts from the start of this test.
 
         Example:
-            >>> await asyncio.sleep(90)
-            >>> self.assertEqual(self.clock_elapsed, 90)
+            >>> await asyncio.sleep(3.1)
+            >>> self.assertEqual(self.clock_elapsed, 3.1)
         """
-        return self.clock.now - self.clock_started_at
+        return (self.clock.now_ns - self._asynctestkit_started_ns) / 1e9
 
     def _asynctestkit_make_loop(self) -> asyncio.AbstractEventLoop:
         _refuse_loop_factory(type(self))
         option = self._asynctestkit_option
         self.clock = _make_clock(type(self), option)
         self.clock_started_at = self.clock.now
+        self._asynctestkit_started_ns = self.clock.now_ns
         return virtual_event_loop(self.clock)
 
     @classmethod

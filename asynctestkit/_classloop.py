@@ -218,6 +218,7 @@ def lend_loop(case: Any) -> asyncio.AbstractEventLoop:
         clock.autojump = case._asynctestkit_option("autojump")
         clock.busy_poll_limit = case._asynctestkit_option("busy_poll_limit")
         case.clock_started_at = clock.now
+        case._asynctestkit_started_ns = clock.now_ns
     return state.loop
 
 

@@ -543,7 +543,9 @@ class _VirtualEventLoop(asyncio.SelectorEventLoop):
                 f"Virtual-time budget exhausted: autojump would move time to the next "
                 f"timer at {when!r}s, past the budget of {clock._budget_given!r}s of "
                 f"virtual time, which ends at {budget / 1e9!r}s. A loop that never ends "
-                "(a retry or poll without a limit)? Raise the budget if this much "
+                "(a retry or poll without a limit), or a deadline read from real time "
+                "(code that bound `from time import monotonic` before the test reads real "
+                "time unless its module is in time_targets)? Raise the budget if this much "
                 "virtual time is expected"
             ))
         clock._ns = ns

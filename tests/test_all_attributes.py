@@ -50,6 +50,14 @@ class TestPublicNames(unittest.TestCase):
             with self.subTest(name=name):
                 self.assertTrue((inspect.getdoc(obj) or "").strip(), f"{name} has no docstring")
 
+    def test_what_patch_time_returns_is_exported(self) -> None:
+        """The README documents TimePatch (patched, unpatched, report): users can import and type it."""
+        patch = asynctestkit.patch_time(asynctestkit.VirtualClock())
+        self.assertIs(type(patch), asynctestkit.TimePatch)
+        for name in ("patched", "unpatched", "report"):
+            with self.subTest(attribute=name):
+                self.assertTrue(hasattr(asynctestkit.TimePatch, name), name)
+
     def test_contract_names_are_exported(self) -> None:
         """The names the design promises to users are all there."""
         promised = {
