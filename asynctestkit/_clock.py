@@ -137,6 +137,20 @@ def due_ns(when: float) -> int:
     return ns
 
 
+def _last_deadline(limit_ns: int) -> float:
+    """Return a float deadline at or before which `due_ns` is at most ``limit_ns``.
+
+    Autojump compares a timer's deadline with it, one float comparison, before
+    it works out the nanosecond to jump to. A later deadline goes the slow way,
+    which checks exactly: past the budget (`LivelockError`), past the end of
+    virtual time (a timer that never fires), or within a float step of it.
+    """
+    when = limit_ns / 1e9
+    while due_ns(when) > limit_ns:
+        when = math.nextafter(when, 0.0)
+    return when
+
+
 @final
 class _Hold:
     """While entered, the clock does not autojump (see `VirtualClock.hold`)."""
@@ -229,7 +243,7 @@ class VirtualClock:
         "_driver",
         "_end",
         "_holds",
-        "_limit_ns",
+        "_limit_s",
         "_lock",
         "_ns",
         "_s",
@@ -258,9 +272,10 @@ class VirtualClock:
         # the loop's thread once a loop runs on it.
         self._thread_id: int | None = None
         self._budget_ns: int | None = None
-        # Autojump never moves time past _limit_ns: the budget's end, or the
-        # end of virtual time (the loop compares with it on every jump).
-        self._limit_ns = MAX_NS
+        # Autojump never moves time past the budget's end, nor the end of
+        # virtual time: a deadline after _limit_s is past one of them (the
+        # loop compares each jump's deadline with it, see _last_deadline).
+        self._limit_s = _last_deadline(MAX_NS)
         self._budget_given: float | None = None
         self.budget = budget
         self._busy_poll_limit = _check_limit(busy_poll_limit, "busy_poll_limit")
@@ -311,10 +326,10 @@ class VirtualClock:
     def budget(self, value: float | None) -> None:
         if value is None:
             self._budget_ns = None
-            self._limit_ns = MAX_NS
+            self._limit_s = _last_deadline(MAX_NS)
         else:
             self._budget_ns = self._ns + _to_ns(value, "VirtualClock budget")
-            self._limit_ns = min(self._budget_ns, MAX_NS)
+            self._limit_s = _last_deadline(min(self._budget_ns, MAX_NS))
         self._budget_given = value
 
     @property
@@ -490,7 +505,7 @@ class VirtualClock:
         # count, so the budget's end moves along with it.
         if self._budget_ns is not None:
             self._budget_ns += ns - self._ns
-            self._limit_ns = min(self._budget_ns, MAX_NS)
+            self._limit_s = _last_deadline(min(self._budget_ns, MAX_NS))
         self._ns = ns
         self._s = s = ns / 1e9
         self._end = due_until(s)

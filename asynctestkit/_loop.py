@@ -378,6 +378,8 @@ class _VirtualEventLoop(asyncio.SelectorEventLoop):
                 # Going on from a batch cut short (real IO to poll, a stop
                 # asked, a sweep of cancelled timers): no timer, no IO.
                 spins = _SPIN_SKIP + 1
+                if ready:
+                    self._atk_spin(ready)
         elif heap and heap[0][0] <= clock._end:
             self._atk_count_instant_fire()
             if real:
@@ -395,15 +397,12 @@ class _VirtualEventLoop(asyncio.SelectorEventLoop):
             # heads are dropped, at the nearest nanosecond where it is due
             # (due_ns and due_until, inlined).
             when = heap[0][0]
-            try:
-                ns = round(when * 1e9)
-            except OverflowError:  # sleep(math.inf): past the end of time
-                ns = MAX_NS + 1
-            if ns > clock._limit_ns:
-                # Past the budget (LivelockError) or the end of virtual time
-                # (a timer that never fires: DeadlockError).
+            if when > clock._limit_s:
+                # Past the budget (LivelockError), or past the end of virtual
+                # time: sleep(math.inf), a timer that never fires (DeadlockError).
                 self._atk_idle(heap, real)
             else:
+                ns = round(when * 1e9)
                 s = ns / 1e9
                 end = s + 5.3e-10 if s < 65536.0 else due_until(s)
                 while end < when:
@@ -423,8 +422,6 @@ class _VirtualEventLoop(asyncio.SelectorEventLoop):
             handle._scheduled = False
             ready.append(handle)
 
-        if spins and ready:
-            self._atk_spin(ready)
         while True:
             ntodo = len(ready)
             if self._atk_timed:
