@@ -602,6 +602,33 @@ class TestHugeValues(unittest.TestCase):
 
         self.assertEqual(run(clock, main), 9223372036.5)
 
+    def test_a_timer_at_the_last_nanosecond_fires(self) -> None:
+        """A sleep to the last nanosecond of virtual time fires there; one past it never does."""
+        clock = VirtualClock(start=9223372036.0)
+
+        async def main() -> None:
+            await asyncio.sleep(0.854775807)
+            self.assertEqual(clock.now_ns, 2**63 - 1)
+            await asyncio.sleep(0.001)
+
+        with self.assertRaisesRegex(DeadlockError, r"^Deadlock: .*\(the timers pending never fire"):
+            run(clock, main)
+        self.assertEqual(clock.now_ns, 2**63 - 1)
+
+    def test_budget_ends_exactly(self) -> None:
+        """Deadlines that drift a float step past the budget's end still fit in it."""
+        clock = VirtualClock(budget=0.3)
+
+        async def main() -> None:
+            for _ in range(3):
+                await asyncio.sleep(0.1)  # the last deadline is 0.30000000000000004
+            self.assertEqual(clock.now_ns, 300_000_000)
+            await asyncio.sleep(1e-9)
+
+        with self.assertRaisesRegex(LivelockError, r"^Virtual-time budget exhausted: "):
+            run(clock, main)
+        self.assertEqual(clock.now_ns, 300_000_000)
+
     def test_stepping(self) -> None:
         """jump, advance and advance_to refuse huge values and steps past the end, naming themselves."""
         clock = VirtualClock(autojump=False, start=9e9)
