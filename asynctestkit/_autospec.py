@@ -29,6 +29,7 @@ __all__ = ("autospec",)
 
 # Keep our frames out of the tracebacks of failing tests (CPython's unittest rule).
 __unittest = True
+__tracebackhide__ = True  # and out of pytest's (STYLE.md 14)
 
 # The async protocol methods autospec() wires and lets `returns=`/`side_effects=` set.
 _ASYNC_PROTOCOL: Final = ("__aenter__", "__aexit__", "__aiter__")

@@ -11,13 +11,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
-import difflib
 import inspect
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
-from . import _classloop
+from . import _classloop, _options
 from ._asserts import AssertionsMixin
-from ._clock import VirtualClock, _check_limit, _to_ns
+from ._clock import VirtualClock
 from ._compat import default_loop_factory
 from ._lifecycle import TestLifecycle, cancel_and_wait, context_methods
 from ._loop import virtual_event_loop
@@ -29,6 +28,7 @@ if TYPE_CHECKING:
     from contextlib import AbstractAsyncContextManager, AbstractContextManager
 
 __unittest = True  # keep these frames out of failure tracebacks
+__tracebackhide__ = True  # and out of pytest's (STYLE.md 14)
 
 __all__ = ("AsyncTestCase", "ClockedTestCase", "configure")
 
@@ -38,40 +38,29 @@ F = TypeVar("F", bound="Callable[..., Any]")
 # Loop iterations run_until_idle() waits for the loop to become idle.
 _IDLE_ROUNDS = 100_000
 
-_OPTIONS = frozenset({
-    "timeout", "debug", "check_tasks", "check_exceptions", "check_coroutines",
-    "check_timers", "check_threads", "slow_callback_duration", "slow_callback_fails",
-    # ClockedTestCase
-    "autojump", "clock_start", "clock_budget", "busy_poll_limit", "time_targets", "time_wall",
-})
-
 
 def configure(**options: Any) -> Callable[[F], F]:
     """Override class options for one test method.
 
     Any option an `AsyncTestCase` or `ClockedTestCase` reads from a class
-    attribute can be set here for a single test: ``timeout``, ``debug``,
+    attribute, but ``loop_factory`` and ``loop_scope`` (which the tests of a
+    class share), can be set here for a single test: ``timeout``, ``debug``,
     ``check_tasks``, ``check_exceptions``, ``check_coroutines``,
     ``check_timers``, ``check_threads``, ``slow_callback_duration``, ``slow_callback_fails``,
     ``autojump``, ``clock_start``, ``clock_budget``, ``busy_poll_limit``,
-    ``time_targets``, ``time_wall``.
+    ``time_targets``, ``time_wall`` (the table of options is in ``_options.py``).
 
     Raises:
-        TypeError: an option name is unknown (the message suggests close names).
+        TypeError: an option name is unknown (the message suggests close
+            names) or class-wide, or a value has the wrong type.
+        ValueError: a value is out of range (``timeout=-1``).
 
     Example:
         >>> class T(AsyncTestCase):
         ...     @configure(timeout=120, check_timers=False)
         ...     async def test_slow_upload(self): ...
     """
-    for name in options:
-        if name not in _OPTIONS:
-            close = difflib.get_close_matches(name, _OPTIONS, n=3)
-            hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else ""
-            raise TypeError(
-                f"configure() got an unknown option {name!r}{hint}; "
-                f"known options: {', '.join(sorted(_OPTIONS))}"
-            )
+    _options.check_configure(options)
 
     def decorate(func: F) -> F:
         merged = dict(getattr(func, "_asynctestkit_options", {}))
@@ -123,16 +112,25 @@ class AsyncTestCase(PatchingMixin, AssertionsMixin, TestLifecycle):
         ...         self.assertEqual(await self.client.get("k"), "v")
     """
 
-    loop_factory: ClassVar[Any] = None
-    loop_scope: ClassVar[str] = "test"
-    timeout: ClassVar[float | None] = 60.0
-    check_tasks: ClassVar[bool] = True
-    check_exceptions: ClassVar[bool] = True
-    check_coroutines: ClassVar[bool] = True
-    check_timers: ClassVar[bool] = True
-    check_threads: ClassVar[bool] = True
-    slow_callback_duration: ClassVar[float | None] = 0.1
-    slow_callback_fails: ClassVar[bool] = False
+    # The options: defaults and checks are in _options.OPTIONS (set on the
+    # class below, checked for each subclass by __init_subclass__).
+    # Typed as IsolatedAsyncioTestCase declares it on 3.13+ (typeshed), so a
+    # user's `loop_factory = asyncio.SelectorEventLoop` type-checks there too.
+    loop_factory: Callable[[], asyncio.AbstractEventLoop] | None
+    loop_scope: ClassVar[str]
+    timeout: ClassVar[float | None]
+    check_tasks: ClassVar[bool]
+    check_exceptions: ClassVar[bool]
+    check_coroutines: ClassVar[bool]
+    check_timers: ClassVar[bool]
+    check_threads: ClassVar[bool]
+    slow_callback_duration: ClassVar[float | None]
+    slow_callback_fails: ClassVar[bool]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        _options.check_class(cls)
+
     # -- the loop for one test ---------------------------------------------
 
     def _asynctestkit_make_loop(self) -> asyncio.AbstractEventLoop:
@@ -310,18 +308,23 @@ class ClockedTestCase(AsyncTestCase):
         ...         self.assertEqual(self.clock.now, 7)  # in no real time
     """
 
-    autojump: ClassVar[bool] = True
-    clock_start: ClassVar[float] = 0.0
-    clock_budget: ClassVar[float | None] = 86400.0
-    busy_poll_limit: ClassVar[int | None] = 1000
-    time_targets: ClassVar[tuple[Any, ...]] = ()
-    time_wall: ClassVar[Any] = False
+    # Defaults and checks: _options.OPTIONS.
+    autojump: ClassVar[bool]
+    clock_start: ClassVar[float]
+    clock_budget: ClassVar[float | None]
+    busy_poll_limit: ClassVar[int | None]
+    time_targets: ClassVar[tuple[Any, ...]]
+    time_wall: ClassVar[Any]
     clock: VirtualClock
     clock_started_at: float
     # clock.now_ns when the test started: clock_elapsed subtracts integers.
     _asynctestkit_started_ns: int
     # The clock of the loop a class shares (loop_scope = "class").
     _asynctestkit_class_clock: ClassVar[VirtualClock]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        _refuse_loop_factory(cls)
 
     @property
     def clock_elapsed(self) -> float:
@@ -342,7 +345,7 @@ class ClockedTestCase(AsyncTestCase):
     def _asynctestkit_make_loop(self) -> asyncio.AbstractEventLoop:
         _refuse_loop_factory(type(self))
         option = self._asynctestkit_option
-        self.clock = _make_clock(type(self), option)
+        self.clock = _make_clock(option)
         self.clock_started_at = self.clock.now
         self._asynctestkit_started_ns = self.clock.now_ns
         return virtual_event_loop(self.clock)
@@ -350,7 +353,7 @@ class ClockedTestCase(AsyncTestCase):
     @classmethod
     def _asynctestkit_make_class_loop(cls) -> asyncio.AbstractEventLoop:
         _refuse_loop_factory(cls)
-        clock = _make_clock(cls, lambda name: getattr(cls, name))
+        clock = _make_clock(lambda name: getattr(cls, name))
         cls._asynctestkit_class_clock = clock
         return virtual_event_loop(clock)
 
@@ -361,17 +364,16 @@ class ClockedTestCase(AsyncTestCase):
         )
 
 
-def _make_clock(cls: type[ClockedTestCase], option: Callable[[str], Any]) -> VirtualClock:
-    """Make a test's (or a class's) clock from the clock options, named in any error."""
-    start, budget = option("clock_start"), option("clock_budget")
-    # Checked here, so that an error names the option the user set.
-    _to_ns(start, f"{cls.__name__}.clock_start")
-    if budget is not None:
-        _to_ns(budget, f"{cls.__name__}.clock_budget")
-    limit = _check_limit(option("busy_poll_limit"), f"{cls.__name__}.busy_poll_limit")
+def _make_clock(option: Callable[[str], Any]) -> VirtualClock:
+    """Make a test's (or a class's) clock from the clock options (checked in _options)."""
     return VirtualClock(
-        autojump=option("autojump"), start=start, budget=budget, busy_poll_limit=limit
+        autojump=option("autojump"), start=option("clock_start"),
+        budget=option("clock_budget"), busy_poll_limit=option("busy_poll_limit"),
     )
+
+
+_options.install_defaults(AsyncTestCase, "AsyncTestCase")
+_options.install_defaults(ClockedTestCase, "ClockedTestCase")
 
 
 def _refuse_loop_factory(cls: type[ClockedTestCase]) -> None:

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, final
 
 from ._compat import current_loop, set_current_loop
 from ._lifecycle import Raised, cancel_and_wait, context_methods, guarded_step
+from ._options import OPTIONS
 from ._timepatch import patch_time
 from ._watchdog import Watchdog, WatchdogTimeout
 
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
     from ._clock import VirtualClock
 
 __unittest = True  # keep these frames out of failure tracebacks
+__tracebackhide__ = True  # and out of pytest's (STYLE.md 14)
 
 __all__ = (
     "add_async_class_cleanup",
@@ -72,14 +74,11 @@ class _ClassLoop:
 
 
 def _scope(cls: Any) -> str:
-    """Return ``cls.loop_scope``, checked."""
+    """Return ``cls.loop_scope``, checked (again: it may be set after the class was made)."""
     scope = getattr(cls, "loop_scope", "test")
-    if not isinstance(scope, str) or scope not in _SCOPES:
-        raise ValueError(
-            f"{cls.__qualname__}.loop_scope must be 'test' (a new loop per test, the "
-            f"default) or 'class' (one loop for the whole class); got {scope!r}"
-        )
-    return scope
+    if scope not in _SCOPES:
+        OPTIONS["loop_scope"].validate(scope, f"{cls.__qualname__}.loop_scope")
+    return str(scope)
 
 
 def _overrides(cls: Any, name: str) -> bool:

@@ -20,23 +20,38 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
 __all__ = (
+    "ACLOSE",
     "FACTORY_TASKS_NAMED_NONE",
     "PY311",
+    "PY314",
     "callback_failed",
+    "capture_call_graph",
     "current_loop",
     "default_loop_factory",
     "has_async_generators",
     "has_default_executor",
+    "idle_async_generators",
+    "make_current",
+    "queued_aclose",
     "set_current_loop",
     "swap_unawaited_coroutine_hook",
 )
 
 PY311 = sys.version_info >= (3, 11)
+# 3.14's unittest names the type a test method returned in its deprecation
+# warning ("... (<method> returned 'int')"); 3.11-3.13 name only the method.
+PY314 = sys.version_info >= (3, 14)
 
 # 3.13.0-3.13.2's loop.create_task() calls task.set_name(name) on what a task
 # factory returns, even when name is None, so every such task is named "None"
 # (gh-130033). Detected by what the method calls rather than by version.
 FACTORY_TASKS_NAMED_NONE = "set_name" in asyncio.BaseEventLoop.create_task.__code__.co_names
+
+# 3.14 added asyncio.capture_call_graph (gh-91048): who awaits whom across
+# tasks, through gather() and TaskGroup too, as asyncio records it on each
+# future it awaits (`_asyncio_awaited_by`). None before 3.14, where a report
+# shows each task's own await chain and the task it awaits.
+capture_call_graph: Callable[..., Any] | None = getattr(asyncio, "capture_call_graph", None)
 
 if sys.version_info >= (3, 13):
     # 3.13 added asyncio.EventLoop, the platform's default loop class, which
@@ -67,6 +82,37 @@ def set_current_loop(loop: asyncio.AbstractEventLoop | None) -> None:
     asyncio.set_event_loop(loop)
 
 
+def make_current(loop: asyncio.AbstractEventLoop) -> Callable[[], None]:
+    """Make ``loop`` the current loop of this thread; return the function that undoes it.
+
+    The undo makes the loop that was current before current again, and, if
+    there was no event loop policy before (``asyncio.set_event_loop`` creates
+    the default one on demand), drops the one made here, as
+    ``IsolatedAsyncioTestCase`` leaves none behind with a ``loop_factory``
+    (3.13+; CPython's test_async_case checks it). The policy lives in
+    ``asyncio.events._event_loop_policy`` on 3.10-3.15. A policy that someone
+    else installed meanwhile is kept, and so is a current loop someone else
+    set meanwhile.
+    """
+    previous = current_loop()
+    had_policy = getattr(asyncio.events, "_event_loop_policy", None) is not None
+    set_current_loop(loop)
+    made = None if had_policy else getattr(asyncio.events, "_event_loop_policy", None)
+
+    def undo() -> None:
+        # Only what is still ours is put back: another loop made current
+        # since stays; a previous loop closed since is not made current again.
+        now = current_loop()
+        if now is not None and now is not loop:
+            return
+        before = previous if previous is not None and not previous.is_closed() else None
+        set_current_loop(before)
+        if made is not None and before is None and asyncio.events._event_loop_policy is made:  # type: ignore[attr-defined]
+            asyncio.events._event_loop_policy = None  # type: ignore[attr-defined]
+
+    return undo
+
+
 def current_loop() -> asyncio.AbstractEventLoop | None:
     """Return this thread's running or current loop, or ``None``: never create one, never warn.
 
@@ -93,6 +139,46 @@ def has_async_generators(loop: asyncio.AbstractEventLoop) -> bool:
     """
     gens = getattr(loop, "_asyncgens", None)
     return gens is None or bool(gens)
+
+
+async def _agen() -> Any:
+    yield  # pragma: no cover - never iterated
+
+
+# The awaitable that agen.aclose() returns (async_generator_athrow, a type no
+# module exports). When the garbage collector finalizes an async generator
+# left unfinished, asyncio's finalizer hook queues create_task(agen.aclose())
+# (BaseEventLoop._asyncgen_finalizer_hook, 3.10-3.15): a task running one of
+# these is asyncio closing a generator, not a task the test leaked.
+_closing = _agen().aclose()
+ACLOSE: type = type(_closing)
+_closing.close()  # not awaited: 3.13+ would warn "never awaited"
+del _closing
+
+
+def queued_aclose(loop: asyncio.AbstractEventLoop) -> bool:
+    """Whether the finalizer hook queued an ``aclose()`` task that the loop has not made yet.
+
+    Reads the loop's ``_ready`` deque of Handles (``_args``; 3.10-3.15).
+    """
+    for handle in getattr(loop, "_ready", ()):
+        args = getattr(handle, "_args", None)
+        if args and type(args[0]) is ACLOSE:
+            return True
+    return False
+
+
+def idle_async_generators(loop: asyncio.AbstractEventLoop) -> list[Any]:
+    """Return the loop's live async generators that nobody is iterating right now.
+
+    BaseEventLoop keeps the generators first iterated on it in ``_asyncgens``
+    (a WeakSet, 3.10-3.15). One a task is iterating (``ag_running``) is left
+    out: closing it under that task would fail ("already running").
+    """
+    gens = getattr(loop, "_asyncgens", None)
+    if not gens:
+        return []
+    return [g for g in list(gens) if not g.ag_running]
 
 
 def has_default_executor(loop: asyncio.AbstractEventLoop) -> bool:

@@ -7,7 +7,8 @@ thread, and, at the end, tasks and timers still pending. It replaces what
 asyncio's debug mode is used for in tests at a fraction of its cost: creation
 sites come from a cheap task factory (`_report.tracking_task_factory`),
 coroutine origins from a shallow ``sys.set_coroutine_origin_tracking_depth``,
-slow callbacks from timing each loop iteration rather than each callback, and
+slow callbacks from one real-time clock read per callback (where debug mode
+reads the loop's clock twice and checks more), and
 wrong-thread calls from a thread-id check on ``call_soon``/``call_later``/
 ``call_at`` (about 0.1 us per call).
 """
@@ -15,31 +16,37 @@ wrong-thread calls from a thread-id check on ``call_soon``/``call_later``/
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
-import reprlib
+import gc
 import selectors
 import sys
 import threading
 import time
 import traceback
+import weakref
 from typing import TYPE_CHECKING, Any, final
 
 from ._compat import swap_unawaited_coroutine_hook
 from ._loop import DelegatingSelector
 from ._report import (
+    Site,
+    creation_site,
+    describe_call,
     format_frames,
     format_tasks,
     is_plumbing,
     recording_task_factory,
     shown_coroutine,
     tracking_task_factory,
+    wakes,
 )
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
     from types import FrameType
 
-__all__ = ("Hygiene", "SlowCallbackWarning", "format_problems")
+__all__ = ("Hygiene", "SlowCallbackWarning", "describe_call", "format_problems")
 
 # How many frames of a coroutine's creation are recorded (the test's own
 # frames sit under three of asynctestkit's and asyncio's).
@@ -47,6 +54,9 @@ _ORIGIN_DEPTH = 6
 # BaseEventLoop.call_later calls self.call_at: one wrong-thread call, not two.
 _CALL_LATER_CODE = asyncio.BaseEventLoop.call_later.__code__
 _MISSING = object()
+_ref = weakref.ref
+# asyncio's message for a pending task being collected (Task.__del__, 3.10-3.15).
+_DESTROYED_PENDING = "Task was destroyed but it is pending!"
 # Real time even when patch_time makes time.perf_counter() virtual on this thread.
 _perf_counter = time.perf_counter
 # asyncio.timeout()'s context manager (3.11+): its timer calls a method of it.
@@ -58,39 +68,85 @@ class SlowCallbackWarning(RuntimeWarning):
 
 
 @final
-class _TimingSelector(DelegatingSelector):
-    """Measures, in real time, how long each loop iteration ran callbacks.
+class _TimedReady(collections.deque):  # type: ignore[type-arg]
+    """The loop's ready queue, timing in real time each callback the loop takes from it.
 
-    For loops other than the virtual one (which times each callback itself):
-    the time between two ``select()`` calls is the time the loop spent running
-    the callbacks that were ready, none of which could let others run. Timing
-    the iteration costs two ``perf_counter()`` calls where timing each
-    callback, as debug mode does, costs two per callback.
+    For loops other than the virtual one (which times each callback itself).
+    ``BaseEventLoop._run_once`` takes each callback with ``popleft()`` and
+    runs it at once: the time from one ``popleft()`` to the next, or to the
+    next ``select()`` (see `_LappingSelector`), is the time that callback
+    blocked the loop. The queue holds only the callback being run, which the
+    loop holds too until it takes the next one: timing keeps no handle, and
+    nothing a handle refers to, alive any longer than the loop does (a batch
+    copied at ``select()`` would keep a whole iteration's handles, their
+    tasks and futures, until the next one).
     """
 
-    def __init__(self, inner: selectors.BaseSelector, ready: Any, hygiene: Hygiene) -> None:
-        super().__init__(inner)
-        self._ready = ready
+    __slots__ = ("_callback", "_handle", "_hygiene", "_started", "_threshold")
+
+    def __init__(self, items: Iterable[object], hygiene: Hygiene) -> None:
+        super().__init__(items)
         self._hygiene = hygiene
-        self._left = 0.0  # perf_counter() when the last select() returned
-        self._batch: tuple[object, ...] = ()
+        self._threshold = hygiene.slow_threshold
+        self._handle: Any = None
+        # The handle's callback as it was taken: cancel() clears the handle's
+        # own (a reader callback that removes its reader, say).
+        self._callback: Any = None
+        self._started = 0.0
+
+    def popleft(self) -> Any:
+        now = _perf_counter()
+        if self._handle is not None and now - self._started >= self._threshold:
+            self._slow(now - self._started)
+        self._handle = taken = _popleft(self)
+        self._callback = taken._callback
+        self._started = now
+        return taken
+
+    def lap(self, interrupted: bool = False) -> None:
+        """Account for the callback taken last (the loop's iteration ended, or the loop stopped).
+
+        ``interrupted``: an exception stopped the loop inside that callback;
+        it did not run to its end, so it is not timed.
+        """
+        if self._handle is not None:
+            busy = _perf_counter() - self._started
+            if busy >= self._threshold and not interrupted:
+                self._slow(busy)
+            self._handle = self._callback = None
+
+    def _slow(self, seconds: float) -> None:
+        handle = self._handle
+        if handle._callback is None and self._callback is not None:
+            handle = _Taken(self._callback)
+        self._hygiene._on_slow(handle, seconds)
+
+
+@final
+class _Taken:
+    """What a handle called, for a handle cancelled since (cancel() forgets it)."""
+
+    __slots__ = ("_args", "_callback")
+
+    def __init__(self, callback: Any) -> None:
+        self._callback = callback
+        self._args = ()
+
+
+_popleft = collections.deque.popleft
+
+
+@final
+class _LappingSelector(DelegatingSelector):
+    """Ends the timing of the last callback of each iteration, before the loop waits."""
+
+    def __init__(self, inner: selectors.BaseSelector, ready: _TimedReady) -> None:
+        super().__init__(inner)
+        self._timed = ready
 
     def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
-        self.lap()
-        events = self._inner.select(timeout)
-        self._left = _perf_counter()
-        # The callbacks that will run in this iteration (IO callbacks join later).
-        self._batch = tuple(self._ready)
-        return events
-
-    def lap(self) -> None:
-        """Account for the iteration that just ended (also called when the loop stops)."""
-        if self._left:
-            busy = _perf_counter() - self._left
-            self._left = 0.0
-            if busy >= self._hygiene.slow_threshold:
-                for handle in self._batch or ("<IO callbacks>",):
-                    self._hygiene._on_slow(handle, busy)
+        self._timed.lap()
+        return self._inner.select(timeout)
 
 
 @final
@@ -104,6 +160,9 @@ class Hygiene:
         coroutines: Whether to report coroutines never awaited.
         threads: Whether to report ``call_soon``, ``call_later`` and
             ``call_at`` called from a thread other than the loop's.
+        timers: Whether to note where each ``call_later``/``call_at`` timer
+            is created, for the report of timers left pending (a short walk
+            of the stack per timer, only while this check is on).
         baseline: Leave out of the verdict what belongs to the tasks that
             exist at `install` (a loop a class shares; see `pending_timers`
             and `new_tasks`); ``False`` for a new loop, which has none, saves
@@ -117,25 +176,36 @@ class Hygiene:
         slow_threshold: float | None,
         coroutines: bool,
         threads: bool = True,
+        timers: bool = True,
         baseline: bool = True,
     ) -> None:
         self.loop = loop
         self.slow_threshold = slow_threshold if slow_threshold is not None else float("inf")
         self.exceptions: list[str] = []
+        self.lost: list[str] = []
         self.never_awaited: list[str] = []
         self.slow: list[str] = []
         self.wrong_thread: list[str] = []
         self._coroutines = coroutines
         self._threads = threads
+        self._timers = timers
+        # Where each timer armed through the loop was created, by id(handle):
+        # TimerHandle has __slots__. Ids, not handles: nothing is kept alive;
+        # a pending handle is alive, so its id is its own.
+        self.timer_sites: dict[int, Site] = {}
+        # The oldest generation that may hold what this test made (see _on_gc).
+        self._collect_up_to = 0
         self._baseline = baseline
         self._baseline_tasks: set[asyncio.Task[Any]] = set()
         # By id, with the handle as the value: a live handle's id is not reused.
         self._baseline_timers: dict[int, asyncio.TimerHandle] = {}
-        # The tasks made on the loop since `install`, looked at by `unretrieved`.
-        self.created: list[asyncio.Task[Any]] = []
+        # The tasks made on the loop since `install`, looked at by `unretrieved`:
+        # weak references, so a task nobody holds dies (and reports an
+        # exception never retrieved) when it is dropped, as without us.
+        self.created: list[weakref.ref[asyncio.Task[Any]]] = []
         # The factory that records them; None when the loop has a user's own.
         self.task_factory: Callable[..., asyncio.Task[Any]] | None = None
-        self._timing: _TimingSelector | None = None
+        self._timing: _TimedReady | None = None
         self._stack = contextlib.ExitStack()
 
     # -- for the whole test ------------------------------------------------
@@ -166,13 +236,14 @@ class Hygiene:
             self._watch_slow()
         if self._coroutines:
             self._watch_coroutines()
-        if self._threads:
-            self._watch_threads()
+        if self._threads or self._timers:
+            self._watch_calls()
 
     def uninstall(self) -> None:
         """Stop watching and put every global hook back, whatever happened."""
         self._stack.close()
         self.created = []
+        self.timer_sites = {}
 
     def _watch_slow(self) -> None:
         loop: Any = self.loop
@@ -183,22 +254,34 @@ class Hygiene:
             return
         inner = getattr(loop, "_selector", None)
         ready = getattr(loop, "_ready", None)
-        if not isinstance(inner, selectors.BaseSelector) or ready is None:
+        # BaseEventLoop's _selector and _ready deque (3.10-3.15).
+        if not isinstance(inner, selectors.BaseSelector) or type(ready) is not collections.deque:
             return  # not a selector loop (Windows' proactor, uvloop): no check
-        self._timing = _TimingSelector(inner, ready, self)
-        loop._selector = self._timing
-        self._stack.callback(setattr, loop, "_selector", inner)
+        self._timing = timed = _TimedReady(ready, self)
+        ready.clear()
+        loop._ready = timed
+        loop._selector = _LappingSelector(inner, timed)
+        self._stack.callback(_untime, loop, inner, ready, timed)
 
-    def lap(self) -> None:
-        """Measure the loop iteration cut short when the loop stopped."""
-        if self._timing is not None:
-            self._timing.lap()
+    def lap(self, *, interrupted: bool = False) -> None:
+        """End the timing of the callback run last: call it whenever the loop stops.
+
+        ``interrupted``: the loop stopped on an exception out of that callback
+        (the watchdog, Ctrl-C), which is then not reported as slow.
+        """
+        timing = self._timing
+        if timing is not None:
+            timing.lap(interrupted)
 
     def _watch_coroutines(self) -> None:
         # asyncio's debug mode only adds the creation site to the warning.
         # Taking the hook that issues the warning gives us the coroutine itself,
         # whatever the warning filters say (the "default" action would show it
         # once per place and then never again), and costs no warnings state.
+        # What earlier tests dropped is finalized now, before this test listens:
+        # the verdict's collection (see _collect_garbage) must not find it.
+        if gc.isenabled():
+            gc.collect(0)
         old = swap_unawaited_coroutine_hook(self._on_unawaited)
         if old is not None:  # pragma: no branch - 3.10-3.14 all have the hook
             self._stack.callback(swap_unawaited_coroutine_hook, old)
@@ -206,42 +289,59 @@ class Hygiene:
         if depth < _ORIGIN_DEPTH:
             sys.set_coroutine_origin_tracking_depth(_ORIGIN_DEPTH)
             self._stack.callback(sys.set_coroutine_origin_tracking_depth, depth)
+        # Whether the verdict's collection must be a full one (_collect_garbage).
+        self._stack.callback(_discard, gc.callbacks, self._on_gc)
+        gc.callbacks.append(self._on_gc)
 
-    def _watch_threads(self) -> None:
+    def _watch_calls(self) -> None:
         # Debug mode's _check_thread(), without debug mode: asyncio's loops are
         # not thread-safe, and call_soon() from another thread neither wakes
-        # the loop nor guards its deque. Instance attributes shadow the methods
-        # for this loop only; C tasks and futures look them up on the instance.
+        # the loop nor guards its deque. And the creation site of each timer,
+        # which debug mode would give as a whole traceback per handle.
+        # Instance attributes shadow the methods for this loop only; C tasks
+        # and futures look them up on the instance.
         loop = self.loop
-        owner = threading.get_ident()
+        owner = threading.get_ident() if self._threads else None
         get_ident = threading.get_ident
         record = self._on_wrong_thread
+        sites = self.timer_sites if self._timers else None
         call_soon = loop.call_soon
         call_later = loop.call_later
         call_at = loop.call_at
+        getframe = sys._getframe
 
         def checked_call_soon(callback: Any, *args: Any, context: Any = None) -> asyncio.Handle:
-            if get_ident() != owner:
-                record("call_soon", callback, sys._getframe(1))
+            if owner is not None and get_ident() != owner:
+                record("call_soon", callback, getframe(1))
             return call_soon(callback, *args, context=context)
 
         def checked_call_later(
             delay: float, callback: Any, *args: Any, context: Any = None
         ) -> asyncio.TimerHandle:
-            if get_ident() != owner:
-                record("call_later", callback, sys._getframe(1))
-            return call_later(delay, callback, *args, context=context)
+            if owner is not None and get_ident() != owner:
+                record("call_later", callback, getframe(1))
+            handle = call_later(delay, callback, *args, context=context)
+            if sites is not None:
+                sites[id(handle)] = creation_site(getframe(1))
+            return handle
 
         def checked_call_at(
             when: float, callback: Any, *args: Any, context: Any = None
         ) -> asyncio.TimerHandle:
-            if get_ident() != owner:
-                record("call_at", callback, sys._getframe(1))
-            return call_at(when, callback, *args, context=context)
+            frame = getframe(1)
+            if owner is not None and get_ident() != owner:
+                record("call_at", callback, frame)
+            handle = call_at(when, callback, *args, context=context)
+            # BaseEventLoop.call_later calls self.call_at: its shadow notes the site.
+            if sites is not None and frame.f_code is not _CALL_LATER_CODE:
+                sites[id(handle)] = creation_site(frame)
+            return handle
 
-        shadows = {
-            "call_soon": checked_call_soon, "call_later": checked_call_later, "call_at": checked_call_at,
+        shadows: dict[str, Callable[..., Any]] = {
+            "call_later": checked_call_later, "call_at": checked_call_at,
         }
+        if owner is not None:
+            shadows["call_soon"] = checked_call_soon
         try:
             for name, shadow in shadows.items():
                 previous = loop.__dict__.get(name, _MISSING)
@@ -253,7 +353,7 @@ class Hygiene:
     # -- what happens during the test --------------------------------------
 
     def _on_task(self, task: asyncio.Task[Any]) -> None:
-        self.created.append(task)
+        self.created.append(_ref(task))
         baseline = self._baseline_tasks
         # What a class's task starts during a test (wait_for's inner task on
         # 3.10-3.11, a child it spawns) is the class's too.
@@ -261,7 +361,8 @@ class Hygiene:
             baseline.add(task)
 
     def _on_exception(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
-        lines = [str(context.get("message") or "unhandled exception in the event loop")]
+        message = context.get("message")
+        lines = [str(message or "unhandled exception in the event loop")]
         for key in ("task", "future"):
             if key in context:
                 lines.append(f"  {key}: {context[key]!r}")
@@ -271,6 +372,11 @@ class Hygiene:
         if isinstance(exc, BaseException):
             tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
             lines.append("  " + tb.rstrip().replace("\n", "\n  "))
+        if message == _DESTROYED_PENDING:
+            # A task that only a reference cycle held, collected while pending:
+            # a leaked task (check_tasks), whenever the collector happened to run.
+            self.lost.append("\n".join(lines[1:]).strip())
+            return
         self.exceptions.append("\n".join(lines))
 
     def _on_slow(self, handle: object, seconds: float) -> None:
@@ -364,9 +470,14 @@ class Hygiene:
         the tasks at the verdict makes the report the test's. Each one
         reported is marked retrieved, so asyncio does not report it again.
         """
+        if self._coroutines:
+            self._collect_garbage()
         created = self.created
         self.created = []
-        for task in created:
+        for ref in created:
+            task = ref()
+            if task is None:
+                continue  # freed: it reported itself, if it had to
             # _log_traceback: set when a future ends with an exception, cleared
             # by exception() and result() (C and Python futures, 3.10-3.14).
             if getattr(task, "_log_traceback", False) and task.done() and not task.cancelled():
@@ -375,6 +486,30 @@ class Hygiene:
                     "exception": task.exception(),
                     "task": task,
                 })
+
+    def _collect_garbage(self) -> None:
+        """Collect the cyclic garbage this test made, now, while its hooks listen.
+
+        A coroutine never awaited (or a failed task never looked at) that a
+        reference cycle keeps alive is finalized by whichever garbage
+        collection comes next: often in a later test, which the report then
+        blames. What a test made is in the youngest generation unless a
+        collection ran during the test and moved it on (`_on_gc` notes how
+        far): so a test that allocated little pays for a collection of
+        generation 0 (tens of microseconds), one that allocated thousands of
+        objects for generation 1, and only one that set off a collection of
+        generation 1 or 2 for a full collection. Skipped while the program
+        has the collector off (``gc.disable()``).
+        """
+        if gc.isenabled():
+            gc.collect(self._collect_up_to)
+
+    def _on_gc(self, phase: str, info: dict[str, int]) -> None:
+        # A collection of generation n moves what survives it to generation
+        # n + 1: what the test made may be there now.
+        generation = min(info.get("generation", 0) + 1, 2)
+        if generation > self._collect_up_to:
+            self._collect_up_to = generation
 
     def findings(
         self,
@@ -389,17 +524,26 @@ class Hygiene:
     ) -> list[str]:
         """Return one section of text per check that found something and is on."""
         sections: list[str] = []
+        # A leaked task's own sleep (wait_for, timeout) is part of the task:
+        # shown in its entry, not as a timer of its own.
+        of_tasks = {id(h) for h in timers if any(wakes(h, t) for t in leaked)} if leaked else set()
         if leaked and check_tasks:
             sections.append(format_tasks(
                 leaked,
                 "Tasks still pending at the end of the test; own them with "
                 "self.create_task() or cancel and await them in the test or a cleanup",
+                timers=[h for h in timers if id(h) in of_tasks],
             ))
+        if self.lost and check_tasks:
+            sections.append(
+                f"Tasks destroyed while still pending ({len(self.lost)}): nothing but a "
+                "reference cycle held them, and the garbage collector took them; keep a "
+                "reference to each task (or own it with self.create_task()) and cancel and "
+                "await it before the test ends:\n" + "\n".join(f"- {e}" for e in self.lost)
+            )
+        timers = [h for h in timers if id(h) not in of_tasks]
         if timers and check_timers:
-            now = self.loop.time()
-            lines = [f"Timers still pending at the end of the test ({len(timers)}); cancel them:"]
-            lines.extend(f"- due in {h.when() - now:.3f} s: {describe_call(h)}" for h in timers)
-            sections.append("\n".join(lines))
+            sections.append(self._timers_section(timers))
         if self.exceptions and check_exceptions:
             sections.append(
                 f"Exceptions reached the loop's exception handler ({len(self.exceptions)}):\n"
@@ -418,6 +562,17 @@ class Hygiene:
             )
         return sections
 
+    def _timers_section(self, timers: list[asyncio.TimerHandle]) -> str:
+        now = self.loop.time()
+        lines = [f"Timers still pending at the end of the test ({len(timers)}); cancel them:"]
+        for handle in timers:
+            lines.append(f"- due in {handle.when() - now:.3f} s: {describe_call(handle)}")
+            site = self.timer_sites.get(id(handle))
+            if site:
+                lines.append("    created at (innermost first):")
+                lines.extend(format_frames(site))
+        return "\n".join(lines)
+
     def slow_report(self) -> str:
         """Describe the callbacks that blocked the loop ("" if none did)."""
         if not self.slow:
@@ -426,6 +581,20 @@ class Hygiene:
             f"Callbacks blocked the loop longer than slow_callback_duration="
             f"{self.slow_threshold} s:\n" + "\n".join(f"- {s}" for s in self.slow)
         )
+
+
+def _discard(items: list[Any], item: object) -> None:
+    with contextlib.suppress(ValueError):
+        items.remove(item)
+
+
+def _untime(loop: Any, selector: selectors.BaseSelector, ready: Any, timed: _TimedReady) -> None:
+    """Give the loop back its own selector and ready queue, with what is queued in ours."""
+    timed.lap()
+    loop._selector = selector
+    ready.extend(timed)
+    timed.clear()
+    loop._ready = ready
 
 
 def _restore(obj: object, name: str, previous: object) -> None:
@@ -448,20 +617,6 @@ def describe_handle(handle: object) -> str:
             text += f", which then waited at line {frame.f_lineno} of {frame.f_code.co_filename}"
         return text
     return describe_call(handle)
-
-
-def describe_call(handle: object) -> str:
-    """Show the call a loop handle makes, ``func(arg, ...)``, whatever the loop's debug mode.
-
-    3.13+ leave the arguments out of a handle's repr unless debug mode is on;
-    ``_callback`` and ``_args`` are Handle's attributes on 3.10-3.14.
-    """
-    callback = getattr(handle, "_callback", None)
-    if callback is None:
-        return repr(handle)
-    name = getattr(callback, "__qualname__", None) or repr(callback)
-    args = getattr(handle, "_args", None) or ()
-    return f"{name}({', '.join(reprlib.repr(a) for a in args)})"
 
 
 def format_problems(sections: list[str]) -> str:

@@ -26,14 +26,25 @@ import unittest
 import warnings
 from typing import TYPE_CHECKING, Any, ClassVar, NoReturn, TypeVar, final
 
-from ._compat import PY311, current_loop, has_async_generators, has_default_executor, set_current_loop
+from ._compat import (
+    ACLOSE,
+    PY311,
+    PY314,
+    has_async_generators,
+    has_default_executor,
+    idle_async_generators,
+    make_current,
+    queued_aclose,
+)
 from ._hygiene import Hygiene, SlowCallbackWarning, format_problems
+from ._report import raise_failure
 from ._watchdog import Watchdog, WatchdogTimeout
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Coroutine, Iterable
 
 __unittest = True  # keep these frames out of failure tracebacks
+__tracebackhide__ = True  # and out of pytest's (STYLE.md 14)
 
 __all__ = ("Raised", "TestLifecycle", "cancel_and_wait", "context_methods", "guarded_step")
 
@@ -75,6 +86,9 @@ class TestLifecycle(unittest.IsolatedAsyncioTestCase):
         self._asynctestkit_owned: list[asyncio.Task[Any]] = []
         self._asynctestkit_stack: contextlib.ExitStack | None = None
         self._asynctestkit_timed_out = False
+        # Set when debug() raised with cleanups left: the test's loop stays
+        # open for doCleanups() (see debug()).
+        self._asynctestkit_paused = False
         method = getattr(self, methodName, None)
         self._asynctestkit_options: dict[str, Any] = getattr(method, "_asynctestkit_options", {})
 
@@ -100,9 +114,9 @@ class TestLifecycle(unittest.IsolatedAsyncioTestCase):
                 stack.callback(loop.close)
             self._asynctestkit_owns_loop = owned
             loop.set_debug(bool(option("debug")))
-            # Whatever loop was current before the test is current again after.
-            stack.callback(set_current_loop, current_loop())
-            set_current_loop(loop)
+            # Whatever loop was current before the test is current again after
+            # (and no event loop policy if there was none).
+            stack.callback(make_current(loop))
             self._asynctestkit_loop = loop
             self._asynctestkit_context = self._asynctestkit_initial_context()
             self._asynctestkit_owned = []
@@ -113,6 +127,7 @@ class TestLifecycle(unittest.IsolatedAsyncioTestCase):
                 slow_threshold=option("slow_callback_duration"),
                 coroutines=option("check_coroutines"),
                 threads=option("check_threads"),
+                timers=option("check_timers"),
                 baseline=not owned,
             )
             stack.callback(hygiene.uninstall)
@@ -132,6 +147,8 @@ class TestLifecycle(unittest.IsolatedAsyncioTestCase):
         """Hook for ClockedTestCase: patch time for the whole test."""
 
     def _asynctestkit_finish(self) -> None:
+        """End the test: cancel what is left, close the loop, put back every global. Idempotent."""
+        self._asynctestkit_paused = False
         stack = self._asynctestkit_stack
         loop = self._asynctestkit_loop
         if stack is None or loop is None:
@@ -156,16 +173,64 @@ class TestLifecycle(unittest.IsolatedAsyncioTestCase):
     def run(self, result: unittest.result.TestResult | None = None) -> unittest.result.TestResult | None:
         # The loop is made in _callSetUp, inside unittest's error handling: a
         # bad loop_factory is this test's error, and a skipped test costs no loop.
+        self._asynctestkit_finish()  # a test an earlier debug() left paused
         try:
             return unittest.TestCase.run(self, result)
         finally:
             self._asynctestkit_finish()
 
     def debug(self) -> None:
-        """Run the test without a result, raising its first error (as TestCase.debug)."""
+        """Run the test without a result, raising its first error (as TestCase.debug).
+
+        As with ``IsolatedAsyncioTestCase``: when it raises, the cleanups not
+        run yet stay registered and the test's loop stays open (and current);
+        ``doCleanups()`` then runs them on that loop and ends the test. The
+        watchdog does not run in between.
+        """
+        self._asynctestkit_finish()  # a test an earlier debug() left paused
         try:
             unittest.TestCase.debug(self)
+        except Exception:
+            if getattr(self, "_cleanups", None) and self._asynctestkit_stack is not None:
+                self._asynctestkit_paused = True
+                self._asynctestkit_watchdog.disarm()
+            else:
+                self._asynctestkit_finish()
+            raise
+        except BaseException:  # Ctrl-C, SystemExit: put everything back
+            self._asynctestkit_finish()
+            raise
+        self._asynctestkit_finish()
+
+    def doCleanups(self) -> Any:  # TestCase's: True if every cleanup passed (typeshed: None)
+        """Run the cleanups on the test's loop, then end the test (close its loop).
+
+        ``TestCase.run`` calls it after tearDown: ending the test here, before
+        unittest reads ``time.perf_counter()`` for ``--durations`` (3.12+),
+        means a ClockedTestCase's time patch is gone by then and durations
+        are real. After a ``debug()`` that raised, it resumes the test.
+        """
+        if self._asynctestkit_paused:
+            self._asynctestkit_paused = False
+            grace = _GRACE if self._asynctestkit_timed_out else self._asynctestkit_option("timeout")
+            self._asynctestkit_watchdog.arm(grace)
+        try:
+            return super().doCleanups()
         finally:
+            self._asynctestkit_finish()
+
+    # CPython's own tests of IsolatedAsyncioTestCase end a debug() run with
+    # these private methods (3.10: _tearDownAsyncioLoop; 3.11+:
+    # _tearDownAsyncioRunner): both end the test here.
+    def _tearDownAsyncioRunner(self) -> None:
+        self._asynctestkit_finish()
+
+    _tearDownAsyncioLoop = _tearDownAsyncioRunner
+
+    def __del__(self) -> None:
+        # A test left paused by debug() and never resumed: end it, as
+        # IsolatedAsyncioTestCase.__del__ does, unless a loop runs here now.
+        if getattr(self, "_asynctestkit_paused", False) and asyncio._get_running_loop() is None:
             self._asynctestkit_finish()
 
     # -- running the steps -------------------------------------------------
@@ -179,10 +244,12 @@ class TestLifecycle(unittest.IsolatedAsyncioTestCase):
             self._asynctestkit_call(self.asyncSetUp)
 
     def _callTestMethod(self, method: Callable[[], Any]) -> None:
-        if self._asynctestkit_call(method) is not None and PY311:
-            # What TestCase and IsolatedAsyncioTestCase do on 3.11+.
+        result = self._asynctestkit_call(method)
+        if result is not None and PY311:
+            # What TestCase and IsolatedAsyncioTestCase do on 3.11+; 3.14 added the type.
+            returned = f" returned {type(result).__name__!r}" if PY314 else ""
             warnings.warn(
-                f"It is deprecated to return a value that is not None from a test case ({method})",
+                f"It is deprecated to return a value that is not None from a test case ({method}{returned})",
                 DeprecationWarning, stacklevel=4,
             )
 
@@ -222,7 +289,7 @@ class TestLifecycle(unittest.IsolatedAsyncioTestCase):
         watchdog.expired = False
         watchdog.arm(_GRACE)
         self._asynctestkit_timed_out = True
-        raise self.failureException(watchdog.report) from None
+        raise_failure(self.failureException, watchdog.report)
 
     def _asynctestkit_await(self, awaitable: Awaitable[T], name: str = "step") -> T:
         loop = self._asynctestkit_loop
@@ -239,14 +306,20 @@ class TestLifecycle(unittest.IsolatedAsyncioTestCase):
             task = self._asynctestkit_context.run(loop.create_task, coro, name=step_name)
         watchdog = self._asynctestkit_watchdog
         watchdog.step = task
+        interrupted = True
         try:
             result = loop.run_until_complete(task)
+            interrupted = False
         except asyncio.CancelledError:
             if watchdog.expired:  # the watchdog's timer thread cancelled the step
                 raise WatchdogTimeout(watchdog.report) from None
             raise
         finally:
             watchdog.step = None
+            # The slow-callback timing lets go of the callback run last; one
+            # that an interrupt (the watchdog, Ctrl-C) cut short is not timed,
+            # as on the virtual loop.
+            self._asynctestkit_hygiene.lap(interrupted=interrupted)
             if not task.done():
                 # The loop stopped under the step (a deadlock, the watchdog,
                 # Ctrl-C): cancel it and let it unwind before going on.
@@ -263,15 +336,40 @@ class TestLifecycle(unittest.IsolatedAsyncioTestCase):
     def _asynctestkit_verdict(self) -> Coroutine[Any, Any, None] | None:
         """The hygiene checks: fail the test if it left a mess (the last cleanup).
 
-        Awaits only when there are leaked tasks to cancel: a clean test pays
-        for no extra task and no extra loop run.
+        Awaits only when there is something to await: async generators to
+        close, or leaked tasks to cancel. A clean test pays for no extra task
+        and no extra loop run.
         """
-        hygiene = self._asynctestkit_hygiene
-        option = self._asynctestkit_option
         # `leaked` holds the leaked tasks before unretrieved() lets go of the
         # test's tasks: a pending task held only by a reference cycle would
         # otherwise be collected in between and reported "destroyed but pending".
-        leaked = hygiene.leaked_tasks(self._asynctestkit_owned)
+        leaked = self._asynctestkit_hygiene.leaked_tasks(self._asynctestkit_owned)
+        loop = self._asynctestkit_loop
+        assert loop is not None, "the test's loop is not running"
+        closing = [t for t in leaked if type(t.get_coro()) is ACLOSE]
+        # On a loop a class shares, live generators may be the class's: they
+        # are closed with the class's loop.
+        owned = self._asynctestkit_owns_loop
+        if closing or queued_aclose(loop) or (owned and idle_async_generators(loop)):
+            leaked = [t for t in leaked if type(t.get_coro()) is not ACLOSE]
+            return self._asynctestkit_close_generators_then_judge(loop, leaked, owned)
+        return self._asynctestkit_judge(leaked)
+
+    async def _asynctestkit_close_generators_then_judge(
+        self, loop: asyncio.AbstractEventLoop, leaked: list[asyncio.Task[Any]], live: bool
+    ) -> None:
+        # What asyncio.Runner.close() does when IsolatedAsyncioTestCase's test
+        # ends, before the verdict: the aclose() tasks the finalizer hook made
+        # for generators dropped unfinished are not leaks, and an error in a
+        # generator's finally is the test's.
+        await close_async_generators(loop, live=live)
+        judging = self._asynctestkit_judge([t for t in leaked if not t.done()])
+        if judging is not None:
+            await judging
+
+    def _asynctestkit_judge(self, leaked: list[asyncio.Task[Any]]) -> Coroutine[Any, Any, None] | None:
+        hygiene = self._asynctestkit_hygiene
+        option = self._asynctestkit_option
         hygiene.unretrieved()
         timers = hygiene.pending_timers()
         # After a timeout the watchdog's report already shows every task.
@@ -297,13 +395,13 @@ class TestLifecycle(unittest.IsolatedAsyncioTestCase):
         if leaked:
             return self._asynctestkit_reap_leaked(leaked, sections)
         if sections:
-            raise self.failureException(format_problems(sections))
+            raise_failure(self.failureException, format_problems(sections))
         return None
 
     async def _asynctestkit_reap_leaked(self, leaked: list[asyncio.Task[Any]], sections: list[str]) -> None:
         await cancel_and_wait(leaked)
         if sections:
-            raise self.failureException(format_problems(sections))
+            raise_failure(self.failureException, format_problems(sections))
 
 
 @final
@@ -370,6 +468,43 @@ async def cancel_and_wait(tasks: Iterable[asyncio.Task[Any]]) -> None:
         for task in pending:
             task.cancel()
         _, pending = await asyncio.wait(pending, timeout=_RECANCEL_EVERY)
+
+
+# Rounds of closing: a generator's finally may drop another unfinished one.
+_CLOSING_ROUNDS = 10
+
+
+async def close_async_generators(loop: asyncio.AbstractEventLoop, *, live: bool = True) -> None:
+    """Close the async generators a test left unfinished, as ``asyncio.Runner.close()`` would.
+
+    Waits for the ``aclose()`` tasks asyncio's finalizer hook started (or
+    queued) for generators the garbage collector finalized, and closes the
+    live generators nobody is iterating; those a leaked task is iterating are
+    closed after it is cancelled, when the loop shuts down. An error raised
+    while closing goes to the loop's exception handler, as
+    ``loop.shutdown_asyncgens()`` reports it. Unlike that method, it leaves
+    the loop able to run generators afterwards. ``live=False`` leaves the
+    live generators alone (on a loop a class shares, they may be the class's).
+    """
+    for _ in range(_CLOSING_ROUNDS):
+        if queued_aclose(loop):
+            await asyncio.sleep(0)  # let the hook's create_task() calls run
+        closing = [t for t in asyncio.all_tasks(loop) if type(t.get_coro()) is ACLOSE and not t.done()]
+        idle = idle_async_generators(loop) if live else []
+        if not closing and not idle:
+            return
+        for agen in idle:
+            loop._asyncgens.discard(agen)  # type: ignore[attr-defined]
+        results = await asyncio.gather(*(agen.aclose() for agen in idle), return_exceptions=True)
+        for agen, result in zip(idle, results, strict=True):
+            if isinstance(result, Exception):
+                loop.call_exception_handler({
+                    "message": f"an error occurred during closing of asynchronous generator {agen!r}",
+                    "exception": result,
+                    "asyncgen": agen,
+                })
+        if closing:
+            await asyncio.wait(closing)
 
 
 def _cancel(loop: asyncio.AbstractEventLoop, tasks: list[asyncio.Task[Any]]) -> None:

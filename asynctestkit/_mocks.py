@@ -24,6 +24,7 @@ __all__ = (
 
 # Keep our frames out of the tracebacks of failing tests (CPython's unittest rule).
 __unittest = True
+__tracebackhide__ = True  # and out of pytest's (STYLE.md 14)
 
 _ExceptionSpec = typing.Union[BaseException, "type[BaseException]"]
 

@@ -30,6 +30,7 @@ __all__ = (
 
 # Keep our frames out of the tracebacks of failing tests (CPython's unittest rule).
 __unittest = True
+__tracebackhide__ = True  # and out of pytest's (STYLE.md 14)
 
 # Seconds of loop time the waiting helpers wait by default before failing.
 _DEFAULT_TIMEOUT: Final = 10.0

@@ -20,6 +20,7 @@ __all__ = ("PatchingMixin",)
 
 # Keep our frames out of the tracebacks of failing tests (CPython's unittest rule).
 __unittest = True
+__tracebackhide__ = True  # and out of pytest's (STYLE.md 14)
 
 _MISSING: Final[Any] = object()
 

@@ -12,26 +12,42 @@ from __future__ import annotations
 import asyncio
 import linecache
 import os
+import reprlib
 import sys
 import traceback
 import unittest
-from typing import TYPE_CHECKING, Any
+import weakref
+from typing import TYPE_CHECKING, Any, NoReturn, final
 
-from ._compat import FACTORY_TASKS_NAMED_NONE
+from ._compat import FACTORY_TASKS_NAMED_NONE, capture_call_graph
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Coroutine, Iterable
     from types import FrameType
 
+# unittest hides the frames of modules that *have* a `__unittest` global
+# (its presence: unittest/result.py, 3.10-3.15); pytest's unittest plugin
+# drops the frames whose `__unittest` is *true*, and when none is left shows
+# them all, source included (60 lines of unittest's run() before a watchdog
+# report). False here: unittest hides this module, and pytest keeps only
+# `raise_failure`'s frame, since the rest carries `__tracebackhide__`. A
+# toolkit failure then reads the same under both: its message, one line of us.
+__unittest = False
+__tracebackhide__ = True
+
 __all__ = (
+    "await_chains",
     "creation_site",
+    "describe_call",
     "format_frames",
     "format_tasks",
     "format_thread",
     "is_plumbing",
+    "raise_failure",
     "recording_task_factory",
     "shown_coroutine",
     "tracking_task_factory",
+    "wakes",
 )
 
 # Frames from these directories are plumbing, not the user's code.
@@ -40,6 +56,8 @@ _UNITTEST_DIR = os.path.dirname(unittest.__file__)
 _OWN_DIR = os.path.dirname(__file__)
 _PLUMBING = (_ASYNCIO_DIR, _UNITTEST_DIR, _OWN_DIR)
 _SITE_DEPTH = 3
+# asyncio.timeout()'s context manager (3.11+): its timer calls a method of it.
+_TIMEOUT: type | None = getattr(asyncio, "Timeout", None)
 
 Site = tuple[tuple[str, int, str], ...]
 
@@ -75,8 +93,9 @@ def tracking_task_factory(
     running Python passes to factories.
     """
     task: asyncio.Task[Any] = asyncio.Task(coro, loop=loop, **kwargs)
-    # C tasks accept new attributes on 3.10-3.13; a long name keeps clear of users'.
+    # C tasks accept new attributes on 3.10-3.15; a long name keeps clear of users'.
     task._asynctestkit_site = creation_site(sys._getframe(1))  # type: ignore[attr-defined]
+    task.cancel = _CancelRecorder(task)  # type: ignore[method-assign]
     if FACTORY_TASKS_NAMED_NONE and "name" not in kwargs:
         _keep_name_on_none(task)
     return task
@@ -104,12 +123,63 @@ def recording_task_factory(
     ) -> asyncio.Task[Any]:
         task: asyncio.Task[Any] = asyncio.Task(coro, loop=loop, **kwargs)
         task._asynctestkit_site = creation_site(sys._getframe(1))  # type: ignore[attr-defined]
+        task.cancel = _CancelRecorder(task)  # type: ignore[method-assign]
         if FACTORY_TASKS_NAMED_NONE and "name" not in kwargs:
             _keep_name_on_none(task)
         record(task)
         return task
 
     return factory
+
+
+@final
+class _CancelRecorder:
+    """A task's ``cancel``, shadowed on the instance: notes when it was first asked to cancel.
+
+    So a report can say "cancelled N s ago, still running" of a task that
+    went on after its cancellation: 3.10-3.11's ``wait_for()`` swallows one
+    that arrives as its inner future completes (gh-86296), and code may catch
+    ``CancelledError`` and carry on. Instance attributes win over C methods,
+    and asyncio cancels tasks through ``task.cancel()`` (``timeout``,
+    ``TaskGroup``, ``gather``, ``wait_for``). The task is held weakly: no
+    reference cycle, so the recorder does not extend the task's life.
+    """
+
+    __slots__ = ("_task",)
+
+    def __init__(self, task: asyncio.Task[Any]) -> None:
+        self._task = weakref.ref(task)
+
+    @property
+    def __self__(self) -> asyncio.Task[Any] | None:
+        # As a bound method's: a timer calling it belongs to the task (`wakes`).
+        return self._task()
+
+    def __repr__(self) -> str:
+        return f"<bound method cancel of {self._task()!r}>"
+
+    def __call__(self, msg: Any = None) -> bool:
+        task = self._task()
+        if task is None:  # pragma: no cover - a caller holds it while calling
+            return False
+        if not task.done() and (
+            getattr(task, "_asynctestkit_cancelled_at", None) is None or _taken_back(task)
+        ):
+            # The first request, or the first since the last were taken back.
+            task._asynctestkit_cancelled_at = task.get_loop().time()  # type: ignore[attr-defined]
+        return type(task).cancel(task, msg)
+
+
+def _taken_back(task: asyncio.Task[Any]) -> bool:
+    """Whether every cancel request of ``task`` was taken back by ``uncancel()`` (3.11+).
+
+    ``asyncio.timeout()`` (and ``wait_for()`` on 3.12+) cancel the task when
+    the time is up, then turn the CancelledError into TimeoutError and take
+    the request back: the task rightly goes on. 3.10 has no ``cancelling()``
+    and no such timeouts: a request is never taken back there.
+    """
+    cancelling = getattr(task, "cancelling", None)
+    return cancelling is not None and cancelling() == 0
 
 
 def _keep_name_on_none(task: asyncio.Task[Any]) -> None:
@@ -170,7 +240,7 @@ def shown_coroutine(coro: Any) -> Any:
         coro = inner
 
 
-def _describe(task: asyncio.Task[Any]) -> str:
+def _describe(task: asyncio.Task[Any], timers: Iterable[asyncio.TimerHandle] = ()) -> str:
     coro = task.get_coro()
     shown = shown_coroutine(coro)
     coro_name = getattr(shown, "__qualname__", None) or repr(shown)
@@ -178,6 +248,9 @@ def _describe(task: asyncio.Task[Any]) -> str:
     if task.done():
         lines.append("    done")
     else:
+        cancelled = _cancel_state(task)
+        if cancelled:
+            lines.append(f"    {cancelled}")
         frames = _frames_of(coro)
         if frames:
             lines.append("    waiting at (outermost first):")
@@ -185,6 +258,11 @@ def _describe(task: asyncio.Task[Any]) -> str:
         waiter = getattr(task, "_fut_waiter", None)
         if waiter is not None:
             lines.append(f"    awaiting {_describe_awaited(waiter)}")
+        now = task.get_loop().time()
+        lines.extend(
+            f"    woken by a timer due in {h.when() - now:.3f} s: {describe_call(h)}"
+            for h in timers if wakes(h, task)
+        )
     site: Site | None = getattr(task, "_asynctestkit_site", None)
     if site:
         lines.append("    created at (innermost first):")
@@ -194,18 +272,172 @@ def _describe(task: asyncio.Task[Any]) -> str:
     return "\n".join(lines)
 
 
+def _cancel_state(task: asyncio.Task[Any]) -> str:
+    """Say that a pending task was asked to cancel and still runs ("" if it was not asked)."""
+    cancelling = getattr(task, "cancelling", None)
+    if cancelling is not None and not cancelling():
+        return ""  # never asked, or every request taken back (3.11+; see _taken_back)
+    since: float | None = getattr(task, "_asynctestkit_cancelled_at", None)
+    why = (
+        "it caught or swallowed the CancelledError, or is still unwinding; on 3.10-3.11 "
+        "wait_for() can swallow one, gh-86296"
+    )
+    if since is not None:
+        return f"cancelled {task.get_loop().time() - since:.3f} s ago, still running ({why})"
+    if cancelling is not None:
+        # A task made without our factory: Task.cancelling() (3.11+) still tells.
+        return f"cancelled, still running ({why})"
+    return ""
+
+
 def _describe_awaited(fut: asyncio.Future[Any]) -> str:
     if isinstance(fut, asyncio.Task):
         return f"task {fut.get_name()!r}"
     return repr(fut)
 
 
-def format_tasks(tasks: Iterable[asyncio.Task[Any]], title: str) -> str:
-    """Format a report of ``tasks`` under ``title``, one block per task, by name."""
-    blocks = [_describe(t) for t in sorted(tasks, key=lambda t: t.get_name())]
+def format_tasks(
+    tasks: Iterable[asyncio.Task[Any]], title: str, *, timers: Iterable[asyncio.TimerHandle] = ()
+) -> str:
+    """Format a report of ``tasks`` under ``title``, one block per task, by name.
+
+    Args:
+        tasks: The tasks to describe.
+        title: The heading.
+        timers: Pending timers; each one that wakes a task (see `wakes`) is
+            shown in that task's block.
+
+    Returns:
+        The report; ``"<title>: none"`` when there is no task.
+    """
+    timers = list(timers)
+    ordered = sorted(tasks, key=lambda t: t.get_name())
+    blocks = [_describe(t, timers) for t in ordered]
     if not blocks:
         return f"{title}: none"
-    return f"{title} ({len(blocks)}):\n" + "\n".join(blocks)
+    report = f"{title} ({len(blocks)}):\n" + "\n".join(blocks)
+    chains = await_chains(ordered)
+    if chains:  # pragma: no cover - 3.14+ (coverage is measured on 3.11)
+        report += (
+            f"\n\nAwait chains, from the outermost task down to the blocked line "
+            f"(asyncio.capture_call_graph) ({len(chains)}):\n" + "\n".join(chains)
+        )
+    return report
+
+
+# At most this many chains per blocked task, and tasks per chain.
+_MAX_CHAINS = 5
+_MAX_CHAIN = 20
+
+
+def await_chains(tasks: Iterable[asyncio.Task[Any]]) -> list[str]:
+    """Describe who awaits each blocked task, across tasks, outermost first (3.14+).
+
+    For each pending task that is not itself waiting for another task,
+    ``asyncio.capture_call_graph`` (3.14+) gives the tasks and futures that
+    await it, through ``gather()`` and ``TaskGroup`` too; each path from the
+    outermost awaiter (often the test itself) down to that task's blocked
+    line is one chain. Only chains of two or more tasks are given: a single
+    task's own chain is already in its block. Returns ``[]`` before 3.14.
+
+    Args:
+        tasks: The tasks of the report.
+
+    Returns:
+        One text block per chain.
+    """
+    if capture_call_graph is None:
+        return []
+    return _chains(tasks, capture_call_graph)
+
+
+def _chains(  # pragma: no cover - 3.14+ (coverage is measured on 3.11)
+    tasks: Iterable[asyncio.Task[Any]], capture: Callable[..., Any]
+) -> list[str]:
+    paths: list[list[Any]] = []
+    for task in tasks:
+        if task.done() or isinstance(getattr(task, "_fut_waiter", None), asyncio.Task):
+            continue  # not where a chain ends
+        try:
+            graph = capture(task)
+        except Exception:  # an introspection aid never breaks a report
+            continue
+        paths.extend(p for p in _paths(graph, 0)[:_MAX_CHAINS] if len(p) > 1)
+    # A task waiting on gather() ends a chain that a chain through one of
+    # its children continues: keep the longer one only.
+    keys = [tuple(id(node.future) for node in path) for path in paths]
+    return [
+        "\n".join(_chain_lines(path))
+        for path, key in zip(paths, keys, strict=True)
+        if not any(other != key and other[: len(key)] == key for other in keys)
+    ]
+
+
+def _paths(graph: Any, depth: int) -> list[list[Any]]:  # pragma: no cover - 3.14+
+    """The paths from each outermost awaiter down to ``graph``'s future."""
+    parents = graph.awaited_by
+    if not parents or depth >= _MAX_CHAIN:
+        return [[graph]]
+    return [[*path, graph] for parent in parents for path in _paths(parent, depth + 1)]
+
+
+def _chain_lines(path: list[Any]) -> list[str]:  # pragma: no cover - 3.14+
+    lines: list[str] = []
+    for i, node in enumerate(path):
+        future = node.future
+        what = f"task {future.get_name()!r}" if isinstance(future, asyncio.Task) else type(future).__name__
+        lines.append(f"{'-' if i == 0 else ' '} {'' if i == 0 else 'awaits '}{what}")
+        # call_stack is innermost first; each entry's frame is a live frame.
+        frames = [
+            (e.frame.f_code.co_filename, e.frame.f_lineno, e.frame.f_code.co_name)
+            for e in reversed(node.call_stack)
+            if not e.frame.f_code.co_filename.startswith(_OWN_DIR)
+        ]
+        lines.extend(format_frames(frames))
+    return lines
+
+
+def wakes(handle: asyncio.TimerHandle, task: asyncio.Task[Any]) -> bool:
+    """Whether a timer is part of ``task``: its own sleep, ``wait_for`` or ``timeout``.
+
+    A timer wakes a task when its callback is a method of the task or of the
+    ``asyncio.timeout()`` guarding it, or when its first argument is the
+    future the task awaits (``asyncio.sleep``'s
+    ``_set_result_unless_cancelled(fut, ...)``, ``wait_for``'s
+    ``_release_waiter(waiter)``). Reads Handle's ``_callback`` and ``_args``
+    and Timeout's ``_task`` (3.10-3.15).
+    """
+    owner = getattr(getattr(handle, "_callback", None), "__self__", None)
+    if _TIMEOUT is not None and isinstance(owner, _TIMEOUT):
+        owner = getattr(owner, "_task", None)
+    if owner is task:
+        return True
+    args: tuple[Any, ...] = getattr(handle, "_args", None) or ()
+    waiter = getattr(task, "_fut_waiter", None)
+    return waiter is not None and bool(args) and args[0] is waiter
+
+
+def describe_call(handle: object) -> str:
+    """Show the call a loop handle makes, ``func(arg, ...)``, whatever the loop's debug mode.
+
+    3.13+ leave the arguments out of a handle's repr unless debug mode is on;
+    ``_callback`` and ``_args`` are Handle's attributes on 3.10-3.15.
+    """
+    callback = getattr(handle, "_callback", None)
+    if callback is None:
+        return repr(handle)
+    if isinstance(callback, _CancelRecorder):
+        name = "Task.cancel"
+    else:
+        name = getattr(callback, "__qualname__", None) or repr(callback)
+    args = getattr(handle, "_args", None) or ()
+    return f"{name}({', '.join(reprlib.repr(a) for a in args)})"
+
+
+def raise_failure(failure: type[BaseException], message: str) -> NoReturn:
+    """Fail the test with ``message``: the one toolkit frame a pytest report shows (see above)."""
+    __tracebackhide__ = False  # read by pytest from this frame's locals
+    raise failure(message) from None
 
 
 def format_thread(thread_id: int) -> str:

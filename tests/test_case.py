@@ -194,12 +194,15 @@ class LifecycleTest(unittest.TestCase):
             async def on_cleanup(self) -> None:
                 events.append("cleanup")
 
+        failing = Test("test_fails")
         with self.assertRaisesRegex(ValueError, r"^first$"):
-            Test("test_fails").debug()
+            failing.debug()
         self.assertEqual(events, ["asyncSetUp", "test"])
+        failing.doCleanups()
         self.assertIsNone(current_loop())
         Test("test_passes").debug()
         self.assertEqual(events, ["asyncSetUp", "test", "asyncSetUp", "cleanup"])
+        self.assertIsNone(current_loop())
 
     def test_debug_of_a_skipped_test_raises_skip(self) -> None:
         """debug() of a skipped test raises SkipTest and makes no loop."""
@@ -428,13 +431,13 @@ class LoopTest(unittest.TestCase):
         self.assertEqual(made, ["function", "staticmethod"])
 
     def test_bad_loop_factory_is_the_tests_error(self) -> None:
-        """A loop_factory that is not callable, or returns no loop, errors the test, not the run."""
+        """A loop_factory that is not callable (set after the class was made), or returns no loop, errors the test."""
 
         class NotCallable(AsyncTestCase):
-            loop_factory = 42
-
             async def test_it(self) -> None:
                 pass
+
+        NotCallable.loop_factory = 42  # type: ignore[assignment]  # past the check at class creation
 
         class NoLoop(AsyncTestCase):
             @staticmethod
@@ -458,16 +461,21 @@ class LoopTest(unittest.TestCase):
     def test_clocked_test_case_refuses_a_loop_factory(self) -> None:
         """ClockedTestCase makes its own virtual loop and says so."""
 
-        class Test(ClockedTestCase):
-            loop_factory = asyncio.SelectorEventLoop
+        message = r"^Test sets loop_factory, but ClockedTestCase makes its own virtual loop"
+        with self.assertRaisesRegex(TypeError, message):
 
+            class Test(ClockedTestCase):  # refused when the class is made
+                loop_factory = asyncio.SelectorEventLoop
+
+        class Later(ClockedTestCase):
             async def test_it(self) -> None:
                 pass
 
-        result = run(Test("test_it"))
+        Later.loop_factory = asyncio.SelectorEventLoop  # set after: refused when the test starts
+        result = run(Later("test_it"))
         self.assertRegex(
             result.errors[0][1],
-            r"(?m)^TypeError: Test sets loop_factory, but ClockedTestCase makes its own virtual loop",
+            r"(?m)^TypeError: Later sets loop_factory, but ClockedTestCase makes its own virtual loop",
         )
 
     def test_debug_attribute_switches_debug_mode(self) -> None:

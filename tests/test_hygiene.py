@@ -13,6 +13,7 @@ from typing import Any
 from unittest import mock
 
 from asynctestkit import AsyncTestCase, ClockedTestCase, SlowCallbackWarning, configure
+from asynctestkit._hygiene import Hygiene
 from tests._support import only_failure, run_test
 
 HEAD = r"^AssertionError: The test left a mess behind \(asynctestkit hygiene checks"
@@ -30,6 +31,25 @@ def failure(test: unittest.TestCase, result: unittest.TestResult) -> str:
 
 async def forever() -> None:
     await asyncio.Event().wait()
+
+
+async def nap() -> None:
+    await asyncio.sleep(60)
+
+
+def schedule_at(loop: asyncio.AbstractEventLoop) -> None:
+    loop.call_at(loop.time() + 5, print, "at")  # at made here
+
+
+async def stubborn(swallowed: list[float]) -> None:
+    """Go on after the first cancellation, as 3.10-3.11's wait_for() may (gh-86296)."""
+    while True:
+        try:
+            await asyncio.sleep(1)
+        except asyncio.CancelledError:
+            if swallowed:
+                raise
+            swallowed.append(asyncio.get_running_loop().time())
 
 
 class LeakedTaskTest(unittest.TestCase):
@@ -128,6 +148,77 @@ class PendingTimerTest(unittest.TestCase):
         self.assertRegex(text, r"(?m)^Timers still pending at the end of the test \(1\); cancel them:\n"
                                r"- due in (10\.000|9\.\d{3}) s: print\('late'\)$")
         self.assertTrue(handles[0].cancelled())
+
+    def test_report_names_where_each_timer_was_made(self) -> None:
+        """call_later and call_at timers name the line that made them, on the platform and virtual loops."""
+        for base in (AsyncTestCase, ClockedTestCase):
+
+            class Test(base):  # type: ignore[valid-type, misc]
+                async def test_it(self) -> None:
+                    loop = asyncio.get_running_loop()
+                    loop.call_later(10, print, "later")  # later made here
+                    schedule_at(loop)
+
+            with self.subTest(base=base.__name__):
+                text = failure(self, run(Test("test_it")))
+                self.assertRegex(text, r"(?m)^- due in \S+ s: print\('later'\)\n"
+                                       r"    created at \(innermost first\):\n"
+                                       r'      File ".*test_hygiene\.py", line \d+, in test_it\n'
+                                       r"        loop\.call_later\(10, print, \"later\"\)  # later made here$")
+                self.assertRegex(text, r"(?m)^- due in \S+ s: print\('at'\)\n"
+                                       r"    created at \(innermost first\):\n"
+                                       r'      File ".*test_hygiene\.py", line \d+, in schedule_at\n'
+                                       r".*# at made here\n"
+                                       r'      File ".*test_hygiene\.py", line \d+, in test_it\n'
+                                       r"        schedule_at\(loop\)$")
+
+    def test_a_leaked_tasks_own_sleep_is_part_of_its_entry(self) -> None:
+        """The timer behind a leaked task's sleep shows in the task's entry, not as a second finding."""
+
+        class Test(ClockedTestCase):
+            async def test_it(self) -> None:
+                asyncio.get_running_loop().create_task(nap(), name="napper")
+                await asyncio.sleep(1)
+
+        text = failure(self, run(Test("test_it")))
+        self.assertNotIn("Timers still pending", text)
+        self.assertRegex(text, r"(?m)^- task 'napper' running nap\(\)\n"
+                               r"    waiting at \(outermost first\):\n.*\n.*\n(.*\n)*"
+                               r"    woken by a timer due in 59\.000 s: _set_result_unless_cancelled\(")
+
+    @unittest.skipUnless(hasattr(asyncio, "timeout"), "asyncio.timeout() is 3.11+")
+    def test_a_leaked_tasks_timeout_and_a_timer_cancelling_it_are_part_of_its_entry(self) -> None:
+        """asyncio.timeout()'s timer and a call_later(task.cancel) belong to the task too."""
+
+        async def guarded() -> None:
+            async with asyncio.timeout(3600):  # type: ignore[attr-defined]
+                await asyncio.sleep(60)
+
+        class Test(ClockedTestCase):
+            async def test_it(self) -> None:
+                loop = asyncio.get_running_loop()
+                task = loop.create_task(guarded(), name="guarded")
+                loop.call_later(5, task.cancel)
+                await asyncio.sleep(1)
+
+        text = failure(self, run(Test("test_it")))
+        self.assertNotIn("Timers still pending", text)
+        self.assertRegex(text, r"(?m)^    woken by a timer due in 59\.000 s: _set_result_unless_cancelled\(")
+        self.assertRegex(text, r"(?m)^    woken by a timer due in 3599\.000 s: Timeout\._on_timeout\(\)$")
+        self.assertRegex(text, r"(?m)^    woken by a timer due in 4\.000 s: Task\.cancel\(\)$")
+
+    def test_sites_are_noted_only_while_the_check_is_on(self) -> None:
+        """With check_timers off no creation site is taken (no cost); with it on, one per timer."""
+        loop = asyncio.SelectorEventLoop()
+        self.addCleanup(loop.close)
+        for on in (False, True):
+            hygiene = Hygiene(loop, slow_threshold=None, coroutines=False, threads=False, timers=on)
+            hygiene.install()
+            handle = loop.call_later(10, print)
+            sites = dict(hygiene.timer_sites)
+            hygiene.uninstall()
+            handle.cancel()
+            self.assertEqual(list(sites), [id(handle)] if on else [])
 
     def test_turned_off_by_class_attribute_and_configure(self) -> None:
         """check_timers = False, or @configure(check_timers=False), lets the test pass."""
@@ -353,6 +444,140 @@ class NeverAwaitedTest(unittest.TestCase):
         self.assertEqual(sys.get_coroutine_origin_tracking_depth(), depth)
 
 
+class CancelledStillRunningTest(unittest.TestCase):
+    """A task that was cancelled and went on is named as such."""
+
+    def test_leak_report_says_cancelled_and_when(self) -> None:
+        """The leaked task's entry says how long ago it was cancelled, and that it still runs."""
+
+        class Test(ClockedTestCase):
+            async def test_it(self) -> None:
+                task = asyncio.get_running_loop().create_task(stubborn([]), name="stubborn")
+                await asyncio.sleep(0)
+                task.cancel()  # like a service's stop() that never returns
+                await asyncio.sleep(2.5)
+
+        text = failure(self, run(Test("test_it")))
+        self.assertRegex(text, r"(?m)^- task 'stubborn' running stubborn\(\)\n"
+                               r"    cancelled 2\.500 s ago, still running \(it caught or swallowed the "
+                               r"CancelledError, or is still unwinding; on 3\.10-3\.11 wait_for\(\) can "
+                               r"swallow one, gh-86296\)$")
+
+    @unittest.skipUnless(hasattr(asyncio, "timeout"), "asyncio.timeout() is 3.11+")
+    def test_a_timeout_that_was_handled_is_not_a_cancellation(self) -> None:
+        """asyncio.timeout() cancels and takes the request back: the task rightly goes on."""
+
+        async def poller() -> None:
+            while True:
+                try:
+                    async with asyncio.timeout(1):  # type: ignore[attr-defined]
+                        await asyncio.Event().wait()
+                except TimeoutError:
+                    continue
+
+        class Test(ClockedTestCase):
+            async def test_it(self) -> None:
+                asyncio.get_running_loop().create_task(poller(), name="poller")
+                await asyncio.sleep(3.5)
+
+        text = failure(self, run(Test("test_it")))
+        self.assertRegex(text, r"(?m)^- task 'poller' running .*poller\(\)\n    waiting at")
+        self.assertNotIn("cancelled", text)
+
+    @unittest.skipIf(sys.version_info >= (3, 12), "3.12+'s wait_for() does not swallow it")
+    def test_the_cancellation_wait_for_swallows(self) -> None:
+        """3.10-3.11: a reply and a stop() in one step: wait_for() returns the reply, the task goes on (gh-86296)."""
+
+        class Test(ClockedTestCase):
+            async def test_it(self) -> None:
+                loop = asyncio.get_running_loop()
+                replies = [loop.create_future(), loop.create_future()]
+
+                async def client() -> None:
+                    for reply in replies:
+                        await asyncio.wait_for(reply, 10)
+
+                task = loop.create_task(client(), name="client")
+                await asyncio.sleep(0)
+                replies[0].set_result("ok")
+                task.cancel()  # the stop, in the same step as the reply
+                await asyncio.sleep(1)
+
+        text = failure(self, run(Test("test_it")))
+        self.assertRegex(text, r"(?m)^- task 'client' running .*client\(\)\n"
+                               r"    cancelled 1\.000 s ago, still running \(.*gh-86296\)$")
+
+    def test_watchdog_report_says_it_too(self) -> None:
+        """The watchdog's list of pending tasks names the cancelled task that went on."""
+
+        class Test(AsyncTestCase):
+            timeout = 0.2
+
+            async def test_it(self) -> None:
+                task = asyncio.get_running_loop().create_task(stubborn([]), name="stubborn")
+                await asyncio.sleep(0)
+                task.cancel()
+                await asyncio.sleep(0)
+                await task  # never returns: the task swallowed its cancellation
+
+        text = only_failure(self, run(Test("test_it")))
+        self.assertRegex(text, r"(?m)^AssertionError: The test ran longer than its timeout of 0\.2 s")
+        self.assertRegex(text, r"(?m)^- task 'stubborn' running stubborn\(\)\n"
+                               r"    cancelled \d+\.\d{3} s ago, still running ")
+
+
+class NeverAwaitedInCycleTest(unittest.TestCase):
+    """A never-awaited coroutine that a reference cycle keeps alive is its own test's finding."""
+
+    def test_blamed_on_the_test_that_made_it(self) -> None:
+        """The test that dropped it fails; a later test that runs the collector does not."""
+        if not gc.isenabled():  # pragma: no cover - the suite runs with the collector on
+            self.skipTest("needs the garbage collector")
+
+        class Maker(AsyncTestCase):
+            async def test_it(self) -> None:
+                holder: list[Any] = []
+                holder.append(holder)
+                holder.append(asyncio.sleep(1))  # never awaited, in a cycle
+                for _ in range(3):
+                    gc.collect(0)  # the cycle survives young collections: now older
+                [[] for _ in range(20_000)]  # enough to run the collector on its own
+
+        class Collector(AsyncTestCase):
+            async def test_it(self) -> None:
+                gc.collect()
+
+        text = failure(self, run(Maker("test_it")))
+        self.assertRegex(text, r"(?m)^- coroutine sleep\(\) was never awaited, created at \(most recent call last\):\n"
+                               r'    File ".*test_hygiene\.py", line \d+, in test_it\n'
+                               r"        holder\.append\(asyncio\.sleep\(1\)\)  # never awaited, in a cycle$")
+        result = run(Collector("test_it"))
+        self.assertTrue(result.wasSuccessful(), result.failures)
+
+
+    def test_garbage_from_before_the_test_is_not_its_finding(self) -> None:
+        """A never-awaited coroutine dropped before the test started is not the test's, though its verdict collects."""
+        if not gc.isenabled():  # pragma: no cover - the suite runs with the collector on
+            self.skipTest("needs the garbage collector")
+
+        class Test(AsyncTestCase):
+            async def test_it(self) -> None:
+                pass
+
+        gc.disable()
+        try:
+            holder: list[Any] = []
+            holder.append(holder)
+            holder.append(asyncio.sleep(1))  # dropped before the test, in a cycle
+            del holder
+        finally:
+            gc.enable()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # Python's own "never awaited", as without us
+            result = run(Test("test_it"))
+        self.assertTrue(result.wasSuccessful(), result.failures)
+
+
 class WrongThreadTest(unittest.TestCase):
     """check_threads: call_soon/call_later/call_at from a thread other than the loop's."""
 
@@ -541,8 +766,8 @@ class SlowCallbackTest(unittest.TestCase):
         test = self.cases(AsyncTestCase, slow_callback_duration=None, slow_callback_fails=True)
         self.assertTrue(run(test("test_blocks")).wasSuccessful())
 
-    def test_io_callbacks_are_reported_when_nothing_else_was_ready(self) -> None:
-        """A reader callback that blocks is reported as the IO callbacks of that iteration."""
+    def test_io_callbacks_are_reported_by_name(self) -> None:
+        """A reader callback that blocks is named, though it removed its reader (which cancels its handle)."""
 
         class Test(AsyncTestCase):
             slow_callback_duration = 0.05
@@ -568,7 +793,7 @@ class SlowCallbackTest(unittest.TestCase):
                 await done.wait()
 
         text = failure(self, run(Test("test_it")))
-        self.assertRegex(text, r"(?m)^- '<IO callbacks>' blocked the loop for 0\.0\d\d s \(real time\)$")
+        self.assertRegex(text, r"(?m)^- .*\.on_readable\(\) blocked the loop for 0\.0\d\d s \(real time\)$")
 
 
 class CleanTestTest(unittest.TestCase):

@@ -28,7 +28,10 @@ from typing import Any
 
 import asynctestkit
 from asynctestkit import AsyncTestCase, ClockedTestCase
-from asynctestkit._case import _OPTIONS
+from asynctestkit._options import OPTIONS
+
+# The options configure() takes (the table also has loop_factory and loop_scope).
+_OPTIONS = frozenset(name for name, option in OPTIONS.items() if option.per_test)
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 _FENCE = re.compile(r"^```python\n(.*?)^```\n", re.DOTALL | re.MULTILINE)

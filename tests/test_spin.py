@@ -323,18 +323,18 @@ class TestBusyPollingInTestCases(unittest.TestCase):
         self.assertEqual(seen, [40, None, 40])
 
     def test_bad_option_is_named(self) -> None:
-        """A bad busy_poll_limit fails the test with an error naming the class option."""
+        """A bad busy_poll_limit is refused when the class is made, or by configure()."""
+        expected = r"must be a whole number of loop iterations >= 1, or None \(busy polling never counts as idle\)"
+        for bad, error, got in ((0, ValueError, r"0 \(int\)"), (2.5, TypeError, r"2\.5 \(float\)")):
+            with self.subTest(bad=bad), self.assertRaisesRegex(error, rf"^Test\.busy_poll_limit {expected}; got {got}$"):
 
-        class Test(ClockedTestCase):
-            busy_poll_limit = 0
+                class Test(ClockedTestCase):
+                    busy_poll_limit = bad
 
-            async def test_it(self) -> None:
-                pass
-
-        text = only_error(self, run_test(Test("test_it")))
-        self.assertRegex(
-            text, r"ValueError: Test\.busy_poll_limit needs a whole number of loop iterations >= 1, or None"
-        )
+            with self.subTest(bad=bad), self.assertRaisesRegex(
+                error, rf"^configure\(busy_poll_limit=\.\.\.\) {expected}; got {got}$"
+            ):
+                configure(busy_poll_limit=bad)
 
 
 class TestSpins(unittest.TestCase):
@@ -654,17 +654,28 @@ class TestHugeValues(unittest.TestCase):
         self.assertEqual(clock.now, 9e9)
 
     def test_clocked_test_case_options(self) -> None:
-        """clock_start and clock_budget out of range fail the test, naming the class option."""
-        for option in ("clock_start", "clock_budget"):
+        """clock_start and clock_budget past the end of time are refused when the class is made."""
+        expected = rf"must be a non-negative, finite number of seconds up to {END} \(where virtual time ends\)"
+        with self.assertRaisesRegex(ValueError, rf"^Test\.clock_start {expected}; got 1e\+300 \(float\)$"):
 
             class Test(ClockedTestCase):
-                async def test_it(self) -> None:
-                    pass
+                clock_start = 1e300
 
-            setattr(Test, option, 1e300)
-            with self.subTest(option=option):
-                text = only_error(self, run_test(Test("test_it")))
-                self.assertRegex(text, rf"ValueError: Test\.{option} {self.TOO_BIG}1e\+300\n")
+        with self.assertRaisesRegex(
+            ValueError, rf"^configure\(clock_budget=\.\.\.\) {expected}, or None \(no limit\); got 1e\+300 \(float\)$"
+        ):
+            configure(clock_budget=1e300)
+
+    def test_option_set_after_the_class_was_made(self) -> None:
+        """A clock option changed after the class was checked still fails with the clock's error."""
+
+        class Test(ClockedTestCase):
+            async def test_it(self) -> None:
+                pass
+
+        Test.clock_start = 1e300
+        text = only_error(self, run_test(Test("test_it")))
+        self.assertRegex(text, rf"ValueError: VirtualClock\(start=\.\.\.\) {self.TOO_BIG}1e\+300\n")
 
     def test_wall_clock_base(self) -> None:
         """patch_time(wall=...) with a huge timestamp is a ValueError naming wall=."""
@@ -675,16 +686,15 @@ class TestHugeValues(unittest.TestCase):
                 patch_time(VirtualClock(), wall=wall)
 
     def test_wall_option_of_a_test_case(self) -> None:
-        """time_wall=1e300 fails the test with the same error."""
+        """time_wall=1e300 is refused when the class is made, with the same error."""
+        with self.assertRaisesRegex(
+            ValueError,
+            r"^Test\.time_wall must be .*; got 1e\+300 \(float\): patch_time\(wall=\.\.\.\) got "
+            r"timestamp 1e\+300, outside what datetime can represent$",
+        ):
 
-        class Test(ClockedTestCase):
-            time_wall: Any = 1e300
-
-            async def test_it(self) -> None:
-                pass
-
-        text = only_error(self, run_test(Test("test_it")))
-        self.assertIn("ValueError: patch_time(wall=...) got timestamp 1e+300, outside what datetime", text)
+            class Test(ClockedTestCase):
+                time_wall: Any = 1e300
 
 
 if __name__ == "__main__":
