@@ -11,10 +11,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import functools
 import inspect
+import unittest
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
-from . import _classloop, _options
+from . import _classloop, _explore, _options
 from ._asserts import AssertionsMixin
 from ._clock import VirtualClock
 from ._compat import default_loop_factory
@@ -47,8 +49,9 @@ def configure(**options: Any) -> Callable[[F], F]:
     class share), can be set here for a single test: ``timeout``, ``debug``,
     ``check_tasks``, ``check_exceptions``, ``check_coroutines``,
     ``check_timers``, ``check_threads``, ``slow_callback_duration``, ``slow_callback_fails``,
-    ``autojump``, ``clock_start``, ``clock_budget``, ``busy_poll_limit``,
-    ``time_targets``, ``time_wall`` (the table of options is in ``_options.py``).
+    ``autojump``, ``clock_start``, ``clock_budget``, ``busy_poll_limit``, ``time_targets``,
+    ``time_wall``, ``schedule_seed``, ``explore``, ``schedule_jitter``,
+    ``schedule_eager`` (the table of options is in ``_options.py``).
 
     Raises:
         TypeError: an option name is unknown (the message suggests close
@@ -300,6 +303,23 @@ class ClockedTestCase(AsyncTestCase):
         time_targets: Modules whose ``from time import monotonic`` aliases
             are rebound too (see `patch_time`). ().
         time_wall: Also move ``time.time()`` (and datetime in targets). False.
+        schedule_seed: Run the test on a loop seeded with this int, which
+            orders what asyncio leaves open (see `virtual_event_loop`);
+            ``None``: the default order. None.
+        explore: Run the test under this many seeds (1 to N), stopping at
+            the first that fails, then under the default order; a failure
+            names its seed and the line that replays it. 0.
+        schedule_jitter: Under a seed, how late the loop may wake for a
+            timer, as a fraction of the time it slept (``0``: never late;
+            for tests that assert exact timestamps). 0.01.
+        schedule_eager: Under a seed, on 3.12+, start each task eagerly or
+            lazily as the seed says. False.
+
+    The environment overrides the schedule options with no code change:
+    ``ASYNCTESTKIT_SEED=N`` runs every clocked test under seed N,
+    ``ASYNCTESTKIT_EXPLORE=K`` explores K seeds per test, and
+    ``ASYNCTESTKIT_CHECK_DETERMINISM=1`` runs each twice and fails a test
+    whose two runs differ (see the README, "Exploring schedules").
 
     Example:
         >>> class TestRetry(ClockedTestCase):
@@ -315,7 +335,13 @@ class ClockedTestCase(AsyncTestCase):
     busy_poll_limit: ClassVar[int | None]
     time_targets: ClassVar[tuple[Any, ...]]
     time_wall: ClassVar[Any]
+    schedule_seed: ClassVar[int | None]
+    explore: ClassVar[int]
+    schedule_jitter: ClassVar[float]
+    schedule_eager: ClassVar[bool]
     clock: VirtualClock
+    # (seed, trace) of this run's loop, set by _explore.run_test.
+    _asynctestkit_schedule: tuple[int | None, Any] | None = None
     clock_started_at: float
     # clock.now_ns when the test started: clock_elapsed subtracts integers.
     _asynctestkit_started_ns: int
@@ -348,14 +374,25 @@ class ClockedTestCase(AsyncTestCase):
         self.clock = _make_clock(option)
         self.clock_started_at = self.clock.now
         self._asynctestkit_started_ns = self.clock.now_ns
-        return virtual_event_loop(self.clock)
+        schedule = self._asynctestkit_schedule
+        seed, trace = (_explore.single_seed(option), None) if schedule is None else schedule
+        if seed is None and trace is None:
+            return virtual_event_loop(self.clock)
+        return _explore.seeded_loop(self.clock, seed, option, trace)
 
     @classmethod
     def _asynctestkit_make_class_loop(cls) -> asyncio.AbstractEventLoop:
         _refuse_loop_factory(cls)
         clock = _make_clock(lambda name: getattr(cls, name))
         cls._asynctestkit_class_clock = clock
-        return virtual_event_loop(clock)
+        seed = _explore.class_seed(cls)
+        if seed is None:
+            return virtual_event_loop(clock)
+        return _explore.seeded_loop(clock, seed, functools.partial(getattr, cls), None)
+
+    def run(self, result: unittest.TestResult | None = None) -> unittest.TestResult | None:
+        """Run the test once, or under the seeds its options and the environment ask for."""
+        return _explore.run_test(self, result, super().run)  # type: ignore[no-any-return]
 
     def _asynctestkit_setup_time(self, stack: contextlib.ExitStack) -> None:
         option = self._asynctestkit_option

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 __all__ = (
     "ACLOSE",
+    "EAGER_START",
     "FACTORY_TASKS_NAMED_NONE",
     "PY311",
     "PY314",
@@ -41,6 +42,10 @@ PY311 = sys.version_info >= (3, 11)
 # 3.14's unittest names the type a test method returned in its deprecation
 # warning ("... (<method> returned 'int')"); 3.11-3.13 name only the method.
 PY314 = sys.version_info >= (3, 14)
+
+# 3.12 added eager task start (asyncio.Task(..., eager_start=True), gh-97696);
+# before it a seeded loop has no eager start to choose.
+EAGER_START = sys.version_info >= (3, 12)
 
 # 3.13.0-3.13.2's loop.create_task() calls task.set_name(name) on what a task
 # factory returns, even when name is None, so every such task is named "None"

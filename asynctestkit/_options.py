@@ -77,6 +77,18 @@ def _boolean(value: Any) -> None:
         raise TypeError(_got(value))
 
 
+def _count(value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(_got(value))
+    if value < 0:
+        raise ValueError(_got(value))
+
+
+def _seed(value: Any) -> None:
+    if value is not None:
+        _count(value)
+
+
 def _scope(value: Any) -> None:
     if not isinstance(value, str):
         raise TypeError(_got(value))
@@ -260,6 +272,28 @@ _TABLE = (
         expected="False, True, a POSIX timestamp or a datetime (see patch_time's wall)",
         check=_wall,
         doc="Also move time.time() (and datetime in the targets) with the virtual clock.",
+    ),
+    # Schedule exploration (see _explore.py).
+    Option(
+        "schedule_seed", owner="ClockedTestCase", default=None,
+        expected="a non-negative int, or None (the default order)", check=_seed,
+        doc="Run the test under this seed, which orders what asyncio leaves open.",
+    ),
+    Option(
+        "explore", owner="ClockedTestCase", default=0,
+        expected="a non-negative int, the number of seeds to explore", check=_count,
+        doc="Run the test under this many seeds, then the default order.",
+    ),
+    Option(
+        "schedule_jitter", owner="ClockedTestCase", default=0.01,
+        expected="a non-negative, finite fraction of the time the loop sleeps (0: never late)",
+        check=_seconds(zero=True, none=False),
+        doc="Under a seed, how late a timer may fire, as a fraction of the time the loop slept.",
+    ),
+    Option(
+        "schedule_eager", owner="ClockedTestCase", default=False, expected="True or False",
+        check=_boolean,
+        doc="Under a seed, on 3.12+, start each task eagerly or lazily as the seed says.",
     ),
 )
 

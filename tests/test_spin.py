@@ -577,6 +577,20 @@ class TestEndlessTimers(unittest.TestCase):
         self.assertRegex(text, r"DeadlockError: Deadlock: every task waits .* the next is due at inf, ")
 
 
+class TestSeededLoop(unittest.TestCase):
+    """A seeded loop (schedule exploration) keeps these rules."""
+
+    def test_poll_and_endless_timer(self) -> None:
+        """With a seed, busy polling still reaches its timer and sleep(inf) is still a deadlock."""
+        for seed in (1, 2):
+            with self.subTest(seed=seed):
+                polls, when = run(VirtualClock(busy_poll_limit=LIMIT), lambda: poll_until_timer(5), seed=seed)
+                self.assertLessEqual(polls, LIMIT + 20)
+                self.assertGreaterEqual(when, 5.0)  # the seed may wake the loop a little late
+                with self.assertRaisesRegex(DeadlockError, r"^Deadlock: .*\(the timers pending never fire"):
+                    run(VirtualClock(), lambda: asyncio.sleep(math.inf), seed=seed)
+
+
 class TestHugeValues(unittest.TestCase):
     TOO_BIG = rf"needs at most {END} seconds, where virtual time ends \(2\*\*63 - 1 nanoseconds, about 292 years\); got "
 
