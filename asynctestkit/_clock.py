@@ -48,8 +48,10 @@ class LivelockError(DeadlockError):
     """The loop could only go on by spinning: a runaway timer or an exhausted budget.
 
     Raised when a timer is re-armed again and again at the same instant without
-    time moving, when ``settle()`` never finds the loop idle, or when autojump
-    would move the clock past its virtual-time ``budget``. A subclass of
+    time moving, when tasks or callbacks busy-poll with nothing that could
+    ever end the spin (see `VirtualClock`, busy polling), when ``settle()``
+    never finds the loop idle, or when autojump would move the clock past its
+    virtual-time ``budget``. A subclass of
     `DeadlockError`, so one ``except`` catches every "this test cannot finish".
     """
 
