@@ -187,8 +187,8 @@ def lend_loop(case: Any) -> asyncio.AbstractEventLoop:
     """Return the class's loop for one test, and reset the per-test state of its clock.
 
     On a `ClockedTestCase`, sets ``case.clock`` to the class's clock,
-    restarts its autojump budget (``clock_budget``) and mode (``autojump``)
-    for this test, and sets ``case.clock_started_at`` to the virtual time the
+    restarts its autojump budget (``clock_budget``), mode (``autojump``) and
+    ``busy_poll_limit`` for this test, and sets ``case.clock_started_at`` to the virtual time the
     test starts at, from which ``case.clock_elapsed`` counts.
 
     Args:
@@ -218,6 +218,7 @@ def lend_loop(case: Any) -> asyncio.AbstractEventLoop:
         case.clock = clock
         clock.budget = case._asynctestkit_option("clock_budget")
         clock.autojump = case._asynctestkit_option("autojump")
+        clock.busy_poll_limit = case._asynctestkit_option("busy_poll_limit")
         case.clock_started_at = clock.now
         case._asynctestkit_started_ns = clock.now_ns
     return state.loop
