@@ -49,7 +49,7 @@ def configure(**options: Any) -> Callable[[F], F]:
     class share), can be set here for a single test: ``timeout``, ``debug``,
     ``check_tasks``, ``check_exceptions``, ``check_coroutines``,
     ``check_timers``, ``check_threads``, ``slow_callback_duration``, ``slow_callback_fails``,
-    ``autojump``, ``clock_start``, ``clock_budget``, ``time_targets``,
+    ``autojump``, ``clock_start``, ``clock_budget``, ``busy_poll_limit``, ``time_targets``,
     ``time_wall``, ``schedule_seed``, ``explore``, ``schedule_jitter``,
     ``schedule_eager`` (the table of options is in ``_options.py``).
 
@@ -182,6 +182,19 @@ class AsyncTestCase(PatchingMixin, AssertionsMixin, TestLifecycle):
         super().tearDownClass()
 
     @classmethod
+    def doClassCleanups(cls) -> None:
+        """Run the class cleanups (as TestCase); a Ctrl-C closes the class's loop on its way out."""
+        try:
+            super().doClassCleanups()
+        except KeyboardInterrupt:
+            _classloop.abort(cls)
+            raise
+
+    def _asynctestkit_interrupted(self) -> None:
+        # A Ctrl-C that stops the run skips the class cleanups: close the class's loop.
+        _classloop.abort(type(self))
+
+    @classmethod
     async def asyncSetUpClass(cls) -> None:
         """Set up what the tests of the class share, on the class's loop (``loop_scope = "class"``)."""
 
@@ -292,7 +305,14 @@ class ClockedTestCase(AsyncTestCase):
             ``loop_scope = "class"``: of the class's clock, once; not
             per test). 0.0.
         clock_budget: Virtual seconds autojump may use in one test before the
-            test fails with `LivelockError` (``None``: no limit). 30 days.
+            test fails with `LivelockError` (``None``: no limit). One day
+            (86,400 s): an endless ``while True: await asyncio.sleep(1)``
+            fails in about a second of real time. Raise it for longer
+            simulations.
+        busy_poll_limit: Loop iterations of pure busy polling (tasks that
+            only ``await asyncio.sleep(0)``) after which the loop counts as
+            idle and autojump moves time (``None``: never). 1000. See
+            `VirtualClock`.
         time_targets: Modules whose ``from time import monotonic`` aliases
             are rebound too (see `patch_time`). ().
         time_wall: Also move ``time.time()`` (and datetime in targets). False.
@@ -325,6 +345,7 @@ class ClockedTestCase(AsyncTestCase):
     autojump: ClassVar[bool]
     clock_start: ClassVar[float]
     clock_budget: ClassVar[float | None]
+    busy_poll_limit: ClassVar[int | None]
     time_targets: ClassVar[tuple[Any, ...]]
     time_wall: ClassVar[Any]
     schedule_seed: ClassVar[int | None]
@@ -363,9 +384,7 @@ class ClockedTestCase(AsyncTestCase):
     def _asynctestkit_make_loop(self) -> asyncio.AbstractEventLoop:
         _refuse_loop_factory(type(self))
         option = self._asynctestkit_option
-        self.clock = VirtualClock(
-            autojump=option("autojump"), start=option("clock_start"), budget=option("clock_budget")
-        )
+        self.clock = _make_clock(option)
         self.clock_started_at = self.clock.now
         self._asynctestkit_started_ns = self.clock.now_ns
         schedule = self._asynctestkit_schedule
@@ -377,7 +396,7 @@ class ClockedTestCase(AsyncTestCase):
     @classmethod
     def _asynctestkit_make_class_loop(cls) -> asyncio.AbstractEventLoop:
         _refuse_loop_factory(cls)
-        clock = VirtualClock(autojump=cls.autojump, start=cls.clock_start, budget=cls.clock_budget)
+        clock = _make_clock(lambda name: getattr(cls, name))
         cls._asynctestkit_class_clock = clock
         seed = _explore.class_seed(cls)
         if seed is None:
@@ -393,6 +412,14 @@ class ClockedTestCase(AsyncTestCase):
         stack.enter_context(
             patch_time(self.clock, targets=option("time_targets"), wall=option("time_wall"))
         )
+
+
+def _make_clock(option: Callable[[str], Any]) -> VirtualClock:
+    """Make a test's (or a class's) clock from the clock options (checked in _options)."""
+    return VirtualClock(
+        autojump=option("autojump"), start=option("clock_start"),
+        budget=option("clock_budget"), busy_poll_limit=option("busy_poll_limit"),
+    )
 
 
 _options.install_defaults(AsyncTestCase, "AsyncTestCase")

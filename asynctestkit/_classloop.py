@@ -31,8 +31,9 @@ from typing import TYPE_CHECKING, Any, final
 from ._compat import current_loop, set_current_loop
 from ._lifecycle import Raised, cancel_and_wait, context_methods, guarded_step
 from ._options import OPTIONS
+from ._shield import allowed_interrupts, deferred_interrupts, restore
 from ._timepatch import patch_time
-from ._watchdog import Watchdog, WatchdogTimeout
+from ._watchdog import Watchdog, WatchdogTimeout, bury, is_buried
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -44,6 +45,7 @@ __unittest = True  # keep these frames out of failure tracebacks
 __tracebackhide__ = True  # and out of pytest's (STYLE.md 14)
 
 __all__ = (
+    "abort",
     "add_async_class_cleanup",
     "enter_async_class_context",
     "initial_context",
@@ -149,14 +151,15 @@ def set_up_class(cls: Any) -> None:
                     "to the class (or use asyncSetUp, which runs before each test)"
                 )
         return
-    loop = cls._asynctestkit_make_class_loop()
-    clock: VirtualClock | None = vars(cls).get(_CLOCK)
-    state = _ClassLoop(loop, clock)
-    setattr(cls, _STATE, state)
-    # Registered before anything else can fail, so it runs last: after
-    # asyncTearDownClass and the class cleanups, and also when asyncSetUpClass
-    # failed (unittest runs class cleanups after a failed setUpClass, 3.8+).
-    cls.addClassCleanup(_close, cls, state)
+    with deferred_interrupts():  # a Ctrl-C here would leave the loop with no one to close it
+        loop = cls._asynctestkit_make_class_loop()
+        clock: VirtualClock | None = vars(cls).get(_CLOCK)
+        state = _ClassLoop(loop, clock)
+        setattr(cls, _STATE, state)
+        # Registered before anything else can fail, so it runs last: after
+        # asyncTearDownClass and the class cleanups, and also when asyncSetUpClass
+        # failed (unittest runs class cleanups after a failed setUpClass, 3.8+).
+        cls.addClassCleanup(_close, cls, state)
     _run_step(cls, state, cls.asyncSetUpClass, (), {}, "asyncSetUpClass")
 
 
@@ -184,8 +187,8 @@ def lend_loop(case: Any) -> asyncio.AbstractEventLoop:
     """Return the class's loop for one test, and reset the per-test state of its clock.
 
     On a `ClockedTestCase`, sets ``case.clock`` to the class's clock,
-    restarts its autojump budget (``clock_budget``) and mode (``autojump``)
-    for this test, and sets ``case.clock_started_at`` to the virtual time the
+    restarts its autojump budget (``clock_budget``), mode (``autojump``) and
+    ``busy_poll_limit`` for this test, and sets ``case.clock_started_at`` to the virtual time the
     test starts at, from which ``case.clock_elapsed`` counts.
 
     Args:
@@ -215,6 +218,7 @@ def lend_loop(case: Any) -> asyncio.AbstractEventLoop:
         case.clock = clock
         clock.budget = case._asynctestkit_option("clock_budget")
         clock.autojump = case._asynctestkit_option("autojump")
+        clock.busy_poll_limit = case._asynctestkit_option("busy_poll_limit")
         case.clock_started_at = clock.now
         case._asynctestkit_started_ns = clock.now_ns
     return state.loop
@@ -316,16 +320,21 @@ async def enter_async_class_context(cls: Any, cm: AbstractAsyncContextManager[An
 @contextlib.contextmanager
 def _on_loop(cls: Any, state: _ClassLoop) -> Iterator[None]:
     """Make the loop current (and time virtual) while one class step runs."""
-    with contextlib.ExitStack() as stack:
-        # Whatever loop was current before the step is current again after
-        # (what AsyncTestCase does around each test).
-        stack.callback(set_current_loop, current_loop())
-        set_current_loop(state.loop)
-        if state.clock is not None:
-            stack.enter_context(
-                patch_time(state.clock, targets=cls.time_targets, wall=cls.time_wall)
-            )
+    stack = contextlib.ExitStack()
+    try:
+        with deferred_interrupts():
+            # Whatever loop was current before the step is current again after
+            # (what AsyncTestCase does around each test).
+            stack.callback(restore, set_current_loop, current_loop())
+            set_current_loop(state.loop)
+            if state.clock is not None:
+                stack.enter_context(
+                    patch_time(state.clock, targets=cls.time_targets, wall=cls.time_wall)
+                )
         yield
+    finally:
+        with deferred_interrupts():
+            stack.close()
 
 
 def _run_step(
@@ -345,40 +354,85 @@ def _run_step(
     loop = state.loop
     watchdog = Watchdog(loop)
     task: asyncio.Task[Any] | None = None
-    with _on_loop(cls, state):
-        loop.set_debug(bool(getattr(cls, "_asynctestkit_debug", False)))
-        try:
-            watchdog.interrupting = True
-            watchdog.arm(getattr(cls, "timeout", None))
-            result = state.context.run(func, *args, **kwargs)
-            if inspect.isawaitable(result):
-                step = guarded_step(result, functools.partial(setattr, state, "context"))
-                task = state.context.run(loop.create_task, step, name=f"{cls.__qualname__}.{name}")
-                watchdog.step = task
-                outcome = loop.run_until_complete(task)
-                if isinstance(outcome, Raised):
-                    raise outcome.exc
-        except (WatchdogTimeout, asyncio.CancelledError):
-            if not watchdog.expired:
-                raise
-            raise TimeoutError(_timeout_message(cls, name, watchdog)) from None
-        finally:
-            watchdog.interrupting = False
-            watchdog.disarm()
-            if task is not None:
-                _settle(loop, task)
+    try:
+        # A Ctrl-C waits while the books are kept; it goes through in the user's code.
+        with deferred_interrupts(), _on_loop(cls, state):
+            loop.set_debug(bool(getattr(cls, "_asynctestkit_debug", False)))
+            try:
+                watchdog.interrupting = True
+                watchdog.arm(getattr(cls, "timeout", None))
+                with allowed_interrupts():
+                    result = state.context.run(func, *args, **kwargs)
+                if inspect.isawaitable(result):
+                    step = guarded_step(result, functools.partial(setattr, state, "context"))
+                    task = state.context.run(loop.create_task, step, name=f"{cls.__qualname__}.{name}")
+                    watchdog.step = task
+                    with allowed_interrupts():
+                        outcome = loop.run_until_complete(task)
+                    if watchdog.expired:  # it caught the cancellation and returned
+                        raise WatchdogTimeout(watchdog.report)
+                    if isinstance(outcome, Raised):
+                        raise outcome.exc
+            except (WatchdogTimeout, asyncio.CancelledError, RuntimeError):
+                if not watchdog.expired:
+                    raise
+                raise TimeoutError(_timeout_message(cls, name, watchdog)) from None
+            finally:
+                try:
+                    if task is not None:
+                        _settle(loop, task, watchdog)
+                finally:
+                    watchdog.interrupting = False
+                    watchdog.disarm()
+    except BaseException as exc:
+        if not isinstance(exc, Exception):
+            # Ctrl-C: unittest lets it through without running the class
+            # cleanups, so close the class's loop now.
+            _abort(cls, state)
+        raise
 
 
-
-
-def _settle(loop: asyncio.AbstractEventLoop, task: asyncio.Task[Any]) -> None:
-    """Let a step the loop stopped under (watchdog, deadlock, Ctrl-C) unwind."""
-    if not task.done():
+def _settle(loop: asyncio.AbstractEventLoop, task: asyncio.Task[Any], watchdog: Watchdog) -> None:
+    """Let a step the loop stopped under (watchdog, deadlock, Ctrl-C) unwind, within the grace."""
+    if not task.done() and not is_buried(task):
+        if watchdog.expired:
+            watchdog.arm_rest()
         task.cancel()
-        with contextlib.suppress(BaseException):
+        with contextlib.suppress(BaseException), allowed_interrupts():
             loop.run_until_complete(task)
-    if task.done() and not task.cancelled():
+    if not task.done():
+        bury(task)  # given up on: never run again
+    elif not task.cancelled():
         task.exception()  # retrieved: no "exception was never retrieved" later
+
+
+def abort(cls: Any) -> None:
+    """Close the class's loop now, if it has one: a Ctrl-C is stopping the run.
+
+    unittest lets a KeyboardInterrupt through a test, ``tearDownClass`` and the
+    class cleanups without running the class cleanups left, one of which
+    would close the loop.
+
+    Args:
+        cls: The test case class.
+    """
+    state: _ClassLoop | None = vars(cls).get(_STATE)
+    if state is not None:
+        _abort(cls, state)
+
+
+def _abort(cls: Any, state: _ClassLoop) -> None:
+    """Close the class's loop at once (after Ctrl-C): no shutdown, just close."""
+    with deferred_interrupts():
+        loop = state.loop
+        if not loop.is_running():
+            for task in asyncio.all_tasks(loop):
+                bury(task)  # never finished: do not warn that it is destroyed pending
+            loop.close()
+        if vars(cls).get(_STATE) is state:
+            delattr(cls, _STATE)
+        if state.clock is not None and vars(cls).get(_CLOCK) is state.clock:
+            delattr(cls, _CLOCK)
 
 
 def _timeout_message(cls: Any, name: str, watchdog: Watchdog) -> str:
@@ -404,18 +458,19 @@ def _close(cls: Any, state: _ClassLoop) -> None:
         if not loop.is_closed():
             _run_step(cls, state, _shut_down, (loop,), {}, "loop shutdown")
     finally:
-        try:
-            loop.close()
-        finally:
-            if vars(cls).get(_STATE) is state:
-                delattr(cls, _STATE)
-            if state.clock is not None and vars(cls).get(_CLOCK) is state.clock:
-                delattr(cls, _CLOCK)
+        with deferred_interrupts():
+            try:
+                loop.close()
+            finally:
+                if vars(cls).get(_STATE) is state:
+                    delattr(cls, _STATE)
+                if state.clock is not None and vars(cls).get(_CLOCK) is state.clock:
+                    delattr(cls, _CLOCK)
 
 
 async def _shut_down(loop: asyncio.AbstractEventLoop) -> None:
     current = asyncio.current_task()
-    tasks = [t for t in asyncio.all_tasks(loop) if t is not current and not t.done()]
+    tasks = [t for t in asyncio.all_tasks(loop) if t is not current and not t.done() and not is_buried(t)]
     if tasks:
         await cancel_and_wait(tasks)
         for task in tasks:

@@ -18,8 +18,19 @@ if TYPE_CHECKING:
 __all__ = ("DeadlockError", "LivelockError", "VirtualClock")
 
 # How many loop iterations settle() lets run before it calls the loop runaway:
-# a task that does `while True: await asyncio.sleep(0)` never lets it return.
+# a loop that never becomes idle, nor counts as idle by the busy-poll rule.
 _SETTLE_LIMIT = 100_000
+
+# The last nanosecond of virtual time: CPython keeps time.monotonic_ns() in a
+# C int64, so the virtual clock stays in that range too (about 292 years). A
+# deadline past it (`sleep(math.inf)`, `sleep(1e300)`) is a timer that never
+# fires, as on a real loop.
+MAX_NS = 2**63 - 1
+# The same in seconds: deadlines are floats, compared with this one.
+HORIZON = MAX_NS / 1e9
+# The default of `busy_poll_limit`: about as long as io_grace in real time
+# (a loop iteration that only resumes a task takes a few microseconds).
+BUSY_POLL_LIMIT = 1000
 
 
 class DeadlockError(RuntimeError):
@@ -37,8 +48,10 @@ class LivelockError(DeadlockError):
     """The loop could only go on by spinning: a runaway timer or an exhausted budget.
 
     Raised when a timer is re-armed again and again at the same instant without
-    time moving, when ``settle()`` never finds the loop idle, or when autojump
-    would move the clock past its virtual-time ``budget``. A subclass of
+    time moving, when tasks or callbacks busy-poll with nothing that could
+    ever end the spin (see `VirtualClock`, busy polling), when ``settle()``
+    never finds the loop idle, or when autojump would move the clock past its
+    virtual-time ``budget``. A subclass of
     `DeadlockError`, so one ``except`` catches every "this test cannot finish".
     """
 
@@ -58,14 +71,36 @@ class _Driver(Protocol):
 
 
 def _to_ns(seconds: float, what: str) -> int:
-    """Convert a user's duration to nanoseconds, refusing what makes no sense."""
+    """Convert a user's duration or instant to nanoseconds, refusing what makes no sense."""
     if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
         raise TypeError(f"{what} needs a number of seconds; got {seconds!r}")
     if not math.isfinite(seconds) or seconds < 0:
         raise ValueError(
             f"{what} needs a finite, non-negative number of seconds; got {seconds!r}"
         )
+    if seconds > HORIZON:
+        # Checked before the multiplication: 1e300 * 1e9 is a float infinity.
+        raise ValueError(
+            f"{what} needs at most {HORIZON!r} seconds, where virtual time ends "
+            f"(2**63 - 1 nanoseconds, about 292 years); got {seconds!r}"
+        )
     return round(seconds * 1_000_000_000)
+
+
+def _check_limit(value: object, what: str) -> int | None:
+    """Validate a count of loop iterations: a whole number >= 1, or None."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(
+            f"{what} needs a whole number of loop iterations, or None; got {value!r}"
+        )
+    if value < 1:
+        raise ValueError(
+            f"{what} needs a whole number of loop iterations >= 1, or None to never "
+            f"count busy polling as idle; got {value!r}"
+        )
+    return value
 
 
 def due_until(now: float) -> float:
@@ -102,6 +137,20 @@ def due_ns(when: float) -> int:
     while due_until(ns / 1e9) < when:
         ns += 1
     return ns
+
+
+def _last_deadline(limit_ns: int) -> float:
+    """Return a float deadline at or before which `due_ns` is at most ``limit_ns``.
+
+    Autojump compares a timer's deadline with it, one float comparison, before
+    it works out the nanosecond to jump to. A later deadline goes the slow way,
+    which checks exactly: past the budget (`LivelockError`), past the end of
+    virtual time (a timer that never fires), or within a float step of it.
+    """
+    when = limit_ns / 1e9
+    while due_ns(when) > limit_ns:
+        when = math.nextafter(when, 0.0)
+    return when
 
 
 @final
@@ -151,15 +200,34 @@ class VirtualClock:
     **manual** mode time moves only through `jump`, `advance`, `advance_to`
     and `next`.
 
+    **Busy polling.** A task that polls (``while not done: await
+    asyncio.sleep(0)``) keeps the loop from ever being idle. After
+    ``busy_poll_limit`` loop iterations in a row that only resumed tasks
+    that had yielded (``await asyncio.sleep(0)``) or ran callbacks that no
+    future's completion scheduled (a ``call_soon`` that re-arms itself), with
+    no timer fired, no IO, nothing from another thread and time not moved,
+    the loop counts as idle: autojump moves time to the next timer, and
+    `settle` returns. With no timer to move to and nothing outside the loop
+    that could end the spin (no executor work, subprocess, ``hold()`` or
+    real IO), ``30 * busy_poll_limit`` such callbacks in a row raise
+    `LivelockError` naming the spinning tasks: about a second of real time.
+
     Args:
         autojump: Start in autojump mode (``True``) or manual mode.
         start: The virtual time to start at, in seconds.
         budget: At most this many virtual seconds may pass by autojump from
             now on; past it the loop raises `LivelockError` instead of spinning
             through, say, an endless retry loop. ``None``: no limit.
+        busy_poll_limit: Loop iterations of pure busy polling after which the
+            loop counts as idle (see above). ``None``: never, and no spin is a
+            `LivelockError` either (for code that yields a great many times
+            in a row on purpose). 1000.
 
     Raises:
-        ValueError: ``start`` or ``budget`` is negative, NaN or infinite.
+        ValueError: ``start`` or ``budget`` is negative, NaN, infinite or past
+            the end of virtual time (2**63 - 1 ns); ``busy_poll_limit`` is
+            below 1.
+        TypeError: an option has the wrong type.
 
     Example:
         >>> clock = VirtualClock(autojump=False, start=100)
@@ -173,12 +241,15 @@ class VirtualClock:
         "_autojump",
         "_budget_given",
         "_budget_ns",
+        "_busy_poll_limit",
         "_driver",
         "_end",
         "_holds",
+        "_limit_s",
         "_lock",
         "_ns",
         "_s",
+        "_stepping",
         "_thread_id",
     )
 
@@ -188,6 +259,7 @@ class VirtualClock:
         autojump: bool = True,
         start: float = 0.0,
         budget: float | None = None,
+        busy_poll_limit: int | None = BUSY_POLL_LIMIT,
     ) -> None:
         self._ns = _to_ns(start, "VirtualClock(start=...)")
         self._s = self._ns / 1e9
@@ -202,8 +274,16 @@ class VirtualClock:
         # the loop's thread once a loop runs on it.
         self._thread_id: int | None = None
         self._budget_ns: int | None = None
+        # Autojump never moves time past the budget's end, nor the end of
+        # virtual time: a deadline after _limit_s is past one of them (the
+        # loop compares each jump's deadline with it, see _last_deadline).
+        self._limit_s = _last_deadline(MAX_NS)
         self._budget_given: float | None = None
         self.budget = budget
+        self._busy_poll_limit = _check_limit(busy_poll_limit, "busy_poll_limit")
+        # How many settle() calls are running: the loop never autojumps on
+        # busy polling under them (advance() steps time itself).
+        self._stepping = 0
 
     # -- reading -----------------------------------------------------------
 
@@ -248,9 +328,23 @@ class VirtualClock:
     def budget(self, value: float | None) -> None:
         if value is None:
             self._budget_ns = None
+            self._limit_s = _last_deadline(MAX_NS)
         else:
             self._budget_ns = self._ns + _to_ns(value, "VirtualClock budget")
+            self._limit_s = _last_deadline(min(self._budget_ns, MAX_NS))
         self._budget_given = value
+
+    @property
+    def busy_poll_limit(self) -> int | None:
+        """Iterations of pure busy polling after which the loop counts as idle; settable.
+
+        ``None``: busy polling never counts as idle. See the class docstring.
+        """
+        return self._busy_poll_limit
+
+    @busy_poll_limit.setter
+    def busy_poll_limit(self, value: int | None) -> None:
+        self._busy_poll_limit = _check_limit(value, "busy_poll_limit")
 
     @property
     def holds(self) -> int:
@@ -269,7 +363,8 @@ class VirtualClock:
             seconds: How far to move, a finite number >= 0.
 
         Raises:
-            ValueError: ``seconds`` is negative, NaN or infinite.
+            ValueError: ``seconds`` is negative, NaN or infinite, or would move
+                time past the end of virtual time.
 
         Example:
             >>> clock = VirtualClock()
@@ -277,7 +372,7 @@ class VirtualClock:
             >>> clock.now
             60.0
         """
-        self._set_ns(self._ns + _to_ns(seconds, "jump()"))
+        self._set_ns(self._target_ns(seconds, "jump()"))
 
     async def advance(self, seconds: float) -> None:
         """Move time forward by ``seconds``, firing each timer at its own deadline.
@@ -291,7 +386,8 @@ class VirtualClock:
             seconds: How far to move, a finite number >= 0.
 
         Raises:
-            ValueError: ``seconds`` is negative, NaN or infinite.
+            ValueError: ``seconds`` is negative, NaN or infinite, or would move
+                time past the end of virtual time.
             RuntimeError: no running virtual event loop uses this clock.
 
         Example:
@@ -300,14 +396,14 @@ class VirtualClock:
             ...     await clock.advance(10)
             ...     assert task.done()
         """
-        await self._advance_to_ns(self._ns + _to_ns(seconds, "advance()"))
+        await self._advance_to_ns(self._target_ns(seconds, "advance()"))
 
     async def advance_to(self, when: float) -> None:
         """Move time forward to the absolute virtual time ``when``, like `advance`.
 
         Raises:
-            ValueError: ``when`` is before now ("time can't go backwards"), NaN
-                or infinite.
+            ValueError: ``when`` is before now ("time can't go backwards"), NaN,
+                infinite or past the end of virtual time.
             RuntimeError: no running virtual event loop uses this clock.
         """
         target = _to_ns(when, "advance_to()")
@@ -321,8 +417,9 @@ class VirtualClock:
         """Move time to the next pending timer, fire it, and let the loop settle.
 
         Returns:
-            The new virtual time, or ``None`` when no timer was pending (time
-            does not move then).
+            The new virtual time, or ``None`` when no timer was pending, or only
+            timers that never fire (past the end of virtual time, such as
+            ``sleep(math.inf)``); time does not move then.
 
         Raises:
             RuntimeError: no running virtual event loop uses this clock.
@@ -330,7 +427,7 @@ class VirtualClock:
         driver = self._running_driver("next()")
         await self.settle()
         when = driver._atk_next_when()
-        if when is None:
+        if when is None or when > HORIZON:
             return None
         self._set_ns(max(self._ns, due_ns(when)))
         await self.settle()
@@ -339,19 +436,27 @@ class VirtualClock:
     async def settle(self) -> None:
         """Run the loop until nothing is ready to run, without moving time.
 
+        A task that busy-polls (see the class docstring) counts as idle
+        after ``busy_poll_limit`` iterations, so settle() returns then.
+
         Raises:
-            LivelockError: the loop never became idle (a task that yields
-                forever).
+            LivelockError: the loop never became idle (a task or callback that
+                keeps scheduling new work forever).
             RuntimeError: no running virtual event loop uses this clock.
         """
         driver = self._running_driver("settle()")
-        for _ in range(_SETTLE_LIMIT):
-            await asyncio.sleep(0)
-            if not driver._atk_busy():
-                return
+        self._stepping += 1
+        try:
+            for _ in range(_SETTLE_LIMIT):
+                await asyncio.sleep(0)
+                if not driver._atk_busy():
+                    return
+        finally:
+            self._stepping -= 1
         raise LivelockError(
             f"settle() ran {_SETTLE_LIMIT} loop iterations and the loop never became "
-            "idle: some task yields forever (a `while True: await asyncio.sleep(0)`?)"
+            "idle: some tasks or callbacks keep waking each other forever (busy polling "
+            "would have counted as idle after busy_poll_limit iterations)"
         )
 
     def hold(self) -> _Hold:
@@ -402,6 +507,7 @@ class VirtualClock:
         # count, so the budget's end moves along with it.
         if self._budget_ns is not None:
             self._budget_ns += ns - self._ns
+            self._limit_s = _last_deadline(min(self._budget_ns, MAX_NS))
         self._ns = ns
         self._s = s = ns / 1e9
         self._end = due_until(s)
@@ -436,12 +542,22 @@ class VirtualClock:
             )
         return driver
 
+    def _target_ns(self, seconds: float, what: str) -> int:
+        # Where stepping by `seconds` lands, refused past the end of time.
+        ns = self._ns + _to_ns(seconds, what)
+        if ns > MAX_NS:
+            raise ValueError(
+                f"{what} needs a step that keeps virtual time within its end at "
+                f"{HORIZON!r}s (2**63 - 1 nanoseconds); got {seconds!r}, from {self._s!r}s"
+            )
+        return ns
+
     async def _advance_to_ns(self, target: int) -> None:
         driver = self._running_driver("advance()")
         await self.settle()
         while True:
             when = driver._atk_next_when()
-            if when is None:
+            if when is None or when > HORIZON:
                 break
             ns = due_ns(when)
             if ns >= target:

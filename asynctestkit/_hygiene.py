@@ -41,6 +41,7 @@ from ._report import (
     tracking_task_factory,
     wakes,
 )
+from ._shield import deferred_interrupts, restore
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -217,6 +218,11 @@ class Hygiene:
         test, on a loop the class shares) are not the test's: they are left
         out of its verdict.
         """
+        # A Ctrl-C waits until each hook is recorded for `uninstall`.
+        with deferred_interrupts():
+            self._install()
+
+    def _install(self) -> None:
         loop = self.loop
         if self._baseline:
             self._baseline_tasks = set(asyncio.all_tasks(loop))
@@ -240,8 +246,8 @@ class Hygiene:
             self._watch_calls()
 
     def uninstall(self) -> None:
-        """Stop watching and put every global hook back, whatever happened."""
-        self._stack.close()
+        """Stop watching and put every global hook back, whatever happened (or interrupts)."""
+        restore(self._stack.close)
         self.created = []
         self.timer_sites = {}
 
@@ -284,13 +290,13 @@ class Hygiene:
             gc.collect(0)
         old = swap_unawaited_coroutine_hook(self._on_unawaited)
         if old is not None:  # pragma: no branch - 3.10-3.14 all have the hook
-            self._stack.callback(swap_unawaited_coroutine_hook, old)
+            self._stack.callback(restore, swap_unawaited_coroutine_hook, old)
         depth = sys.get_coroutine_origin_tracking_depth()
         if depth < _ORIGIN_DEPTH:
             sys.set_coroutine_origin_tracking_depth(_ORIGIN_DEPTH)
-            self._stack.callback(sys.set_coroutine_origin_tracking_depth, depth)
+            self._stack.callback(restore, sys.set_coroutine_origin_tracking_depth, depth)
         # Whether the verdict's collection must be a full one (_collect_garbage).
-        self._stack.callback(_discard, gc.callbacks, self._on_gc)
+        self._stack.callback(restore, _discard, gc.callbacks, self._on_gc)
         gc.callbacks.append(self._on_gc)
 
     def _watch_calls(self) -> None:

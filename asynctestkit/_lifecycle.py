@@ -24,7 +24,7 @@ import functools
 import inspect
 import unittest
 import warnings
-from typing import TYPE_CHECKING, Any, ClassVar, NoReturn, TypeVar, final
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, final
 
 from ._compat import (
     ACLOSE,
@@ -38,7 +38,8 @@ from ._compat import (
 )
 from ._hygiene import Hygiene, SlowCallbackWarning, format_problems
 from ._report import raise_failure
-from ._watchdog import Watchdog, WatchdogTimeout
+from ._shield import allowed_interrupts, deferred_interrupts, restore
+from ._watchdog import Watchdog, WatchdogTimeout, bury, is_buried
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Coroutine, Iterable
@@ -49,10 +50,6 @@ __tracebackhide__ = True  # and out of pytest's (STYLE.md 14)
 __all__ = ("Raised", "TestLifecycle", "cancel_and_wait", "context_methods", "guarded_step")
 
 T = TypeVar("T")
-
-# Real seconds that the steps after a timeout (tearDown, cleanups, the loop's
-# shutdown) get before the watchdog stops them too.
-_GRACE = 5.0
 
 
 class TestLifecycle(unittest.IsolatedAsyncioTestCase):
@@ -108,15 +105,18 @@ class TestLifecycle(unittest.IsolatedAsyncioTestCase):
         option = self._asynctestkit_option
         stack = contextlib.ExitStack()
         self._asynctestkit_stack = stack
+        # Once the loop exists, a Ctrl-C waits until each change is recorded in `stack`.
+        shield = deferred_interrupts()
         try:
             loop, owned = self._asynctestkit_acquire_loop()
+            shield.__enter__()
             if owned:
-                stack.callback(loop.close)
+                stack.callback(restore, loop.close)
             self._asynctestkit_owns_loop = owned
             loop.set_debug(bool(option("debug")))
             # Whatever loop was current before the test is current again after
             # (and no event loop policy if there was none).
-            stack.callback(make_current(loop))
+            stack.callback(restore, make_current(loop))
             self._asynctestkit_loop = loop
             self._asynctestkit_context = self._asynctestkit_initial_context()
             self._asynctestkit_owned = []
@@ -130,11 +130,11 @@ class TestLifecycle(unittest.IsolatedAsyncioTestCase):
                 timers=option("check_timers"),
                 baseline=not owned,
             )
-            stack.callback(hygiene.uninstall)
+            stack.callback(restore, hygiene.uninstall)
             hygiene.install()
             self._asynctestkit_hygiene = hygiene
             watchdog = Watchdog(loop)
-            stack.callback(watchdog.disarm)
+            stack.callback(restore, watchdog.disarm)
             watchdog.arm(option("timeout"))
             self._asynctestkit_watchdog = watchdog
         except BaseException:
@@ -142,6 +142,8 @@ class TestLifecycle(unittest.IsolatedAsyncioTestCase):
             self._asynctestkit_loop = None
             stack.close()
             raise
+        finally:
+            shield.__exit__(None, None, None)
 
     def _asynctestkit_setup_time(self, stack: contextlib.ExitStack) -> None:
         """Hook for ClockedTestCase: patch time for the whole test."""
@@ -156,28 +158,51 @@ class TestLifecycle(unittest.IsolatedAsyncioTestCase):
         self._asynctestkit_stack = None
         watchdog = self._asynctestkit_watchdog
         try:
-            if watchdog.seconds is not None:
-                watchdog.arm(_GRACE)
+            watchdog.arm_rest()
             watchdog.interrupting = True
             self._asynctestkit_hygiene.lap()
-            with contextlib.suppress(WatchdogTimeout):
-                if self._asynctestkit_owns_loop:
-                    _shut_down(loop)
-                else:
-                    _cancel(loop, self._asynctestkit_hygiene.new_tasks())
+            try:
+                with allowed_interrupts():  # it runs what the test left
+                    if self._asynctestkit_owns_loop:
+                        _shut_down(loop)
+                    else:
+                        _cancel(loop, self._asynctestkit_hygiene.new_tasks())
+            except (WatchdogTimeout, RuntimeError):
+                # Stopped by the watchdog: what did not end is abandoned.
+                if not watchdog.expired:
+                    raise
+            except KeyboardInterrupt:
+                # Ctrl-C: the loop closes with what did not end, silently.
+                made = [ref() for ref in self._asynctestkit_hygiene.created]
+                for task in (*asyncio.all_tasks(loop), *filter(None, made)):
+                    if not task.done():
+                        task._log_destroy_pending = False  # type: ignore[attr-defined]
+                    elif not task.cancelled():
+                        task.exception()  # the interrupt itself, raised from here
+                raise
         finally:
             watchdog.interrupting = False
             self._asynctestkit_loop = None
-            stack.close()
+            restore(stack.close)
 
     def run(self, result: unittest.result.TestResult | None = None) -> unittest.result.TestResult | None:
         # The loop is made in _callSetUp, inside unittest's error handling: a
         # bad loop_factory is this test's error, and a skipped test costs no loop.
-        self._asynctestkit_finish()  # a test an earlier debug() left paused
+        # A Ctrl-C waits while asynctestkit (or unittest) keeps its books, and
+        # goes through while the test's own code runs (_asynctestkit_call).
         try:
-            return unittest.TestCase.run(self, result)
-        finally:
-            self._asynctestkit_finish()
+            with deferred_interrupts():
+                self._asynctestkit_finish()  # a test an earlier debug() left paused
+                try:
+                    return unittest.TestCase.run(self, result)
+                finally:
+                    self._asynctestkit_finish()
+        except KeyboardInterrupt:
+            self._asynctestkit_interrupted()
+            raise
+
+    def _asynctestkit_interrupted(self) -> None:
+        """Hook for AsyncTestCase: a Ctrl-C is stopping the whole run."""
 
     def debug(self) -> None:
         """Run the test without a result, raising its first error (as TestCase.debug).
@@ -212,8 +237,10 @@ class TestLifecycle(unittest.IsolatedAsyncioTestCase):
         """
         if self._asynctestkit_paused:
             self._asynctestkit_paused = False
-            grace = _GRACE if self._asynctestkit_timed_out else self._asynctestkit_option("timeout")
-            self._asynctestkit_watchdog.arm(grace)
+            if self._asynctestkit_timed_out:
+                self._asynctestkit_watchdog.arm_rest()
+            else:
+                self._asynctestkit_watchdog.arm(self._asynctestkit_option("timeout"))
         try:
             return super().doCleanups()
         finally:
@@ -269,27 +296,38 @@ class TestLifecycle(unittest.IsolatedAsyncioTestCase):
     ) -> Any:
         watchdog = self._asynctestkit_watchdog
         if watchdog.expired:
-            # It went off between two steps, or (timer thread) without
-            # interrupting anything: this step is where the test fails.
+            # It went off between two steps: this step is where the test fails.
             self._asynctestkit_expire()
         watchdog.interrupting = True
+        result = None
         try:
-            result = self._asynctestkit_context.run(func, *args, **kwargs)
+            with allowed_interrupts():
+                result = self._asynctestkit_context.run(func, *args, **kwargs)
             if not sync and inspect.isawaitable(result):
                 result = self._asynctestkit_await(result, getattr(func, "__name__", "step"))
             return result
         except WatchdogTimeout:
             self._asynctestkit_expire()
+            return None  # a step cut short after the timeout's report: one report only
+        except KeyboardInterrupt:
+            if inspect.iscoroutine(result) and inspect.getcoroutinestate(result) == inspect.CORO_CREATED:
+                result.close()  # interrupted before it started: not "never awaited"
+            raise
         finally:
             watchdog.interrupting = False
 
-    def _asynctestkit_expire(self) -> NoReturn:
-        """Fail the current step with the watchdog's report; give the steps left a grace."""
+    def _asynctestkit_expire(self) -> None:
+        """Fail the current step with the watchdog's report; the steps left share the grace.
+
+        Only the first expiry fails the test: a step stopped later (a tearDown
+        that hangs too) adds no second report.
+        """
         watchdog = self._asynctestkit_watchdog
         watchdog.expired = False
-        watchdog.arm(_GRACE)
-        self._asynctestkit_timed_out = True
-        raise_failure(self.failureException, watchdog.report)
+        watchdog.arm_rest()
+        if not self._asynctestkit_timed_out:
+            self._asynctestkit_timed_out = True
+            raise_failure(self.failureException, watchdog.report)
 
     def _asynctestkit_await(self, awaitable: Awaitable[T], name: str = "step") -> T:
         loop = self._asynctestkit_loop
@@ -308,26 +346,33 @@ class TestLifecycle(unittest.IsolatedAsyncioTestCase):
         watchdog.step = task
         interrupted = True
         try:
-            result = loop.run_until_complete(task)
+            with allowed_interrupts():
+                result = loop.run_until_complete(task)
             interrupted = False
-        except asyncio.CancelledError:
-            if watchdog.expired:  # the watchdog's timer thread cancelled the step
+        except (asyncio.CancelledError, RuntimeError):
+            if watchdog.expired:  # the watchdog cancelled the step, or stopped the loop
                 raise WatchdogTimeout(watchdog.report) from None
             raise
         finally:
-            watchdog.step = None
             # The slow-callback timing lets go of the callback run last; one
             # that an interrupt (the watchdog, Ctrl-C) cut short is not timed,
             # as on the virtual loop.
             self._asynctestkit_hygiene.lap(interrupted=interrupted)
-            if not task.done():
+            if not task.done() and not is_buried(task):
                 # The loop stopped under the step (a deadlock, the watchdog,
-                # Ctrl-C): cancel it and let it unwind before going on.
+                # Ctrl-C): cancel it and let it unwind, within the grace.
+                if watchdog.expired:
+                    watchdog.arm_rest()
                 task.cancel()
-                with contextlib.suppress(BaseException):
+                with contextlib.suppress(BaseException), allowed_interrupts():
                     loop.run_until_complete(task)
-            if not task.cancelled():
+            if not task.done():
+                bury(task)  # given up on: never run again
+            elif not task.cancelled():
                 task.exception()  # seen (raised here, like Ctrl-C): not "never retrieved"
+            watchdog.step = None
+        if watchdog.expired:  # it caught the cancellation and returned
+            raise WatchdogTimeout(watchdog.report)
         if isinstance(result, Raised):
             raise result.exc
         return result
@@ -386,7 +431,8 @@ class TestLifecycle(unittest.IsolatedAsyncioTestCase):
         )
         for timer in timers:
             timer.cancel()
-        slow = hygiene.slow_report()
+        # After a timeout the watchdog's report already shows what blocked.
+        slow = None if timed_out else hygiene.slow_report()
         if slow:
             if option("slow_callback_fails"):
                 sections.append(slow)
@@ -508,7 +554,8 @@ async def close_async_generators(loop: asyncio.AbstractEventLoop, *, live: bool 
 
 
 def _cancel(loop: asyncio.AbstractEventLoop, tasks: list[asyncio.Task[Any]]) -> None:
-    """Cancel ``tasks`` and run the loop until they have finished."""
+    """Cancel ``tasks`` (but those the watchdog gave up on) and run the loop until they end."""
+    tasks = [task for task in tasks if not is_buried(task)]
     if tasks:
         loop.run_until_complete(cancel_and_wait(tasks))
 

@@ -8,6 +8,11 @@ waiting for its next timer, the wrapper decides instead:
   ``hold()``): wait for it in *real* time, never jumping past it;
 * the clock may autojump: move virtual time straight to the next timer;
 * nothing at all can ever wake the loop: raise `DeadlockError` with a report.
+
+While work is ready, the loop also watches for busy polling: iterations that
+only resume tasks which yielded, or run callbacks no future scheduled. After
+the clock's ``busy_poll_limit`` of them in a row the loop counts as idle and
+jumps; a spin that nothing can ever end raises `LivelockError` (`_atk_spin`).
 """
 
 from __future__ import annotations
@@ -25,9 +30,9 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any, final
 
-from ._clock import DeadlockError, LivelockError, VirtualClock, due_ns, due_until
+from ._clock import HORIZON, MAX_NS, DeadlockError, LivelockError, VirtualClock, due_ns, due_until
 from ._compat import callback_failed
-from ._report import format_tasks, tracking_task_factory
+from ._report import format_tasks, shown_coroutine, tracking_task_factory
 from ._threads import ThreadWatch, _active, _active_threads, _limbo, last_thread
 
 if TYPE_CHECKING:
@@ -45,6 +50,19 @@ _REAL_WAIT_CAP = 0.5
 # Timer firings at one instant, with nothing else ready, before the loop is
 # called runaway (a callback that re-arms call_at(loop.time(), ...) forever).
 _RUNAWAY_LIMIT = 100_000
+# Callbacks run in a row by pure busy polling (see _atk_spin) that nothing
+# can ever end, before the loop calls it a livelock, per busy_poll_limit:
+# 30,000 by default, about a second of real time in a ClockedTestCase
+# (checks on), however many tasks spin together.
+_SPIN_FACTOR = 30
+# Batches of callbacks that only ran what earlier ones queued, after a timer
+# fired or IO, that go unchecked for busy polling (see _run_once).
+_SPIN_SKIP = 8
+# A future's done callbacks, a task's wakeup among them, are scheduled with
+# the future as their first argument: such a callback is progress, not a spin.
+_FUTURES: tuple[type, ...] = tuple(
+    {asyncio.Future, getattr(asyncio.futures, "_PyFuture", asyncio.Future)}
+)
 
 _logger = logging.getLogger("asyncio")
 # Slow callbacks are measured in real time: captured at import, because
@@ -143,6 +161,11 @@ class _VirtualEventLoop(asyncio.SelectorEventLoop):
         self._atk_io_grace = io_grace
         self._atk_instant_ns = -1
         self._atk_instant_fires = 0
+        # Busy polling (_atk_spin): iterations and callbacks in the current
+        # streak, and the virtual time it started at.
+        self._atk_spins = 0
+        self._atk_spin_steps = 0
+        self._atk_spin_ns = -1
         # Called with (handle, real seconds) for each callback that ran longer
         # than _atk_slow_threshold; set by the hygiene checks.
         self._atk_slow_threshold = math.inf
@@ -337,10 +360,31 @@ class _VirtualEventLoop(asyncio.SelectorEventLoop):
         # handler (counted in _others), or a byte on the self-pipe
         # (call_soon_threadsafe).
         real = selector._others or self._atk_woken
+        # Busy polling (see _atk_spin): how many batches of callbacks in a row
+        # ran only what earlier callbacks had queued, with no timer fired, no
+        # IO and nothing from another thread. Past 8 (_SPIN_SKIP), each next
+        # batch is checked; the first few are not, which keeps the check off
+        # the path of a virtual sleep (a timer, then the task it wakes). Where
+        # a timer fires at the same instant, or IO or another thread brings
+        # work, the streak ends (_atk_spins = 0); where time jumps, it ends
+        # too (_atk_spin compares the time).
+        spins = 0
         if ready or self._stopping:  # type: ignore[attr-defined]
+            events = None
             if real:
                 self._atk_woken = False
-                self._process_events(selector._inner.select(0))  # type: ignore[attr-defined]
+                events = selector._inner.select(0)
+                if events:
+                    self._atk_spins = 0
+                    self._process_events(events)  # type: ignore[attr-defined]
+            if heap and heap[0][0] <= clock._end:
+                self._atk_spins = 0  # a timer fires
+            elif not events:
+                # Going on from a batch cut short (real IO to poll, a stop
+                # asked, a sweep of cancelled timers): no timer, no IO.
+                spins = _SPIN_SKIP + 1
+                if ready:
+                    self._atk_spin(ready)
         elif heap and heap[0][0] <= clock._end:
             self._atk_count_instant_fire()
             if real:
@@ -360,18 +404,21 @@ class _VirtualEventLoop(asyncio.SelectorEventLoop):
             # heads are dropped, at the nearest nanosecond where it is due
             # (due_ns and due_until, inlined).
             when = heap[0][0]
-            ns = round(when * 1e9)
-            s = ns / 1e9
-            end = s + 5.3e-10 if s < 65536.0 else due_until(s)
-            while end < when:
-                ns += 1
+            if when > clock._limit_s:
+                # Past the budget (LivelockError), or past the end of virtual
+                # time: sleep(math.inf), a timer that never fires (DeadlockError).
+                self._atk_idle(heap, real)
+            else:
+                ns = round(when * 1e9)
                 s = ns / 1e9
-                end = due_until(s)
-            if clock._budget_ns is not None and ns > clock._budget_ns:
-                self._atk_jump(when)  # raises LivelockError with the report
-            clock._ns = ns
-            clock._s = s
-            clock._end = end
+                end = s + 5.3e-10 if s < 65536.0 else due_until(s)
+                while end < when:
+                    ns += 1
+                    s = ns / 1e9
+                    end = due_until(s)
+                clock._ns = ns
+                clock._s = s
+                clock._end = end
 
         end_time = clock._end
         handle: Any
@@ -413,6 +460,9 @@ class _VirtualEventLoop(asyncio.SelectorEventLoop):
                 or self._timer_cancelled_count * 2 > len(heap) > 100
             ):
                 break
+            spins += 1
+            if spins > 8:  # _SPIN_SKIP, a literal for speed
+                self._atk_spin(ready)
         handle = None  # break cycles when an exception occurs
 
     def set_debug(self, enabled: bool) -> None:
@@ -457,6 +507,8 @@ class _VirtualEventLoop(asyncio.SelectorEventLoop):
     def _atk_idle(self, heap: list[_Entry], real: object) -> None:
         # Nothing is ready: asyncio would block in select() until the next
         # timer. Real IO first, then outside work, then jump or deadlock.
+        # Whatever runs next comes from outside, or a timer: no busy polling.
+        self._atk_spins = 0
         selector = self._selector
         if real:
             self._atk_woken = False
@@ -477,7 +529,9 @@ class _VirtualEventLoop(asyncio.SelectorEventLoop):
             return
         threads = self._atk_threads
         if threads.quiet != len(_active) + len(_limbo) or last_thread() is not threads.last:
-            wait = threads.idle(clock._thread_id, keep=not clock._autojump or not heap)
+            wait = threads.idle(
+                clock._thread_id, keep=not clock._autojump or not heap or heap[0][0] > HORIZON
+            )
             if wait is not None:
                 # A thread that can wake the loop runs: wait for it in real
                 # time, and look again.
@@ -485,7 +539,7 @@ class _VirtualEventLoop(asyncio.SelectorEventLoop):
                 return
             if self._ready or self._atk_woken:  # type: ignore[attr-defined]  # pragma: no cover - a race
                 return  # a thread called in before it parked: run that first
-        if not clock._autojump or not heap:
+        if not clock._autojump or not heap or heap[0][0] > HORIZON:
             if selector._others:
                 # Only real IO (a socket, a signal) can wake the loop now.
                 self._process_events(selector._inner.select(_REAL_WAIT_CAP))  # type: ignore[attr-defined]
@@ -502,9 +556,10 @@ class _VirtualEventLoop(asyncio.SelectorEventLoop):
 
     def _atk_jump(self, when: float) -> None:
         # Move time to the nanosecond where `when` is due (due_ns). Called only
-        # when the head of the heap is not due yet: time moves.
+        # when the head of the heap is not due yet, and not past HORIZON:
+        # time moves. A deadline a float step below HORIZON rounds to 2**63.
         clock = self._atk_clock
-        ns = due_ns(when)
+        ns = min(due_ns(when), MAX_NS)
         budget = clock._budget_ns
         if budget is not None and ns > budget:
             raise LivelockError(self._atk_report(
@@ -520,9 +575,110 @@ class _VirtualEventLoop(asyncio.SelectorEventLoop):
         clock._s = s = ns / 1e9
         clock._end = due_until(s)
 
+    def _atk_spin(self, ready: Any) -> None:
+        # Called before a batch of callbacks that earlier callbacks queued, with
+        # no timer fired and no IO since. The batch is busy polling when none
+        # of its callbacks is a future's (a task's step after a bare yield, a
+        # call_soon that re-arms itself): a callback whose first argument is a
+        # future is a done callback or a task's wakeup, progress.
+        clock = self._atk_clock
+        limit = clock._busy_poll_limit
+        if limit is None:
+            return  # busy polling never counts as idle, nor as a livelock
+        # A snapshot: another thread may append (call_soon_threadsafe) while
+        # we look, and a deque that changes under its iterator raises.
+        batch = list(ready)
+        for handle in batch:
+            args = handle._args
+            if args and isinstance(args[0], _FUTURES):
+                self._atk_spins = 0
+                return
+        ntodo = len(batch)
+        if clock._ns != self._atk_spin_ns or not self._atk_spins:
+            # A new streak: time moved, or progress broke the last one.
+            self._atk_spin_ns = clock._ns
+            self._atk_spins = 1
+            self._atk_spin_steps = ntodo
+            return
+        self._atk_spins = spins = self._atk_spins + 1
+        self._atk_spin_steps += ntodo
+        if spins % limit:
+            return
+        # Every `limit` iterations of the streak, the loop counts as idle
+        # (_atk_busy says so from now on) and decides what that means.
+        if self._atk_waiting_outside() or self._atk_woken:
+            # Outside work may end the poll, or another thread just called in
+            # (checked last: a thread that parks right after calling in): no
+            # jump, no livelock; the poll goes on in real time. Look again
+            # after `limit` more iterations.
+            self._atk_spins = 0
+            return
+        if clock._autojump and not clock._stepping:
+            # Jump to the next timer that can fire; it fires in the next
+            # iteration (it is due then).
+            when = self._atk_next_when()
+            if when is not None and when <= HORIZON:
+                self._atk_spins = 0  # also if the jump raises: a new streak
+                self._atk_jump(when)
+                return
+        if self._atk_spin_steps >= limit * _SPIN_FACTOR and not self._selector._others:
+            # Nothing can ever end the spin (a peer on real IO might).
+            report = self._atk_spin_report(batch)
+            self._atk_spins = 0  # should the loop run on, count anew
+            raise LivelockError(report)
+
+    def _atk_waiting_outside(self) -> bool:
+        # Work outside the loop that may change what its tasks see.
+        threads = self._atk_threads
+        return bool(
+            self._atk_in_flight or self._atk_clock._holds
+            or (self._atk_subprocesses and self._atk_live_subprocesses())
+            # A thread that can wake the loop runs (or a job waits for one).
+            or (
+                (threads.quiet != len(_active) + len(_limbo) or last_thread() is not threads.last)
+                and threads.idle(self._atk_clock._thread_id) is not None
+            )
+        )
+
+    def _atk_spin_report(self, batch: list[Any]) -> str:
+        spinning: list[str] = []
+        for handle in batch:
+            if handle._cancelled:
+                continue
+            owner = getattr(handle._callback, "__self__", None)
+            if isinstance(owner, asyncio.Task):
+                # A task's step (TaskStepMethWrapper, or a bound method for
+                # pure-Python tasks): the task resumes after a bare yield.
+                coro = shown_coroutine(owner.get_coro())
+                name = getattr(coro, "__qualname__", None) or repr(coro)
+                text = f"task {owner.get_name()!r} running {name}()"
+            else:
+                text = f"callback {_format_handle(handle)}"
+            if text not in spinning:
+                spinning.append(text)
+        clock = self._atk_clock
+        when = self._atk_next_when()
+        if when is None or when > HORIZON:
+            why = "no timer pending that can fire"
+        elif not clock._autojump:
+            why = "the clock in manual mode"
+        else:
+            why = "settle() running, which never moves time"
+        return self._atk_report(
+            f"Livelock: {self._atk_spin_steps} callbacks in a row only yielded "
+            "(`await asyncio.sleep(0)`) or re-armed themselves (`call_soon`), with "
+            f"{why}, no outside work in flight and no real IO: nothing can ever end "
+            f"the spin. Spinning: {'; '.join(spinning)}. A poll must wait for "
+            "something that can happen: await an Event or a Future instead, or "
+            "sleep for a while. If a thread or process the loop cannot see ends "
+            "the spin, poll inside `with clock.hold():`"
+        )
+
     def _atk_count_instant_fire(self) -> None:
         # A timer is due now and nothing else is ready: fine once, runaway if it
-        # happens again and again without time moving.
+        # happens again and again without time moving. (A timer fires: any
+        # busy-polling streak is over.)
+        self._atk_spins = 0
         now = self._atk_clock._ns
         if now != self._atk_instant_ns:
             self._atk_instant_ns = now
@@ -546,6 +702,13 @@ class _VirtualEventLoop(asyncio.SelectorEventLoop):
                 if not threads else
                 "Deadlock: every task waits and nothing can ever wake them (no timer "
                 "pending, every thread that can wake the loop is parked, no real IO "
+                "registered)"
+            )
+        elif heap[0][0] > HORIZON:
+            headline = (
+                "Deadlock: every task waits and nothing can ever wake them (the timers "
+                f"pending never fire: the next is due at {heap[0][0]!r}, past the end of "
+                f"virtual time at {HORIZON!r}s; no outside work in flight, no real IO "
                 "registered)"
             )
         else:
@@ -650,7 +813,11 @@ class _VirtualEventLoop(asyncio.SelectorEventLoop):
 
     def _atk_busy(self) -> bool:
         if self._ready:  # type: ignore[attr-defined]
-            return True
+            # Busy polling counts as idle past the limit (see _atk_spin); a
+            # streak from before time moved is over.
+            clock = self._atk_clock
+            limit = clock._busy_poll_limit
+            return limit is None or self._atk_spins < limit or self._atk_spin_ns != clock._ns
         when = self._atk_next_when()
         return when is not None and when <= self._atk_clock._end
 

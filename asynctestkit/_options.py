@@ -24,6 +24,7 @@ import types
 from typing import TYPE_CHECKING, Any, final
 
 from ._aliases import _check_targets
+from ._clock import BUSY_POLL_LIMIT, HORIZON
 from ._walltime import _check_wall
 
 if TYPE_CHECKING:
@@ -43,18 +44,32 @@ def _got(value: object) -> str:
     return f"{value!r} ({type(value).__name__})"
 
 
-def _seconds(*, zero: bool, negative: bool = False, none: bool = True) -> Callable[[Any], None]:
-    """Return a check for a finite number of seconds (bool is not a number here)."""
+def _seconds(
+    *, zero: bool, negative: bool = False, none: bool = True, most: float = math.inf
+) -> Callable[[Any], None]:
+    """Return a check for a finite number of seconds, at most ``most`` (bool is not a number here)."""
 
     def check(value: Any) -> None:
         if value is None and none:
             return
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise TypeError(_got(value))
-        if not math.isfinite(value) or (value < 0 and not negative) or (value == 0 and not zero):
+        if (
+            not math.isfinite(value) or (value < 0 and not negative) or (value == 0 and not zero)
+            or value > most
+        ):
             raise ValueError(_got(value))
 
     return check
+
+
+def _iterations(value: Any) -> None:
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(_got(value))
+    if value < 1:
+        raise ValueError(_got(value))
 
 
 def _boolean(value: Any) -> None:
@@ -221,15 +236,30 @@ _TABLE = (
     ),
     Option(
         "clock_start", owner="ClockedTestCase", default=0.0,
-        expected="a non-negative, finite number of seconds",
-        check=_seconds(zero=True, none=False),
+        expected=f"a non-negative, finite number of seconds up to {HORIZON!r} (where virtual time ends)",
+        check=_seconds(zero=True, none=False, most=HORIZON),
         doc="The virtual time each test (or, class-scoped, the class's clock) starts at.",
     ),
     Option(
-        "clock_budget", owner="ClockedTestCase", default=30 * 86400.0,
-        expected="a non-negative, finite number of seconds, or None (no limit)",
-        check=_seconds(zero=True),
+        # One day: an endless `while True: await asyncio.sleep(1)` fails in
+        # about a second of real time (30 days took 20 s or more).
+        "clock_budget", owner="ClockedTestCase", default=86400.0,
+        expected=(
+            f"a non-negative, finite number of seconds up to {HORIZON!r} (where virtual time "
+            "ends), or None (no limit)"
+        ),
+        check=_seconds(zero=True, most=HORIZON),
         doc="Virtual seconds autojump may use in one test before LivelockError.",
+    ),
+    Option(
+        "busy_poll_limit", owner="ClockedTestCase", default=BUSY_POLL_LIMIT,
+        expected="a whole number of loop iterations >= 1, or None (busy polling never counts as idle)",
+        check=_iterations,
+        doc=(
+            "Loop iterations of pure busy polling (tasks that only `await asyncio.sleep(0)`) "
+            "after which the loop counts as idle and autojump moves time; a spin nothing can "
+            "end is a LivelockError after 30 times as many callbacks."
+        ),
     ),
     Option(
         "time_targets", owner="ClockedTestCase", default=(),

@@ -210,6 +210,9 @@ class SeededEventLoop(_VirtualEventLoop):
                     self._ready or head[2]._cancelled or not clock._autojump  # type: ignore[attr-defined]
                     or self._atk_in_flight or clock._holds or self._selector._others
                     or self._atk_woken or self._atk_subprocesses
+                    # Past the budget or the end of virtual time (sleep(math.inf)):
+                    # the unseeded loop's slow path decides.
+                    or head[0] > clock._limit_s
                 ):
                     # The jump the loop would make inline (_atk_jump, inlined
                     # as there), landing up to jitter x the sleep late.

@@ -47,6 +47,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast, final
 from . import _timefakes
 from ._aliases import _apply, _check_targets, _resolve, _Scan, _Site, _sites, _unapply
 from ._clock import VirtualClock
+from ._shield import deferred_interrupts, restore
 from ._timefakes import (
     _MONO_FAKES,
     _MULTI,
@@ -119,7 +120,9 @@ def _install(fakes: dict[str, Callable[[], object]]) -> None:
 
 def _uninstall(fakes: dict[str, Callable[[], object]]) -> None:
     for name in fakes:
-        setattr(time, name, _saved.pop(name))
+        if name in _saved:  # idempotent: a restore may be run again after an interrupt
+            setattr(time, name, _saved[name])
+            del _saved[name]
 
 
 @final
@@ -147,7 +150,8 @@ class _Activation:
     def start(self, patch: TimePatch) -> None:
         global _mono_count, _wall_count
         modules = _resolve(patch._targets)  # may import: outside the lock
-        with _lock:
+        # A Ctrl-C waits until each change is recorded in a flag that stop() reads.
+        with deferred_interrupts(), _lock:
             try:
                 clock = self.clock
                 _check_owner(clock)
@@ -202,34 +206,38 @@ class _Activation:
     def stop(self) -> None:
         """Release everything this activation holds; safe on a partial start."""
         global _mono_count, _wall_count
-        with _lock:
+        with deferred_interrupts(), _lock:
             failure: BaseException | None = None
             try:
                 while self.refs:
-                    site = self.refs.pop()
-                    site.count -= 1
-                    if site.count == 0:
-                        del _sites[site.key]
+                    site = self.refs[-1]
+                    if site.count == 1:
+                        _sites.pop(site.key, None)
                         try:
                             _unapply(site)
                         except Exception as exc:
                             failure = failure or exc
+                    self.refs.pop()
+                    site.count -= 1
             finally:
+                # Each step is idempotent, or its flag and count change
+                # together: a stop() cut short is finished by calling it again.
                 if self.listed:
-                    self.listed = False
-                    _entries.remove(self)
+                    if self in _entries:
+                        _entries.remove(self)
                     _bump()
                     _republish()
+                    self.listed = False
                 if self.has_wall:
                     self.has_wall = False
                     _wall_count -= 1
-                    if _wall_count == 0:
-                        _uninstall(_WALL_FAKES)
                 if self.has_mono:
                     self.has_mono = False
                     _mono_count -= 1
-                    if _mono_count == 0:
-                        _uninstall(_MONO_FAKES)
+                if _wall_count == 0:
+                    _uninstall(_WALL_FAKES)
+                if _mono_count == 0:
+                    _uninstall(_MONO_FAKES)
                 if self.has_clock:
                     self.has_clock = False
                     ref = _clock_refs[id(self.clock)]
@@ -315,11 +323,15 @@ class TimePatch:
         # lands after __enter__ returns but before the `with` body is set up
         # skips __exit__: a CPython limit we cannot reach from here (bpo-29988).
         activation = _Activation(self._clock)
-        self._stack.append(activation)
         try:
-            activation.start(self)
+            with deferred_interrupts():
+                self._stack.append(activation)
+                activation.start(self)
         except BaseException:
-            self._stack.remove(activation)
+            with deferred_interrupts():
+                if activation in self._stack:
+                    self._stack.remove(activation)
+                restore(activation.stop)
             raise
         self._last = (list(activation.refs), activation.unpatched)
         return self
@@ -335,7 +347,8 @@ class TimePatch:
                 f"{self!r} was exited more times than it was entered; pair every "
                 "__exit__ with one __enter__ (or use it in a with block)"
             )
-        self._stack.pop().stop()
+        with deferred_interrupts():
+            restore(self._stack.pop().stop)
 
     async def __aenter__(self) -> TimePatch:
         return self.__enter__()
@@ -380,7 +393,7 @@ class TimePatch:
                 try:
                     return await func(*args, **kwargs)
                 finally:
-                    activation.stop()
+                    restore(activation.stop)
 
             return cast(_F, async_wrapper)
 
@@ -390,7 +403,7 @@ class TimePatch:
             try:
                 return func(*args, **kwargs)
             finally:
-                activation.stop()
+                restore(activation.stop)
 
         return cast(_F, wrapper)
 

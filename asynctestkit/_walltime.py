@@ -29,6 +29,9 @@ __all__ = (
 )
 
 _UTC: Final = _datetime_module.timezone.utc
+# Seconds from the epoch beyond any datetime (year 9999 ends at 2.5e11 s);
+# the exact range check is fromtimestamp()'s, below.
+_WALL_LIMIT: Final = 1e12
 
 # CPython 3.12+ deprecate datetime.datetime.utcnow() (gh-103857). The fake
 # warns exactly where the real one would, attributed to the caller's line.
@@ -125,10 +128,14 @@ def _check_wall(wall: object) -> bool | int:
     if isinstance(wall, bool):
         return wall
     if isinstance(wall, (int, float)):
-        if not math.isfinite(wall):
+        if isinstance(wall, float) and not math.isfinite(wall):
             raise ValueError(f"patch_time(wall=...) needs a finite timestamp; got {wall!r}")
-        start_ns = wall * 1_000_000_000 if isinstance(wall, int) else round(wall * 1e9)
         what = f"timestamp {wall!r}"
+        if abs(wall) > _WALL_LIMIT:
+            # Checked before the multiplication: 1e300 * 1e9 is a float
+            # infinity, which round() refuses with a bare OverflowError.
+            raise ValueError(f"patch_time(wall=...) got {what}, outside what datetime can represent")
+        start_ns = wall * 1_000_000_000 if isinstance(wall, int) else round(wall * 1e9)
     elif isinstance(wall, _real_datetime):
         if wall.tzinfo is not None and wall.utcoffset() is None:
             raise ValueError(

@@ -55,6 +55,9 @@ class FakeConnection:
 
 
 class TestKeepalive(ClockedTestCase):
+    # These tests simulate up to three days; the default budget is one.
+    clock_budget = 7 * 24 * HOUR
+
     async def asyncSetUp(self) -> None:
         self.server = FakeServer()
         self.client = KeepaliveClient(self.server.connect, interval=30, pong_timeout=10, max_backoff=60)

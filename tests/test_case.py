@@ -994,7 +994,7 @@ class ConfigureTest(unittest.TestCase):
         with self.assertRaisesRegex(
             TypeError,
             r"^configure\(\) got an unknown option 'timout'; did you mean 'timeout'\?; "
-            r"known options: autojump, check_coroutines, .*, timeout$",
+            r"known options: autojump, busy_poll_limit, check_coroutines, .*, timeout$",
         ):
             configure(timout=1)
         with self.assertRaisesRegex(TypeError, r"^configure\(\) got an unknown option 'zzz'; known options: "):

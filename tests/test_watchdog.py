@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import gc
+import re
 import signal
 import socket
 import threading
@@ -19,10 +21,26 @@ HEADLINE = (
     r"`timeout = None` turns the watchdog off\.$"
 )
 HAS_ALARM = hasattr(signal, "setitimer")
+ABANDONED = (
+    r"(?m)^It did not end within [0-9.]+ s of being cancelled \(it caught the CancelledError, "
+    r"or awaited again on its way out\), so it was abandoned\.$"
+)
 
 
 run = run_test
 failure = only_failure
+
+
+def last_frame(text: str) -> str:
+    """Return the innermost 'File ..., line N, in name' line of the loop thread's stack in a report."""
+    stack = text.partition("the loop's thread is running (most recent call last):\n")[2]
+    frames = [line.strip() for line in stack.partition("\n\n")[0].splitlines() if line.startswith("  File ")]
+    return frames[-1] if frames else ""
+
+
+def in_this_file(function: str) -> str:
+    """A regex for a stack line of ``function`` in this file."""
+    return rf'^File "{re.escape(__file__)}", line \d+, in {function}$'
 
 
 class _Inner:
@@ -47,6 +65,11 @@ class _Inner:
 
         async def test_waits_on_an_event(self) -> None:
             await asyncio.Event().wait()
+
+        async def test_spins_in_python(self) -> None:
+            deadline = time.perf_counter() + 3
+            while time.perf_counter() < deadline:  # a runaway computation in one callback
+                pass
 
         def test_passes(self) -> None:
             pass
@@ -77,6 +100,8 @@ class WatchdogTest(unittest.TestCase):
         self.assertLess(time.perf_counter() - start, 2)
         self.assertRegex(text, r"(?m)^the loop's thread is running \(most recent call last\):$")
         self.assertRegex(text, r"(?m)^    time\.sleep\(5\)  # blocks the loop's thread$")
+        # The stack ends at the user's line, not in the watchdog's own frames.
+        self.assertRegex(last_frame(text), in_this_file("test_blocks_in_sleep"))
 
     @unittest.skipUnless(HAS_ALARM, "needs SIGALRM")
     def test_signal_handler_and_timer_are_restored(self) -> None:
@@ -113,7 +138,7 @@ class WatchdogTest(unittest.TestCase):
         self.assertEqual(fired, [])
 
     def test_thread_fallback_cancels_a_waiting_test(self) -> None:
-        """Run from another thread, the timer thread cancels the test; the report has both stacks."""
+        """Run from another thread, the timer thread cancels the test; the report shows where it waits."""
         results: list[unittest.TestResult] = []
         thread = threading.Thread(target=lambda: results.append(run(_Inner.HungTest("test_waits_on_an_event"))))
         start = time.perf_counter()
@@ -122,8 +147,20 @@ class WatchdogTest(unittest.TestCase):
         self.assertLess(time.perf_counter() - start, 2)
         text = failure(self, results[0])
         self.assertRegex(text, "(?m)" + HEADLINE.format(r"0\.1"))
-        self.assertRegex(text, r"(?m)^the loop's thread is running \(most recent call last\):$")
         self.assertRegex(text, r"(?m)^        await asyncio\.Event\(\)\.wait\(\)$")
+        self.assertNotIn("the loop's thread is running", text)  # idle: no thread stack
+
+    def test_thread_fallback_interrupts_python_code_stuck_in_a_callback(self) -> None:
+        """Off the main thread, a busy loop in one callback is interrupted; the stack ends in it."""
+        results: list[unittest.TestResult] = []
+        thread = threading.Thread(target=lambda: results.append(run(_Inner.HungTest("test_spins_in_python"))))
+        start = time.perf_counter()
+        thread.start()
+        thread.join(5)
+        self.assertLess(time.perf_counter() - start, 2)
+        text = failure(self, results[0])
+        self.assertRegex(text, "(?m)" + HEADLINE.format(r"0\.1"))
+        self.assertRegex(last_frame(text), in_this_file("test_spins_in_python"))
 
     def test_per_method_override(self) -> None:
         """@configure(timeout=...) sets one test's limit, longer or shorter than the class's."""
@@ -181,7 +218,8 @@ class WatchdogTest(unittest.TestCase):
         text = failure(self, run(Test("test_it")))
         self.assertLess(time.perf_counter() - start, 2)
         self.assertRegex(text, "(?m)" + HEADLINE.format(r"0\.1"))
-        self.assertRegex(text, r"(?m)^    while time\.perf_counter\(\) < deadline:")
+        # The signal lands on either line of the loop: the stack ends in setUp.
+        self.assertRegex(last_frame(text), in_this_file("setUp"))
         self.assertEqual(events, ["cleanup"])
 
     def test_timeout_on_the_virtual_loop(self) -> None:
@@ -200,6 +238,193 @@ class WatchdogTest(unittest.TestCase):
     def test_watchdog_timeout_is_a_keyboard_interrupt(self) -> None:
         """WatchdogTimeout passes through asyncio like Ctrl-C; the case turns it into a failure."""
         self.assertTrue(issubclass(WatchdogTimeout, KeyboardInterrupt))
+
+
+class _Stubborn:
+    """Inner tests whose code fights the cancellation (held out of the loader's sight)."""
+
+    class OnVirtualLoop(ClockedTestCase):
+        """Busy on the virtual loop, with a timer pending (so no livelock check applies)."""
+
+        timeout = 0.05
+
+        async def test_spins(self) -> None:
+            asyncio.get_running_loop().call_later(3600, print)
+            while True:
+                await asyncio.sleep(0)
+
+        async def test_blocks_in_a_callback(self) -> None:
+            asyncio.get_running_loop().call_soon(time.sleep, 3)
+            await asyncio.sleep(3600)
+
+    class OnRealLoop(AsyncTestCase):
+        timeout = 0.05
+
+        async def test_spins(self) -> None:
+            while True:
+                await asyncio.sleep(0)
+
+        async def test_awaits_in_finally(self) -> None:
+            try:
+                await asyncio.sleep(3600)
+            finally:
+                await asyncio.sleep(3)
+
+        async def test_swallows_every_cancellation(self) -> None:
+            for _ in range(3):
+                try:
+                    await asyncio.sleep(1)
+                except BaseException:  # what a careless test does
+                    pass
+
+        async def test_blocks_in_finally(self) -> None:
+            try:
+                await asyncio.sleep(3600)
+            finally:
+                time.sleep(3)  # blocks the loop while unwinding
+
+        async def test_returns_when_cancelled(self) -> None:
+            try:
+                await asyncio.sleep(3600)
+            except asyncio.CancelledError:
+                return
+
+
+class WatchdogNeverMisfiresTest(unittest.TestCase):
+    """A timeout stops a busy, idle or stubborn test with one report, within timeout + grace."""
+
+    def assert_one_timeout(self, result: unittest.TestResult) -> str:
+        text = failure(self, result)  # one failure, no second report or error
+        self.assertRegex(text, "(?m)" + HEADLINE.format(r"0\.05"))
+        for wrong in ("InvalidStateError", "never awaited", "still pending at the end", "Traceback"):
+            self.assertNotIn(wrong, text)
+        self.assertIsNone(current_loop())
+        return text
+
+    def test_a_spin_with_a_timer_pending_is_cancelled_from_the_loop(self) -> None:
+        """`while True: await sleep(0)` on the virtual loop: one clean report, every time."""
+        for _ in range(5):
+            text = self.assert_one_timeout(run(_Stubborn.OnVirtualLoop("test_spins")))
+            self.assertRegex(text, r"(?m)^        await asyncio\.sleep\(0\)$")
+            self.assertNotIn("the loop's thread is running", text)  # not interrupted: cancelled
+
+    def test_a_spin_on_the_real_loop_is_cancelled_from_the_loop(self) -> None:
+        """The same spin on the platform's loop: one clean report, every time."""
+        for _ in range(5):
+            self.assert_one_timeout(run(_Stubborn.OnRealLoop("test_spins")))
+
+    @unittest.skipUnless(HAS_ALARM, "needs SIGALRM")
+    def test_a_blocking_callback_is_interrupted(self) -> None:
+        """time.sleep as a callback of its own: the loop's thread is interrupted in it."""
+        start = time.perf_counter()
+        text = self.assert_one_timeout(run(_Stubborn.OnVirtualLoop("test_blocks_in_a_callback")))
+        self.assertLess(time.perf_counter() - start, 2)
+        self.assertRegex(text, r"(?m)^the loop's thread is running \(most recent call last\):$")
+
+    def test_awaiting_in_finally_is_abandoned_after_the_grace(self) -> None:
+        """A step that awaits again on its way out is given up on; the report says so."""
+        start = time.perf_counter()
+        with self.assertNoLogs("asyncio", level="ERROR"):
+            text = self.assert_one_timeout(run(_Stubborn.OnRealLoop("test_awaits_in_finally")))
+            gc.collect()  # an abandoned step is not "destroyed but pending" either
+        self.assertLess(time.perf_counter() - start, 2)
+        self.assertRegex(text, ABANDONED)
+        self.assertRegex(text, r"(?m)^        await asyncio\.sleep\(3\)$")  # where it is stuck now
+
+    def test_swallowing_every_cancellation_is_abandoned_after_the_grace(self) -> None:
+        """`except BaseException: pass` around every await cannot keep the test running."""
+        start = time.perf_counter()
+        text = self.assert_one_timeout(run(_Stubborn.OnRealLoop("test_swallows_every_cancellation")))
+        self.assertLess(time.perf_counter() - start, 1)
+        self.assertRegex(text, ABANDONED)
+
+    @unittest.skipUnless(HAS_ALARM, "needs SIGALRM")
+    def test_blocking_while_unwinding_is_interrupted_at_the_users_line(self) -> None:
+        """A `finally` that blocks the loop's thread is interrupted; the stack ends in it."""
+        start = time.perf_counter()
+        text = self.assert_one_timeout(run(_Stubborn.OnRealLoop("test_blocks_in_finally")))
+        self.assertLess(time.perf_counter() - start, 2)
+        self.assertRegex(last_frame(text), in_this_file("test_blocks_in_finally"))
+        self.assertRegex(text, r"(?m)^    time\.sleep\(3\)  # blocks the loop while unwinding$")
+
+    def test_a_step_that_returns_when_cancelled_still_fails(self) -> None:
+        """Catching the CancelledError and returning does not turn a timeout into a pass."""
+        self.assert_one_timeout(run(_Stubborn.OnRealLoop("test_returns_when_cancelled")))
+
+    def test_a_tear_down_that_hangs_too_adds_no_second_report(self) -> None:
+        """After the timeout, tearDown and cleanups share the grace; one that hangs is cut short."""
+        events: list[str] = []
+
+        class Test(AsyncTestCase):
+            timeout = 0.05
+
+            async def test_it(self) -> None:
+                self.addAsyncCleanup(self.cleanup)
+                await asyncio.Event().wait()
+
+            async def asyncTearDown(self) -> None:
+                events.append("asyncTearDown")
+                await asyncio.sleep(3)
+
+            async def cleanup(self) -> None:
+                events.append("cleanup")
+                await asyncio.sleep(3)
+
+        start = time.perf_counter()
+        self.assert_one_timeout(run(Test("test_it")))
+        self.assertLess(time.perf_counter() - start, 2)
+        self.assertEqual(events, ["asyncTearDown", "cleanup"])
+
+    @unittest.skipUnless(HAS_ALARM, "needs SIGALRM")
+    def test_a_tear_down_that_blocks_after_the_timeout_is_interrupted(self) -> None:
+        """A tearDown blocking the thread after the timeout is cut short; still one report."""
+        events: list[str] = []
+
+        class Test(AsyncTestCase):
+            timeout = 0.05
+
+            async def test_it(self) -> None:
+                await asyncio.Event().wait()
+
+            def tearDown(self) -> None:
+                events.append("tearDown")
+                time.sleep(3)
+
+            def doCleanups(self) -> bool:
+                events.append("cleanups")
+                return super().doCleanups()
+
+        start = time.perf_counter()
+        self.assert_one_timeout(run(Test("test_it")))
+        self.assertLess(time.perf_counter() - start, 2)
+        self.assertEqual(events, ["tearDown", "cleanups"])
+
+    def test_a_class_step_that_awaits_in_finally_is_abandoned(self) -> None:
+        """asyncSetUpClass past the class's timeout ends in TimeoutError; the class's loop is closed."""
+
+        class Test(AsyncTestCase):
+            loop_scope = "class"
+            timeout = 0.05
+
+            @classmethod
+            async def asyncSetUpClass(cls) -> None:
+                cls.loop = asyncio.get_running_loop()
+                try:
+                    await asyncio.sleep(3600)
+                finally:
+                    await asyncio.sleep(3)
+
+            def test_it(self) -> None:
+                pass  # pragma: no cover - setUpClass failed
+
+        result = unittest.TestResult()
+        start = time.perf_counter()
+        unittest.defaultTestLoader.loadTestsFromTestCase(Test).run(result)
+        self.assertLess(time.perf_counter() - start, 2)
+        self.assertEqual(len(result.errors), 1, result.errors)
+        self.assertRegex(result.errors[0][1], r"(?m)^TimeoutError: .*\.Test\.asyncSetUpClass ran longer than the class's timeout of 0\.05 s")
+        self.assertRegex(result.errors[0][1], ABANDONED)
+        self.assertTrue(Test.loop.is_closed())
 
 
 if __name__ == "__main__":
