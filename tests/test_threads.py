@@ -268,6 +268,33 @@ class TestNewThreads(unittest.TestCase):
         self.assertEqual(clock.now, 0)
 
 
+class TestBusyPolling(unittest.TestCase):
+    def test_poll_for_a_running_thread_is_not_jumped(self) -> None:
+        """Busy polling for a thread's result waits for the thread; polling for a parked one jumps."""
+        clock = VirtualClock()
+        never = threading.Event()
+
+        async def main() -> list[float]:
+            loop = asyncio.get_running_loop()
+            times = []
+            for work in (lambda: time.sleep(0.05), lambda: never.wait()):
+                job = loop.run_in_executor(None, work)
+
+                async def poll(job: asyncio.Future[Any] = job) -> None:
+                    while not job.done():
+                        await asyncio.sleep(0)
+
+                try:
+                    await asyncio.wait_for(poll(), 10)
+                except asyncio.TimeoutError:
+                    never.set()
+                    await job
+                times.append(loop.time())
+            return times
+
+        self.assertEqual(run(clock, main), [0, 10])
+
+
 class TestToThread(unittest.TestCase):
     def test_running_thread_beats_a_virtual_timeout(self) -> None:
         """to_thread racing a virtual timeout: the thread's real work takes no virtual time."""
