@@ -4,18 +4,27 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import dis
 import json
 import multiprocessing
 import os
 import queue
 import select
+import sys
 import threading
 import time
 import unittest
 import warnings
 from typing import Any
 
-from asynctestkit import ClockedTestCase, DeadlockError, VirtualClock, patch_time, virtual_event_loop
+from asynctestkit import (
+    ClockedTestCase,
+    DeadlockError,
+    VirtualClock,
+    _threads,
+    patch_time,
+    virtual_event_loop,
+)
 from tests._support import run_test, run_virtual
 from tests._threadclient import FakeDatabase, connect
 
@@ -592,6 +601,62 @@ class TestOtherExecutors(unittest.TestCase):
 
         self.assertEqual(run(clock, main), "done")
         self.assertEqual(clock.now, 0)
+
+
+GLOBAL_QUEUE: queue.SimpleQueue[object] = queue.SimpleQueue()
+
+
+def first_call(func: Any, which: int = 0) -> tuple[Any, int]:
+    """Return ``func``'s code and the offset of its first call (or `with` entry), or another."""
+    calls = [
+        instr.offset for instr in dis.get_instructions(func)
+        if instr.opname in _threads._CALLS or instr.opname in _threads._WITH
+    ]
+    return func.__code__, calls[which]
+
+
+class TestCallSites(unittest.TestCase):
+    """Reading which object a thread blocked in C waits on, from its frame's bytecode."""
+
+    def site(self, func: Any, which: int = 0) -> Any:
+        return _threads._site(*first_call(func, which))
+
+    def test_receivers_and_methods(self) -> None:
+        """lock.acquire(), self._lock.acquire(True, 5), `with lock:`, q.get(block=True), a global."""
+        lock: Any = None
+        this: Any = None
+        q: Any = None
+        cases = {
+            (True, "lock", (), "acquire"): lambda: lock.acquire(),
+            (True, "this", ("_lock",), "acquire"): lambda: this._lock.acquire(True, 5),
+            (True, "q", (), "get"): lambda: q.get(block=True),
+            (False, "GLOBAL_QUEUE", (), "get"): lambda: GLOBAL_QUEUE.get(),
+        }
+        for expected, func in cases.items():
+            with self.subTest(expected):
+                self.assertEqual(self.site(func), expected)
+
+        def with_lock() -> None:
+            with lock:
+                pass
+
+        self.assertEqual(self.site(with_lock), (True, "lock", (), "__enter__"))
+
+    def test_what_it_cannot_read(self) -> None:
+        """A receiver made by a call, or an offset that is no call: nothing is read."""
+        self.assertIsNone(self.site(lambda: threading.Lock().acquire(), -1))
+        code, offset = first_call(lambda: GLOBAL_QUEUE.get())
+        self.assertIsNone(_threads._site(code, 0))
+        self.assertIsNone(_threads._parse_site(list(dis.get_instructions(code)), offset + 1))
+
+    def test_resolve_reads_without_running_code(self) -> None:
+        """Names come from locals, globals or builtins; a property is never called."""
+        frame = sys._getframe()
+        guarded = Guarded(threading.Lock())
+        self.assertIs(_threads._resolve(frame, (False, "len", (), "x")), len)
+        self.assertIs(_threads._resolve(frame, (True, "guarded", ("_lock",), "acquire")), guarded._lock)
+        with self.assertRaises(KeyError):
+            _threads._resolve(frame, (True, "guarded", ("lock",), "acquire"))
 
 
 class TestDeadlockReport(unittest.TestCase):
