@@ -6,26 +6,26 @@ listed in ``__all__``. The code lives in private modules (``_clock``,
 built" table: https://github.com/asynctestkit/asynctestkit#how-it-is-built
 """
 
-from ._autospec import autospec as autospec
-from ._case import AsyncTestCase as AsyncTestCase
-from ._case import ClockedTestCase as ClockedTestCase
-from ._case import configure as configure
-from ._clock import DeadlockError as DeadlockError
-from ._clock import LivelockError as LivelockError
-from ._clock import VirtualClock as VirtualClock
-from ._hygiene import SlowCallbackWarning as SlowCallbackWarning
-from ._loop import virtual_event_loop as virtual_event_loop
-from ._mocks import AsyncContextManagerMock as AsyncContextManagerMock
-from ._mocks import AsyncIteratorMock as AsyncIteratorMock
-from ._mocks import AwaitableMock as AwaitableMock
-from ._mockwait import AwaitOrder as AwaitOrder
-from ._mockwait import ControlledAsyncMock as ControlledAsyncMock
-from ._mockwait import PendingAwait as PendingAwait
-from ._mockwait import latency as latency
-from ._mockwait import wait_awaited as wait_awaited
-from ._timepatch import TimePatch as TimePatch
-from ._timepatch import patch_time as patch_time
-from ._watchdog import WatchdogTimeout as WatchdogTimeout
+from ._faketime._timepatch import TimePatch as TimePatch
+from ._faketime._timepatch import patch_time as patch_time
+from ._mock._autospec import autospec as autospec
+from ._mock._mocks import AsyncContextManagerMock as AsyncContextManagerMock
+from ._mock._mocks import AsyncIteratorMock as AsyncIteratorMock
+from ._mock._mocks import AwaitableMock as AwaitableMock
+from ._mock._mockwait import AwaitOrder as AwaitOrder
+from ._mock._mockwait import ControlledAsyncMock as ControlledAsyncMock
+from ._mock._mockwait import PendingAwait as PendingAwait
+from ._mock._mockwait import latency as latency
+from ._mock._mockwait import wait_awaited as wait_awaited
+from ._testcase._case import AsyncTestCase as AsyncTestCase
+from ._testcase._case import ClockedTestCase as ClockedTestCase
+from ._testcase._case import configure as configure
+from ._verdict._hygiene import SlowCallbackWarning as SlowCallbackWarning
+from ._verdict._watchdog import WatchdogTimeout as WatchdogTimeout
+from ._virtual._clock import DeadlockError as DeadlockError
+from ._virtual._clock import LivelockError as LivelockError
+from ._virtual._clock import VirtualClock as VirtualClock
+from ._virtual._loop import virtual_event_loop as virtual_event_loop
 
 __version__ = "0.1.0"
 

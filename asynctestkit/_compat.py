@@ -1,7 +1,7 @@
 """The one place that knows which Python this is, and which private hooks it has.
 
 asynctestkit runs a test's steps on its own loop in the same way on every
-version (see ``_case.py``), so the gates here are few: which loop class is the
+version (see ``_testcase/_case.py``), so the gates here are few: which loop class is the
 default, how a loop becomes the current one (and how to read the current one
 without creating it), and the CPython internals that make the per-test path
 cheap. Each private name read here exists on 3.10-3.14; each reader falls back

@@ -35,8 +35,8 @@ from unittest import mock
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from asynctestkit._clock import VirtualClock
-from asynctestkit._timepatch import patch_time
+from asynctestkit._faketime._timepatch import patch_time
+from asynctestkit._virtual._clock import VirtualClock
 
 REAL_MONOTONIC = time.monotonic
 REAL_PERF_COUNTER = time.perf_counter

@@ -1,4 +1,4 @@
-"""Tests for the autospec factory (asynctestkit._autospec).
+"""Tests for the autospec factory (asynctestkit._mock._autospec).
 
 Each stdlib gap the factories close has a test that first shows the gap with plain
 ``unittest.mock`` and then shows the factory closing it.
@@ -12,8 +12,8 @@ import unittest
 from unittest import mock
 from unittest.mock import call
 
-from asynctestkit._autospec import autospec
-from asynctestkit._mocks import AsyncIteratorMock
+from asynctestkit._mock._autospec import autospec
+from asynctestkit._mock._mocks import AsyncIteratorMock
 from tests._subjects import (
     COROUTINE_FUNCTIONS,
     FUNCTION_KINDS,

@@ -21,8 +21,9 @@ from typing import Any
 from unittest import mock
 
 import asynctestkit
-from asynctestkit import AsyncTestCase, ClockedTestCase, _case, configure, virtual_event_loop
+from asynctestkit import AsyncTestCase, ClockedTestCase, configure, virtual_event_loop
 from asynctestkit._compat import current_loop
+from asynctestkit._testcase import _case
 from tests._support import only_failure, run_test
 
 PY311 = sys.version_info >= (3, 11)
@@ -982,7 +983,7 @@ class BudgetTest(unittest.TestCase):
         result = run(Test("test_it"))
         self.assertEqual((len(result.errors), len(result.failures)), (1, 0), result.failures)
         text = result.errors[0][1]
-        self.assertRegex(text, r"(?m)^asynctestkit\._clock\.LivelockError: Virtual-time budget exhausted: ")
+        self.assertRegex(text, r"(?m)^asynctestkit\._virtual\._clock\.LivelockError: Virtual-time budget exhausted: ")
         self.assertIn("`from time import monotonic` before the test reads real time unless its module is in time_targets", text)
 
 

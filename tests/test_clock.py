@@ -9,7 +9,8 @@ import unittest
 from typing import TypeVar
 from unittest import mock
 
-from asynctestkit import LivelockError, VirtualClock, _clock, virtual_event_loop
+from asynctestkit import LivelockError, VirtualClock, virtual_event_loop
+from asynctestkit._virtual import _clock
 from tests._support import run_virtual
 
 T = TypeVar("T")

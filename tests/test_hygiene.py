@@ -13,7 +13,7 @@ from typing import Any
 from unittest import mock
 
 from asynctestkit import AsyncTestCase, ClockedTestCase, SlowCallbackWarning, configure
-from asynctestkit._hygiene import Hygiene
+from asynctestkit._verdict._hygiene import Hygiene
 from tests._support import only_failure, run_test
 
 HEAD = r"^AssertionError: The test left a mess behind \(asynctestkit hygiene checks"

@@ -344,7 +344,10 @@ class ForcedInterruptTest(unittest.TestCase):
         warm_up()
 
     def restores(self) -> dict[str, tuple[tuple[object, str], ...]]:
-        from asynctestkit import _classloop, _compat, _hygiene, _timepatch, _watchdog
+        from asynctestkit import _compat
+        from asynctestkit._faketime import _timepatch
+        from asynctestkit._testcase import _classloop
+        from asynctestkit._verdict import _hygiene, _watchdog
 
         return {
             "time patch stop": ((_timepatch._Activation, "stop"),),
@@ -369,7 +372,7 @@ class ForcedInterruptTest(unittest.TestCase):
 
     def test_a_time_patch_stop_interrupted_at_its_first_line(self) -> None:
         """`with patch_time(...)`: time.monotonic is the real one again after the interrupt."""
-        from asynctestkit import _timepatch
+        from asynctestkit._faketime import _timepatch
 
         real = time.monotonic
         stop = (_timepatch._Activation, "stop")

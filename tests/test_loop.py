@@ -17,7 +17,8 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 from unittest import mock
 
-from asynctestkit import DeadlockError, LivelockError, VirtualClock, _loop, virtual_event_loop
+from asynctestkit import DeadlockError, LivelockError, VirtualClock, virtual_event_loop
+from asynctestkit._virtual import _loop
 from tests._support import run_virtual
 
 T = TypeVar("T")

@@ -1,4 +1,4 @@
-"""Tests for the ready-made mock shapes (asynctestkit._mocks).
+"""Tests for the ready-made mock shapes (asynctestkit._mock._mocks).
 
 Each stdlib gap the factories close has a test that first shows the gap with plain
 ``unittest.mock`` and then shows the factory closing it.
@@ -11,8 +11,8 @@ import contextlib
 import inspect
 import unittest
 
-from asynctestkit import _autospec, _mocks, _mockwait, _patching
-from asynctestkit._mocks import AsyncContextManagerMock, AsyncIteratorMock, AwaitableMock
+from asynctestkit._mock import _autospec, _mocks, _mockwait, _patching
+from asynctestkit._mock._mocks import AsyncContextManagerMock, AsyncIteratorMock, AwaitableMock
 
 # --- shapes -----------------------------------------------------------------------------
 

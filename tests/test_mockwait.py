@@ -1,4 +1,4 @@
-"""Tests for waiting on mocks (asynctestkit._mockwait).
+"""Tests for waiting on mocks (asynctestkit._mock._mockwait).
 
 Each stdlib gap the factories close has a test that first shows the gap with plain
 ``unittest.mock`` and then shows the factory closing it.
@@ -11,9 +11,9 @@ import unittest
 from unittest import mock
 from unittest.mock import call
 
-from asynctestkit import _mockwait
-from asynctestkit._autospec import autospec
-from asynctestkit._mockwait import AwaitOrder, ControlledAsyncMock, PendingAwait, latency, wait_awaited
+from asynctestkit._mock import _mockwait
+from asynctestkit._mock._autospec import autospec
+from asynctestkit._mock._mockwait import AwaitOrder, ControlledAsyncMock, PendingAwait, latency, wait_awaited
 from tests._subjects import Connection, fetch_user
 
 # --- waiting ----------------------------------------------------------------------------

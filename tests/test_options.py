@@ -8,7 +8,7 @@ import unittest
 from typing import Any
 
 from asynctestkit import AsyncTestCase, ClockedTestCase, configure
-from asynctestkit._options import OPTIONS, check_class
+from asynctestkit._testcase._options import OPTIONS, check_class
 from tests._support import run_test
 
 

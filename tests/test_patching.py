@@ -1,4 +1,4 @@
-"""Tests for patching in test cases (asynctestkit._patching).
+"""Tests for patching in test cases (asynctestkit._mock._patching).
 
 Each stdlib gap the factories close has a test that first shows the gap with plain
 ``unittest.mock`` and then shows the factory closing it.
@@ -12,8 +12,8 @@ import traceback
 import unittest
 from unittest import mock
 
-from asynctestkit._mocks import AwaitableMock
-from asynctestkit._patching import PatchingMixin
+from asynctestkit._mock._mocks import AwaitableMock
+from asynctestkit._mock._patching import PatchingMixin
 from tests._subjects import Connection, fetch_user, format_user, stream_users
 
 # --- real code to patch -----------------------------------------------------------------

@@ -28,7 +28,7 @@ from typing import Any
 
 import asynctestkit
 from asynctestkit import AsyncTestCase, ClockedTestCase
-from asynctestkit._options import OPTIONS
+from asynctestkit._testcase._options import OPTIONS
 
 # The options configure() takes (the table also has loop_factory and loop_scope).
 _OPTIONS = frozenset(name for name, option in OPTIONS.items() if option.per_test)

@@ -945,7 +945,7 @@ class DeterminismCheckTest(unittest.TestCase):
 
     def test_traces_of_different_lengths_differ(self) -> None:
         """A run that stops early differs from one that goes on, at the first step it lacks."""
-        from asynctestkit._schedule import Trace
+        from asynctestkit._virtual._schedule import Trace
 
         short, long = Trace(), Trace()
         short.steps[:] = [(0, "timer: a")]

@@ -22,12 +22,12 @@ from asynctestkit import (
     DeadlockError,
     LivelockError,
     VirtualClock,
-    _clock,
     configure,
     patch_time,
     virtual_event_loop,
 )
-from asynctestkit._mockwait import ControlledAsyncMock
+from asynctestkit._mock._mockwait import ControlledAsyncMock
+from asynctestkit._virtual import _clock
 from tests._support import run_test, run_virtual
 
 run = run_virtual

@@ -21,10 +21,10 @@ from asynctestkit import (
     ClockedTestCase,
     DeadlockError,
     VirtualClock,
-    _threads,
     patch_time,
     virtual_event_loop,
 )
+from asynctestkit._virtual import _threads
 from tests._support import run_test, run_virtual
 from tests._threadclient import FakeDatabase, connect
 

@@ -17,14 +17,14 @@ import warnings
 from collections.abc import Callable, Generator
 from typing import Any
 
-from asynctestkit import _aliases, _timefakes, _timepatch
-from asynctestkit._clock import VirtualClock
-from asynctestkit._timepatch import patch_time
+from asynctestkit._faketime import _aliases, _timefakes, _timepatch
+from asynctestkit._faketime._timepatch import patch_time
+from asynctestkit._virtual._clock import VirtualClock
 from tests.timepatch_fixtures import aliases, dates, sub, unpatchable
 from tests.timepatch_fixtures.sub import deep
 
 try:
-    from asynctestkit._loop import virtual_event_loop
+    from asynctestkit._virtual._loop import virtual_event_loop
 except ImportError:  # the loop is built separately; its tests skip without it
     virtual_event_loop = None  # type: ignore[assignment]
 
@@ -201,7 +201,7 @@ class ThreadsTest(_Checks):
         self.assertEqual(seen, [7.0])
 
 
-@unittest.skipIf(virtual_event_loop is None, "asynctestkit._loop is not there yet")
+@unittest.skipIf(virtual_event_loop is None, "asynctestkit._virtual._loop is not there yet")
 class VirtualLoopTest(_Checks):
     """On a virtual loop, time.monotonic() agrees with loop.time() to the nanosecond."""
 
@@ -720,7 +720,7 @@ class BadInputTest(_Checks):
         cases: list[tuple[Any, str]] = [
             ("threading", r"^patch_time\(targets=\.\.\.\) refuses 'threading': the standard library is never rebound"),
             (time, r"^patch_time\(targets=\.\.\.\) refuses 'time': the standard library"),
-            ("asynctestkit._loop", r"^patch_time\(targets=\.\.\.\) refuses 'asynctestkit._loop': asynctestkit itself"),
+            ("asynctestkit._virtual._loop", r"^patch_time\(targets=\.\.\.\) refuses 'asynctestkit._virtual._loop': asynctestkit itself"),
             (".relative", r"^patch_time\(targets=\.\.\.\) needs absolute dotted module names; got '.relative'"),
         ]
         for target, message in cases:

@@ -34,16 +34,16 @@ import sys
 import unittest
 from typing import TYPE_CHECKING, Any
 
-from ._compat import PY311
+from .._compat import PY311
+from .._virtual._loop import virtual_event_loop
+from .._virtual._schedule import Trace, seeded_event_loop
 from ._lifecycle import TestLifecycle
-from ._loop import virtual_event_loop
-from ._schedule import Trace, seeded_event_loop
 
 if TYPE_CHECKING:
     import asyncio
     from collections.abc import Callable
 
-    from ._clock import VirtualClock
+    from .._virtual._clock import VirtualClock
 
 __unittest = True  # keep these frames out of failure tracebacks
 

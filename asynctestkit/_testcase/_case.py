@@ -16,14 +16,14 @@ import inspect
 import unittest
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
+from .._compat import default_loop_factory
+from .._faketime._timepatch import patch_time
+from .._mock._patching import PatchingMixin
+from .._virtual._clock import VirtualClock
+from .._virtual._loop import virtual_event_loop
 from . import _classloop, _explore, _options
 from ._asserts import AssertionsMixin
-from ._clock import VirtualClock
-from ._compat import default_loop_factory
 from ._lifecycle import TestLifecycle, cancel_and_wait, context_methods
-from ._loop import virtual_event_loop
-from ._patching import PatchingMixin
-from ._timepatch import patch_time
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Coroutine

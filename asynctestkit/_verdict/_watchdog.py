@@ -32,7 +32,6 @@ but cannot cut a blocking system call short.
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import sys
 import threading
@@ -40,8 +39,8 @@ import time
 import traceback
 from typing import TYPE_CHECKING, Any, final
 
-from ._report import format_tasks
-from ._shield import deferred_interrupts
+from .._shield import deferred_interrupts
+from ._report import OWN_DIR, format_tasks
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -50,7 +49,6 @@ if TYPE_CHECKING:
 __all__ = ("GRACE_CAP", "GRACE_MIN", "LEASH", "Watchdog", "WatchdogTimeout", "bury", "is_buried")
 
 _HAS_ALARM = hasattr(signal, "setitimer") and hasattr(signal, "SIGALRM")
-_OWN_DIR = os.path.dirname(__file__)
 # Read at import: patch_time makes time.monotonic() virtual on the loop's thread.
 _monotonic = time.monotonic
 
@@ -274,7 +272,7 @@ class Watchdog:
         if not self.interrupting:
             self._stage = _DONE
             return False
-        if frame is not None and frame.f_code.co_filename.startswith(_OWN_DIR):
+        if frame is not None and frame.f_code.co_filename.startswith(OWN_DIR):
             # Between two steps, in asynctestkit's own code, where an exception
             # would escape the test: look again shortly.
             self._schedule(self._half)
@@ -337,7 +335,7 @@ class Watchdog:
 def _format_stack(frame: FrameType) -> str:
     """Format the stack down to ``frame``, without asynctestkit's own frames at its end."""
     summary = traceback.extract_stack(frame)
-    while len(summary) > 1 and summary[-1].filename.startswith(_OWN_DIR):
+    while len(summary) > 1 and summary[-1].filename.startswith(OWN_DIR):
         summary.pop()
     stack = "".join(traceback.format_list(summary))
     return f"the loop's thread is running (most recent call last):\n{stack}"

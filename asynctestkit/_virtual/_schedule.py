@@ -37,8 +37,8 @@ import selectors
 from collections import deque
 from typing import TYPE_CHECKING, Any, final
 
+from .._compat import EAGER_START
 from ._clock import due_until
-from ._compat import EAGER_START
 from ._loop import DelegatingSelector, _VirtualEventLoop
 
 if TYPE_CHECKING:

@@ -44,10 +44,10 @@ from collections.abc import Callable, Iterable
 from datetime import datetime as _real_datetime
 from typing import TYPE_CHECKING, Any, TypeVar, cast, final
 
+from .._shield import deferred_interrupts, restore
+from .._virtual._clock import VirtualClock
 from . import _timefakes
 from ._aliases import _apply, _check_targets, _resolve, _Scan, _Site, _sites, _unapply
-from ._clock import VirtualClock
-from ._shield import deferred_interrupts, restore
 from ._timefakes import (
     _MONO_FAKES,
     _MULTI,

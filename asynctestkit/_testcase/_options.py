@@ -23,9 +23,9 @@ import math
 import types
 from typing import TYPE_CHECKING, Any, final
 
-from ._aliases import _check_targets
-from ._clock import BUSY_POLL_LIMIT, HORIZON
-from ._walltime import _check_wall
+from .._faketime._aliases import _check_targets
+from .._faketime._walltime import _check_wall
+from .._virtual._clock import BUSY_POLL_LIMIT, HORIZON
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -309,7 +309,7 @@ def install_defaults(cls: type, owner: str) -> None:
 
 def _owners(cls: type) -> set[str]:
     # The asynctestkit test case classes cls derives from, by name.
-    return {k.__name__ for k in cls.__mro__ if k.__module__ == "asynctestkit._case"}
+    return {k.__name__ for k in cls.__mro__ if k.__module__ == "asynctestkit._testcase._case"}
 
 
 def _is_code(value: object) -> bool:

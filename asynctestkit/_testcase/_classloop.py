@@ -28,18 +28,18 @@ import functools
 import inspect
 from typing import TYPE_CHECKING, Any, final
 
-from ._compat import current_loop, set_current_loop
+from .._compat import current_loop, set_current_loop
+from .._faketime._timepatch import patch_time
+from .._shield import allowed_interrupts, deferred_interrupts, restore
+from .._verdict._watchdog import Watchdog, WatchdogTimeout, bury, is_buried
 from ._lifecycle import Raised, cancel_and_wait, context_methods, guarded_step
 from ._options import OPTIONS
-from ._shield import allowed_interrupts, deferred_interrupts, restore
-from ._timepatch import patch_time
-from ._watchdog import Watchdog, WatchdogTimeout, bury, is_buried
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
     from contextlib import AbstractAsyncContextManager
 
-    from ._clock import VirtualClock
+    from .._virtual._clock import VirtualClock
 
 __unittest = True  # keep these frames out of failure tracebacks
 __tracebackhide__ = True  # and out of pytest's (STYLE.md 14)
@@ -60,7 +60,7 @@ _SCOPES = ("test", "class")
 _STATE = "_asynctestkit_class_state"
 # Set on the class by ClockedTestCase._asynctestkit_make_class_loop.
 _CLOCK = "_asynctestkit_class_clock"
-_DEFINED_BY = "asynctestkit._case"
+_DEFINED_BY = "asynctestkit._testcase._case"
 
 
 @final

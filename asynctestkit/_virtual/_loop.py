@@ -30,9 +30,9 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any, final
 
+from .._compat import callback_failed
+from .._verdict._report import format_tasks, shown_coroutine, tracking_task_factory
 from ._clock import HORIZON, MAX_NS, DeadlockError, LivelockError, VirtualClock, due_ns, due_until
-from ._compat import callback_failed
-from ._report import format_tasks, shown_coroutine, tracking_task_factory
 from ._threads import ThreadWatch, _active, _active_threads, _limbo, last_thread
 
 if TYPE_CHECKING:

@@ -19,7 +19,7 @@ import unittest
 import weakref
 from typing import TYPE_CHECKING, Any, NoReturn, final
 
-from ._compat import FACTORY_TASKS_NAMED_NONE, capture_call_graph
+from .._compat import FACTORY_TASKS_NAMED_NONE, capture_call_graph
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Coroutine, Iterable
@@ -36,6 +36,7 @@ __unittest = False
 __tracebackhide__ = True
 
 __all__ = (
+    "OWN_DIR",
     "await_chains",
     "creation_site",
     "describe_call",
@@ -53,8 +54,9 @@ __all__ = (
 # Frames from these directories are plumbing, not the user's code.
 _ASYNCIO_DIR = os.path.dirname(asyncio.__file__)
 _UNITTEST_DIR = os.path.dirname(unittest.__file__)
-_OWN_DIR = os.path.dirname(__file__)
-_PLUMBING = (_ASYNCIO_DIR, _UNITTEST_DIR, _OWN_DIR)
+# The package's own directory: its frames are plumbing in every report.
+OWN_DIR = os.path.dirname(os.path.dirname(__file__))
+_PLUMBING = (_ASYNCIO_DIR, _UNITTEST_DIR, OWN_DIR)
 _SITE_DEPTH = 3
 # asyncio.timeout()'s context manager (3.11+): its timer calls a method of it.
 _TIMEOUT: type | None = getattr(asyncio, "Timeout", None)
@@ -204,7 +206,7 @@ def _frames_of(coro: object) -> list[tuple[str, int, str]]:
             or getattr(coro, "gi_frame", None)
             or getattr(coro, "ag_frame", None)
         )
-        if frame is not None and not frame.f_code.co_filename.startswith(_OWN_DIR):
+        if frame is not None and not frame.f_code.co_filename.startswith(OWN_DIR):
             frames.append((frame.f_code.co_filename, frame.f_lineno, frame.f_code.co_name))
         coro = (
             getattr(coro, "cr_await", None)
@@ -235,7 +237,7 @@ def shown_coroutine(coro: Any) -> Any:
     while True:
         code = getattr(coro, "cr_code", None)
         inner = getattr(coro, "cr_await", None)
-        if code is None or inner is None or not code.co_filename.startswith(_OWN_DIR):
+        if code is None or inner is None or not code.co_filename.startswith(OWN_DIR):
             return coro
         coro = inner
 
@@ -391,7 +393,7 @@ def _chain_lines(path: list[Any]) -> list[str]:  # pragma: no cover - 3.14+
         frames = [
             (e.frame.f_code.co_filename, e.frame.f_lineno, e.frame.f_code.co_name)
             for e in reversed(node.call_stack)
-            if not e.frame.f_code.co_filename.startswith(_OWN_DIR)
+            if not e.frame.f_code.co_filename.startswith(OWN_DIR)
         ]
         lines.extend(format_frames(frames))
     return lines

@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable
 from typing import Any, Final, Union, final
 
-from ._clock import VirtualClock
+from .._virtual._clock import VirtualClock
 
 __all__ = (
     "_MONO_FAKES",

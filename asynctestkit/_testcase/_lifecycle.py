@@ -26,7 +26,7 @@ import unittest
 import warnings
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, final
 
-from ._compat import (
+from .._compat import (
     ACLOSE,
     PY311,
     PY314,
@@ -36,10 +36,10 @@ from ._compat import (
     make_current,
     queued_aclose,
 )
-from ._hygiene import Hygiene, SlowCallbackWarning, format_problems
-from ._report import raise_failure
-from ._shield import allowed_interrupts, deferred_interrupts, restore
-from ._watchdog import Watchdog, WatchdogTimeout, bury, is_buried
+from .._shield import allowed_interrupts, deferred_interrupts, restore
+from .._verdict._hygiene import Hygiene, SlowCallbackWarning, format_problems
+from .._verdict._report import raise_failure
+from .._verdict._watchdog import Watchdog, WatchdogTimeout, bury, is_buried
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Coroutine, Iterable

@@ -27,8 +27,9 @@ import traceback
 import weakref
 from typing import TYPE_CHECKING, Any, final
 
-from ._compat import swap_unawaited_coroutine_hook
-from ._loop import DelegatingSelector
+from .._compat import swap_unawaited_coroutine_hook
+from .._shield import deferred_interrupts, restore
+from .._virtual._loop import DelegatingSelector
 from ._report import (
     Site,
     creation_site,
@@ -41,7 +42,6 @@ from ._report import (
     tracking_task_factory,
     wakes,
 )
-from ._shield import deferred_interrupts, restore
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
