@@ -57,7 +57,9 @@ class TestMonotonicIsVirtual(unittest.TestCase):
         result = run(Test("test_it"))
         self.assertTrue(result.wasSuccessful(), problems(result))
         self.assertEqual(seen, {"monotonic": 3600.0, "perf_counter": 3600.0, "equal_to_loop_time": 1.0})
-        self.assertLess(REAL_MONOTONIC() - real0, 5.0)
+        # The hour was virtual: it did not pass on the real clock (a liveness
+        # fact, not a timing check: a real sleep would take the whole hour).
+        self.assertLess(REAL_MONOTONIC() - real0, 3600.0)
 
     def test_time_is_patched_in_sync_setup_and_cleanups_too(self) -> None:
         """setUp, asyncSetUp, the test, tearDown and cleanups all read the same clock."""
@@ -147,7 +149,7 @@ class TestDeadlinesMeetSleeps(unittest.TestCase):
         result = run(Test("test_it"))
         self.assertTrue(result.wasSuccessful(), problems(result))
         self.assertEqual(seen["elapsed"], 56.0)
-        self.assertLess(REAL_MONOTONIC() - started, 5.0)
+        self.assertLess(REAL_MONOTONIC() - started, 56.0)  # the retries' waits were virtual
 
     def test_retry_succeeds_when_the_service_comes_back(self) -> None:
         """The third try succeeds after two backoffs: 14 s of virtual time."""
@@ -202,9 +204,13 @@ class TestTargetsAndWall(unittest.TestCase):
                 await asyncio.sleep(3600)
                 seen["alias_elapsed"] = aliases.elapsed_since(start)
 
+        before = REAL_MONOTONIC()
         result = run(Test("test_it"))
+        outside = REAL_MONOTONIC() - before
         self.assertTrue(result.wasSuccessful(), problems(result))
-        self.assertLess(seen["alias_elapsed"], 5.0)
+        # The alias measured real time, within the run's: not the virtual hour.
+        self.assertGreaterEqual(seen["alias_elapsed"], 0.0)
+        self.assertLessEqual(seen["alias_elapsed"], outside)
 
     def test_time_wall_moves_the_wall_clock(self) -> None:
         """With time_wall, time.time() moves with the clock from the chosen start."""
