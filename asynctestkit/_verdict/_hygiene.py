@@ -27,7 +27,7 @@ import traceback
 import weakref
 from typing import TYPE_CHECKING, Any, final
 
-from .._compat import swap_unawaited_coroutine_hook
+from .._compat import blocked_seconds, swap_unawaited_coroutine_hook, thread_usage
 from .._shield import deferred_interrupts, restore
 from .._virtual._loop import DelegatingSelector
 from ._report import (
@@ -83,7 +83,7 @@ class _TimedReady(collections.deque):  # type: ignore[type-arg]
     tasks and futures, until the next one).
     """
 
-    __slots__ = ("_callback", "_handle", "_hygiene", "_started", "_threshold")
+    __slots__ = ("_callback", "_handle", "_hygiene", "_started", "_threshold", "_usage")
 
     def __init__(self, items: Iterable[object], hygiene: Hygiene) -> None:
         super().__init__(items)
@@ -94,6 +94,7 @@ class _TimedReady(collections.deque):  # type: ignore[type-arg]
         # own (a reader callback that removes its reader, say).
         self._callback: Any = None
         self._started = 0.0
+        self._usage: Any = None  # the thread's usage when that callback was taken
 
     def popleft(self) -> Any:
         now = _perf_counter()
@@ -101,6 +102,7 @@ class _TimedReady(collections.deque):  # type: ignore[type-arg]
             self._slow(now - self._started)
         self._handle = taken = _popleft(self)
         self._callback = taken._callback
+        self._usage = thread_usage()
         self._started = now
         return taken
 
@@ -116,7 +118,11 @@ class _TimedReady(collections.deque):  # type: ignore[type-arg]
                 self._slow(busy)
             self._handle = self._callback = None
 
-    def _slow(self, seconds: float) -> None:
+    def _slow(self, wall: float) -> None:
+        # Slow in wall time: was it the callback, or a busy machine?
+        seconds = blocked_seconds(wall, self._usage)
+        if seconds < self._threshold:
+            return
         handle = self._handle
         if handle._callback is None and self._callback is not None:
             handle = _Taken(self._callback)

@@ -30,7 +30,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any, final
 
-from .._compat import callback_failed
+from .._compat import blocked_seconds, callback_failed, thread_usage
 from .._verdict._report import format_tasks, shown_coroutine, tracking_task_factory
 from ._clock import HORIZON, MAX_NS, DeadlockError, LivelockError, VirtualClock, due_ns, due_until
 from ._threads import ThreadWatch, _active, _active_threads, _limbo, last_thread
@@ -485,6 +485,11 @@ class _VirtualEventLoop(asyncio.SelectorEventLoop):
         # which would report a jump as a slow callback and never see real
         # blocking. Time them in real time instead.
         self._current_handle = handle
+        on_slow = self._atk_on_slow
+        # The thread's CPU time and voluntary waits, for the hygiene check:
+        # a callback slow in wall time only because the machine is busy is
+        # not reported (see _compat.blocked_seconds).
+        usage = thread_usage() if on_slow is not None else None
         t0 = _perf_counter()
         try:
             handle._run()
@@ -493,9 +498,10 @@ class _VirtualEventLoop(asyncio.SelectorEventLoop):
         dt = _perf_counter() - t0
         if self._debug and dt >= self.slow_callback_duration:  # type: ignore[attr-defined]
             _logger.warning("Executing %s took %.3f seconds", _format_handle(handle), dt)
-        on_slow = self._atk_on_slow
         if on_slow is not None and dt >= self._atk_slow_threshold:
-            on_slow(handle, dt)
+            dt = blocked_seconds(dt, usage)
+            if dt >= self._atk_slow_threshold:
+                on_slow(handle, dt)
         # A callback's frame that an exception keeps links back to this frame
         # (3.11-3.13 give a finished frame its f_back), and this frame keeps its
         # locals: holding the handle here would close a cycle (exception ->
