@@ -104,6 +104,26 @@ class TestThreadBackedClient(ClockedTestCase):
         self.assertEqual(self.clock.now, 200)
 
 
+@unittest.skipUnless(os.path.exists(f"/proc/self/task/{threading.get_native_id()}/stat"), "reads Linux's /proc")
+class TestWokenThreads(unittest.TestCase):
+    """A thread the OS has woken runs, even before it gets a CPU (the second look, on a loaded machine)."""
+
+    def test_a_sleeping_thread_is_not_runnable_and_a_woken_one_is(self) -> None:
+        """Blocked on an Event: not runnable; the calling thread, running: runnable."""
+        event = threading.Event()
+        thread = threading.Thread(target=event.wait)
+        thread.start()
+        self.addCleanup(thread.join)
+        self.addCleanup(event.set)
+        # Wait for it to fall asleep (a liveness bound, not a timing check).
+        for _ in range(10_000):
+            if not _threads._runnable(thread.ident or 0):
+                break
+            time.sleep(0.001)
+        self.assertFalse(_threads._runnable(thread.ident or 0))
+        self.assertTrue(_threads._runnable(threading.get_ident()))
+
+
 class TestRunCoroutineThreadsafe(unittest.TestCase):
     """An executor job that waits for a coroutine the loop runs (the CPython test pattern)."""
 

@@ -36,7 +36,8 @@ waiter (no longer in the queue), ``Event.set`` too, a released lock is no
 longer locked. A plain ``Lock`` does not say who holds it, so a thread found
 blocked on one (or in a selector's ``select``) is confirmed by a second look
 after a short real-time pause, in which a thread that just got the lock
-returns from ``acquire()``.
+returns from ``acquire()``; on Linux, a thread the OS has woken but not yet
+run (state R in ``/proc``) is running too, however loaded the machine.
 """
 
 from __future__ import annotations
@@ -257,7 +258,7 @@ class ThreadWatch:
             if second is None or any(
                 (frames[i] is not second[2].get(i)) or frames[i].f_lasti != second[2][i].f_lasti
                 for i in frames
-            ):
+            ) or any(map(_runnable, second[2])):
                 return self._running()
             parked = second[1]
         self._poll = _POLL_FIRST
@@ -317,6 +318,28 @@ class ThreadWatch:
             confirm = confirm or wait[1]
             parked.append((ident, frame, wait[0]))
         return confirm, parked, mine
+
+
+def _runnable(ident: int) -> bool:
+    """Whether thread ``ident`` is runnable now: woken, if not yet given a CPU (Linux).
+
+    The pause before the second look is no proof on a loaded machine: a
+    thread that got its lock, or whose selector has an event, may wait
+    longer than that for a CPU, still showing the same frame. Linux says
+    so: its state is R (runnable) from its wakeup, S while it sleeps.
+    Elsewhere, or for a thread not made with `threading`, False: the pause
+    is all there is.
+    """
+    native = getattr(_active.get(ident), "native_id", None)
+    if native is None:  # pragma: no cover - a thread from _thread.start_new_thread
+        return False
+    try:
+        with open(f"/proc/self/task/{native}/stat", "rb") as stat:
+            data = stat.read()
+    except OSError:  # pragma: no cover - not Linux, or it has just ended
+        return False
+    # "pid (comm) S ...": the name may hold spaces and parentheses.
+    return data[data.rindex(b")") + 2 : data.rindex(b")") + 3] == b"R"
 
 
 def _format(parked: list[_Parked]) -> str:
