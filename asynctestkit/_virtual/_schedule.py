@@ -286,7 +286,8 @@ class SeededEventLoop(_VirtualEventLoop):
         super().set_task_factory(factory)
         self._atk_inner_factory = factory
         if self._atk_eager:
-            self._task_factory = functools.partial(_maybe_eager, self, factory)
+            # 3.12+ only (EAGER_START): on 3.10-3.11 _atk_eager is always False.
+            self._task_factory = functools.partial(_maybe_eager, self, factory)  # pragma: no cover
 
     def get_task_factory(self) -> Any:
         return self._atk_inner_factory
@@ -312,7 +313,7 @@ class SeededEventLoop(_VirtualEventLoop):
         super()._atk_run_timed(handle)
 
 
-def _maybe_eager(
+def _maybe_eager(  # pragma: no cover - 3.12+ only (EAGER_START); not called on 3.10-3.11
     loop: SeededEventLoop, factory: Any, _loop: Any, coro: Coroutine[Any, Any, Any], **kwargs: Any
 ) -> asyncio.Task[Any]:
     # 3.12+ Task(eager_start=True) runs the coroutine up to its first
