@@ -220,6 +220,34 @@ class PatchingMixinTest(unittest.TestCase):
         self.assertRegex(errors[0], r"^patch\(\) needs a dotted name such as 'module\.attribute'; got 'fetch_user'\.$")
         self.assertRegex(errors[1], r"^patch\(\) needs a dotted name such as 'module\.attribute'; got '\.fetch_user'\.$")
 
+    def test_plain_autospec_spec_and_new_for_a_missing_target(self) -> None:
+        """With no options the autospec answers with an awaitable mock and checks the signature;
+        spec= goes to mock.patch as given; new= for a missing attribute needs create=True
+        and then adds it for the test only."""
+        events: list[object] = []
+
+        class Inner(PatchingMixin, unittest.IsolatedAsyncioTestCase):
+            async def test_it(self) -> None:
+                fetch = self.patch(f"{__name__}.fetch_user")
+                fetch.return_value = {"name": "spec"}
+                events.append(await load_user_name(3))
+                fetch.assert_awaited_once_with(3)
+                with self.assertRaises(TypeError):
+                    await fetch_user()  # type: ignore[call-arg]
+                specced = self.patch(f"{__name__}.SETTINGS", spec=dict)
+                events.append(isinstance(specced, mock.NonCallableMagicMock) or callable(specced))
+                with self.assertRaises(AttributeError):
+                    specced.no_such_dict_method  # noqa: B018
+                added = mock.AsyncMock(return_value=5)
+                self.assertIs(self.patch(f"{__name__}.not_there_either", new=added, create=True), added)
+                events.append(await globals()["not_there_either"]())
+
+        result = run_case(Inner)
+        self.assertTrue(result.wasSuccessful(), result.errors + result.failures)
+        self.assertEqual(events, ["Spec", True, 5])
+        self.assertNotIn("not_there_either", globals())
+        self.assertEqual(SETTINGS, {"mode": "prod"})
+
 
 if __name__ == "__main__":
     unittest.main()
