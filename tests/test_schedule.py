@@ -323,6 +323,24 @@ class LatenessEdgesTest(unittest.TestCase):
             if not isinstance(woke, LivelockError):
                 self.assertTrue(9.5 <= woke <= 10, outcomes)
 
+class SeededLoopEdgesTest(unittest.TestCase):
+    """A seeded loop keeps asyncio's behaviour at the edges: debug mode, stop() before running."""
+
+    def test_call_soon_threadsafe_in_debug_mode(self) -> None:
+        """In debug mode a seeded loop's call_soon_threadsafe() refuses a non-callable as asyncio
+        does, and the handle's creation traceback ends at the caller's line."""
+        loop = virtual_event_loop(VirtualClock(), seed=1)
+        self.addCleanup(loop.close)
+        loop.set_debug(True)
+        with self.assertRaisesRegex(TypeError, r"^a callable object was expected by call_soon_threadsafe\(\), got 42$"):
+            loop.call_soon_threadsafe(42)  # type: ignore[arg-type]
+        ran: list[int] = []
+        handle = loop.call_soon_threadsafe(ran.append, 1)
+        source = handle._source_traceback  # type: ignore[attr-defined]
+        self.assertEqual((source[-1].name, source[-1].filename), ("test_call_soon_threadsafe_in_debug_mode", __file__))
+        loop.run_until_complete(asyncio.sleep(0))
+        self.assertEqual(ran, [1])
+
     def test_stop_before_run_forever_runs_one_iteration_without_jumping(self) -> None:
         """loop.stop() then run_forever() runs what is ready once and leaves time alone,
         under a seed as without one, even with a timer pending."""
