@@ -277,6 +277,73 @@ class TestLifecycle(GlobalStateMixin):
         self.assertEqual(events, ["worker cancelled"])
         self.assertTrue(Inner.worker.cancelled())
 
+    def test_enterAsyncClassContext_on_another_loop_is_refused(self) -> None:
+        """Awaited on a loop other than the class's, enterAsyncClassContext raises and does not
+        enter the context manager (it would be bound to the wrong loop)."""
+        entered: list[bool] = []
+        errors: list[str] = []
+
+        class Resource:
+            async def __aenter__(self) -> None:
+                entered.append(True)
+
+            async def __aexit__(self, *exc: object) -> None:
+                pass
+
+        class Inner(AsyncTestCase):
+            loop_scope = "class"
+
+            async def test_it(self) -> None:
+                def elsewhere() -> None:
+                    try:
+                        asyncio.run(type(self).enterAsyncClassContext(Resource()))
+                    except RuntimeError as error:
+                        errors.append(str(error))
+
+                await asyncio.to_thread(elsewhere)
+
+        result = run(Inner)
+        self.assertEqual(result.errors + result.failures, [])
+        self.assertEqual(entered, [])
+        self.assertEqual(len(errors), 1)
+        self.assertRegex(
+            errors[0],
+            r"^enterAsyncClassContext\(\) must be awaited on the loop of .*Inner \(in asyncSetUpClass "
+            r"or a test\), not on another loop$",
+        )
+        self.assertNothingLeaked()
+
+    def test_a_background_task_that_fails_when_cancelled_is_reported(self) -> None:
+        """A class task that raises instead of ending when the class's loop closes reaches the
+        loop's exception handler, with its exception and the task."""
+        seen: list[dict[str, Any]] = []
+
+        class Inner(AsyncTestCase):
+            loop_scope = "class"
+
+            @classmethod
+            async def asyncSetUpClass(cls) -> None:
+                asyncio.get_running_loop().set_exception_handler(lambda loop, context: seen.append(context))
+                cls.worker = asyncio.create_task(cls.work())
+
+            @classmethod
+            async def work(cls) -> None:
+                try:
+                    await asyncio.Event().wait()
+                except asyncio.CancelledError:
+                    raise ValueError("broke on the way out") from None
+
+            async def test_it(self) -> None:
+                await asyncio.sleep(0)
+
+        result = run(Inner)
+        self.assertEqual(result.errors + result.failures, [])
+        self.assertEqual(len(seen), 1)
+        self.assertEqual(seen[0]["message"], "unhandled exception in a task cancelled when the class's loop closed")
+        self.assertIsInstance(seen[0]["exception"], ValueError)
+        self.assertIs(seen[0]["task"], Inner.worker)
+        self.assertNothingLeaked()
+
     def test_skipped_class_is_reported_as_skipped(self) -> None:
         """unittest skips setUpClass for a skipped class; its tests are skips, not errors."""
         events: list[str] = []

@@ -166,6 +166,88 @@ class PatchingMixinTest(unittest.TestCase):
         self.assertEqual(events, [{"mode": "test", "extra": "1"}, {}])
         self.assertEqual(SETTINGS, {"mode": "prod"})
 
+    def test_replacements_that_can_be_awaited_are_accepted(self) -> None:
+        """For an async original, an async function, an AsyncMock and a mock with an async
+        side_effect are accepted and awaited; a non-callable mock is refused."""
+        events: list[object] = []
+
+        async def fake_fetch(user_id: int) -> dict[str, str]:
+            return {"name": "fake"}
+
+        async def side(user_id: int) -> dict[str, str]:
+            return {"name": "side"}
+
+        class Inner(PatchingMixin, unittest.IsolatedAsyncioTestCase):
+            async def check(self, new: object) -> None:
+                self.patch(f"{__name__}.fetch_user", new=new)
+                events.append(await load_user_name(2))
+
+            async def test_function(self) -> None:
+                await self.check(fake_fetch)
+
+            async def test_async_mock(self) -> None:
+                await self.check(mock.AsyncMock(return_value={"name": "am"}))
+
+            async def test_async_side_effect(self) -> None:
+                await self.check(mock.MagicMock(side_effect=side))
+
+            async def test_non_callable(self) -> None:
+                with self.assertRaises(TypeError) as caught:
+                    self.patch(f"{__name__}.fetch_user", new=mock.NonCallableMagicMock())
+                events.append(str(caught.exception))
+
+        for name in ("test_function", "test_async_mock", "test_async_side_effect", "test_non_callable"):
+            result = run_case(Inner, name)
+            self.assertTrue(result.wasSuccessful(), result.errors + result.failures)
+        self.assertIs(globals()["fetch_user"], fetch_user)
+        self.assertEqual(events[:3], ["Fake", "Am", "Side"])
+        self.assertRegex(str(events[3]), r"^patch\('[\w.]+\.fetch_user'\): the original is an async function, .* new= is a NonCallableMagicMock whose result cannot be awaited")
+
+    def test_patch_refuses_a_name_without_an_owner(self) -> None:
+        """patch() needs 'owner.attribute': a bare name or a leading dot is refused."""
+        errors: list[str] = []
+
+        class Inner(PatchingMixin, unittest.IsolatedAsyncioTestCase):
+            async def test_it(self) -> None:
+                for target in ("fetch_user", ".fetch_user"):
+                    with self.assertRaises(TypeError) as caught:
+                        self.patch(target)
+                    errors.append(str(caught.exception))
+
+        result = run_case(Inner)
+        self.assertTrue(result.wasSuccessful(), result.errors + result.failures)
+        self.assertEqual(len(errors), 2)
+        self.assertRegex(errors[0], r"^patch\(\) needs a dotted name such as 'module\.attribute'; got 'fetch_user'\.$")
+        self.assertRegex(errors[1], r"^patch\(\) needs a dotted name such as 'module\.attribute'; got '\.fetch_user'\.$")
+
+    def test_plain_autospec_spec_and_new_for_a_missing_target(self) -> None:
+        """With no options the autospec answers with an awaitable mock and checks the signature;
+        spec= goes to mock.patch as given; new= for a missing attribute needs create=True
+        and then adds it for the test only."""
+        events: list[object] = []
+
+        class Inner(PatchingMixin, unittest.IsolatedAsyncioTestCase):
+            async def test_it(self) -> None:
+                fetch = self.patch(f"{__name__}.fetch_user")
+                fetch.return_value = {"name": "spec"}
+                events.append(await load_user_name(3))
+                fetch.assert_awaited_once_with(3)
+                with self.assertRaises(TypeError):
+                    await fetch_user()  # type: ignore[call-arg]
+                specced = self.patch(f"{__name__}.SETTINGS", spec=dict)
+                events.append(isinstance(specced, mock.NonCallableMagicMock) or callable(specced))
+                with self.assertRaises(AttributeError):
+                    specced.no_such_dict_method  # noqa: B018
+                added = mock.AsyncMock(return_value=5)
+                self.assertIs(self.patch(f"{__name__}.not_there_either", new=added, create=True), added)
+                events.append(await globals()["not_there_either"]())
+
+        result = run_case(Inner)
+        self.assertTrue(result.wasSuccessful(), result.errors + result.failures)
+        self.assertEqual(events, ["Spec", True, 5])
+        self.assertNotIn("not_there_either", globals())
+        self.assertEqual(SETTINGS, {"mode": "prod"})
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import unittest
 from pathlib import Path
 from types import FrameType, TracebackType
@@ -188,6 +189,19 @@ class NameKeptOnNoneTest(unittest.TestCase):
             made.cancel()
         loop.run_until_complete(asyncio.wait({task, other}))
 
+    def test_a_first_real_name_goes_through(self) -> None:
+        """When the first set_name() after the factory gives a name, the task takes it."""
+        loop = asyncio.SelectorEventLoop()
+        self.addCleanup(loop.close)
+        with mock.patch.object(_report, "FACTORY_TASKS_NAMED_NONE", True):
+            task = _report.tracking_task_factory(loop, forever())
+        task.set_name("first")
+        self.assertEqual(task.get_name(), "first")
+        task.set_name("second")
+        self.assertEqual(task.get_name(), "second")
+        task.cancel()
+        loop.run_until_complete(asyncio.wait({task}))
+
 
 class FormatThreadTest(unittest.TestCase):
     """format_thread(): a thread's stack, or why there is none."""
@@ -195,6 +209,31 @@ class FormatThreadTest(unittest.TestCase):
     def test_ended_thread(self) -> None:
         """An id with no live thread says it has ended."""
         self.assertEqual(format_thread(-1), "thread -1: no Python stack (it has ended)")
+
+    def test_live_thread(self) -> None:
+        """A live thread's id gives its stack, down to the function it is in."""
+        text = format_thread(threading.get_ident())
+        self.assertRegex(text, r"^the loop's thread is running \(most recent call last\):\n  File ")
+        self.assertRegex(text, r"in test_live_thread\n")
+
+
+class DescribeCallTest(AsyncTestCase):
+    """describe_call(): the call a handle makes, in every debug mode."""
+
+    async def test_a_timer_that_cancels_a_task(self) -> None:
+        """A timer calling a task's cancel() reads Task.cancel(), and the recorder's repr
+        is that of a bound method of the task."""
+        task = asyncio.get_running_loop().create_task(forever(), name="victim")
+        timer = asyncio.get_running_loop().call_later(5, task.cancel)
+        self.addCleanup(timer.cancel)
+        self.assertEqual(_report.describe_call(timer), "Task.cancel()")
+        self.assertRegex(repr(task.cancel), r"^<bound method cancel of <Task pending name='victim' ")
+        task.cancel()
+        await asyncio.wait({task})
+
+    def test_not_a_handle(self) -> None:
+        """Something without a callback is shown by its repr."""
+        self.assertEqual(_report.describe_call(42), "42")
 
 
 class CurrentLoopTest(AsyncTestCase):

@@ -285,6 +285,80 @@ class LatenessEdgesTest(unittest.TestCase):
         finally:
             loop.close()
 
+    def test_jitter_zero_is_never_late_with_a_socket_open(self) -> None:
+        """jitter=0 with a real socket registered: the jump lands exactly on the timer."""
+
+        async def main() -> float:
+            a, b = socket.socketpair()
+            loop = asyncio.get_running_loop()
+            loop.add_reader(a, lambda: None)
+            try:
+                return await woken_at(10)
+            finally:
+                loop.remove_reader(a)
+                a.close()
+                b.close()
+
+        self.assertEqual({run_seeded(seed, main, io_grace=0, jitter=0) for seed in range(20)}, {10.0})
+
+    def test_a_late_jump_past_the_budget_fails(self) -> None:
+        """A timer due inside the budget but jittered past it fails with LivelockError;
+        under the seeds where the jump stays inside, the sleep ends within the budget."""
+        from asynctestkit import LivelockError
+
+        outcomes: list[object] = []
+        for seed in range(20):
+            loop = virtual_event_loop(VirtualClock(budget=10), seed=seed, jitter=0.5)
+            try:
+                outcomes.append(loop.run_until_complete(woken_at(9.5)))
+            except LivelockError as error:
+                outcomes.append(error)
+            finally:
+                loop.close()
+        failed = [o for o in outcomes if isinstance(o, LivelockError)]
+        self.assertTrue(failed, outcomes)
+        for error in failed:
+            self.assertRegex(str(error), r"^Virtual-time budget exhausted")
+        for woke in outcomes:
+            if not isinstance(woke, LivelockError):
+                self.assertTrue(9.5 <= woke <= 10, outcomes)
+
+class SeededLoopEdgesTest(unittest.TestCase):
+    """A seeded loop keeps asyncio's behaviour at the edges: debug mode, stop() before running."""
+
+    def test_call_soon_threadsafe_in_debug_mode(self) -> None:
+        """In debug mode a seeded loop's call_soon_threadsafe() refuses a non-callable as asyncio
+        does, and the handle's creation traceback ends at the caller's line."""
+        loop = virtual_event_loop(VirtualClock(), seed=1)
+        self.addCleanup(loop.close)
+        loop.set_debug(True)
+        with self.assertRaisesRegex(TypeError, r"^a callable object was expected by call_soon_threadsafe\(\), got 42$"):
+            loop.call_soon_threadsafe(42)  # type: ignore[arg-type]
+        ran: list[int] = []
+        handle = loop.call_soon_threadsafe(ran.append, 1)
+        source = handle._source_traceback  # type: ignore[attr-defined]
+        self.assertEqual((source[-1].name, source[-1].filename), ("test_call_soon_threadsafe_in_debug_mode", __file__))
+        loop.run_until_complete(asyncio.sleep(0))
+        self.assertEqual(ran, [1])
+
+    def test_stop_before_run_forever_runs_one_iteration_without_jumping(self) -> None:
+        """loop.stop() then run_forever() runs what is ready once and leaves time alone,
+        under a seed as without one, even with a timer pending."""
+        for seed in (None, 1, 2, 3):
+            with self.subTest(seed=seed):
+                loop = virtual_event_loop(VirtualClock(), seed=seed)
+                try:
+                    ran: list[str] = []
+                    loop.call_soon(ran.append, "soon")
+                    loop.call_later(5, ran.append, "timer")
+                    start = loop.time()
+                    loop.stop()
+                    loop.run_forever()
+                    self.assertEqual(ran, ["soon"])
+                    self.assertEqual(loop.time(), start)
+                finally:
+                    loop.close()
+
 
 class GuaranteesTest(unittest.TestCase):
     """What asyncio promises holds under every seed (timers due together shuffle who comes first)."""

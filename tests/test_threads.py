@@ -13,6 +13,7 @@ import select
 import sys
 import threading
 import time
+import types
 import unittest
 import warnings
 from typing import Any
@@ -677,6 +678,35 @@ class TestCallSites(unittest.TestCase):
         self.assertIs(_threads._resolve(frame, (True, "guarded", ("_lock",), "acquire")), guarded._lock)
         with self.assertRaises(KeyError):
             _threads._resolve(frame, (True, "guarded", ("lock",), "acquire"))
+
+    def test_bytecode_shapes_of_every_version(self) -> None:
+        """The parser reads the call-site shapes of other versions wherever it runs: 3.14's
+        `with` (COPY/LOAD_SPECIAL/SWAP then CALL 0), 3.13's paired loads and an
+        EXTENDED_ARG between arguments; it refuses a receiver or argument it cannot see."""
+
+        def parse(*ops: tuple[str, Any]) -> Any:
+            instrs = [
+                types.SimpleNamespace(opname=name, arg=arg, argval=arg, offset=2 * n)
+                for n, (name, arg) in enumerate(ops)
+            ]
+            return _threads._parse_site(instrs, instrs[-1].offset)  # type: ignore[arg-type]
+
+        with_314 = [("RESUME", 0), ("LOAD_FAST_BORROW", "lock"), ("COPY", 1), ("LOAD_SPECIAL", 1),
+                    ("SWAP", 2), ("SWAP", 3), ("LOAD_SPECIAL", 0), ("CALL", 0)]
+        self.assertEqual(parse(*with_314), (True, "lock", (), "__enter__"))
+        self.assertIsNone(parse(*with_314[3:]))  # no COPY of a receiver before it
+        self.assertEqual(
+            parse(("LOAD_FAST", "lock"), ("LOAD_ATTR", "acquire"), ("LOAD_FAST_LOAD_FAST", ("a", "b")),
+                  ("CALL", 2)),
+            (True, "lock", (), "acquire"),
+        )
+        self.assertEqual(
+            parse(("LOAD_GLOBAL", "POOL"), ("LOAD_ATTR", "jobs"), ("LOAD_ATTR", "get"), ("LOAD_CONST", True),
+                  ("EXTENDED_ARG", 1), ("LOAD_CONST", 300), ("CALL", 2)),
+            (False, "POOL", ("jobs",), "get"),
+        )
+        self.assertIsNone(parse(("LOAD_FAST", "x"), ("CALL", 1)))  # the arguments run out
+        self.assertIsNone(parse(("LOAD_ATTR", "acquire"), ("CALL", 0)))  # no receiver
 
 
 class TestDeadlockReport(unittest.TestCase):

@@ -153,6 +153,17 @@ class ThreadsTest(_Checks):
         self.assertAlmostEqual(real[0], real[2], delta=1.0)
         self.assertNotEqual(real[1], self.clock.now_ns)
 
+    def test_other_thread_reads_all_six_real(self) -> None:
+        """With one clock patched with wall=, another thread reads real time from all six."""
+        with patch_time(self.clock, wall=2000):
+            seen = run_in_thread(lambda: {name: getattr(time, name)() for name in PATCHED})
+            self.assertEqual(time.time(), 2000.0)
+        for name, value in seen.items():
+            with self.subTest(name):
+                scale = 10**9 if name.endswith("_ns") else 1
+                real = ORIGINALS[name]()
+                self.assertLess(abs(real - value), 60 * scale, f"time.{name}() read {value}")
+
     def test_queue_and_event_timeouts_stay_real(self) -> None:
         """queue and threading timeouts wait real time even on the owner thread."""
         with patch_time(self.clock):
@@ -199,6 +210,72 @@ class ThreadsTest(_Checks):
             thread.join(5)
             self.assertIs(_timefakes._top, self.clock)
         self.assertEqual(seen, [7.0])
+
+    def test_every_fake_reads_its_own_clock_with_two_owners(self) -> None:
+        """With two patched clocks on two threads, each owner reads its own clock in all six
+        functions, and a third thread reads real time from all six."""
+        other = VirtualClock(autojump=False, start=7)
+        entered, release = threading.Event(), threading.Event()
+        seen: dict[str, object] = {}
+
+        def read_all() -> dict[str, object]:
+            return {name: getattr(time, name)() for name in PATCHED}
+
+        def worker() -> None:
+            with patch_time(other, wall=50):
+                entered.set()
+                release.wait(5)
+                seen.update(read_all())
+
+        thread = threading.Thread(target=worker)
+        with patch_time(self.clock, wall=2000):
+            thread.start()
+            try:
+                self.assertTrue(entered.wait(5))
+                self.assertIs(_timefakes._top, _timefakes._MULTI)
+                self.assertIs(_timefakes._wall_top, _timefakes._WALL_MULTI)
+                mine = read_all()
+                third = run_in_thread(read_all)
+            finally:
+                release.set()
+                thread.join(5)
+        self.assertEqual(
+            mine,
+            {"monotonic": 1000.0, "monotonic_ns": 1000 * 10**9, "perf_counter": 1000.0,
+             "perf_counter_ns": 1000 * 10**9, "time": 2000.0, "time_ns": 2000 * 10**9},
+        )
+        self.assertEqual(
+            seen,
+            {"monotonic": 7.0, "monotonic_ns": 7 * 10**9, "perf_counter": 7.0,
+             "perf_counter_ns": 7 * 10**9, "time": 50.0, "time_ns": 50 * 10**9},
+        )
+        for name, value in third.items():
+            with self.subTest(name):
+                real = ORIGINALS[name]()
+                scale = 10**9 if name.endswith("_ns") else 1
+                self.assertLess(abs(real - value), 60 * scale, f"time.{name}() read {value}")
+
+    @unittest.skipUnless(hasattr(os, "register_at_fork"), "needs os.register_at_fork")
+    def test_fork_child_hook_gives_up_every_clock(self) -> None:
+        """The after-fork hook (run here as a forked child would) makes the owner thread read
+        real monotonic and wall time, and leaves the clocks unowned.
+
+        tests/test_threads.py forks for real; this runs the same hook in this process so the
+        effect is checked where coverage can see it.
+        """
+        me = threading.get_ident()
+        with patch_time(self.clock, wall=2000):
+            self.assertEqual(time.monotonic(), 1000.0)
+            try:
+                _timefakes._real_time_in_child()
+                owner = self.clock._thread_id
+                mono, wall = time.monotonic(), time.time()
+                real_mono, real_wall = ORIGINALS["monotonic"](), ORIGINALS["time"]()
+            finally:
+                self.clock._thread_id = me
+        self.assertIsNone(owner)
+        self.assertLess(abs(mono - real_mono), 60)
+        self.assertLess(abs(wall - real_wall), 60)
 
 
 @unittest.skipIf(virtual_event_loop is None, "asynctestkit._virtual._loop is not there yet")

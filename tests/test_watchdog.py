@@ -10,9 +10,11 @@ import socket
 import threading
 import time
 import unittest
+from collections.abc import Callable
 
 from asynctestkit import AsyncTestCase, ClockedTestCase, WatchdogTimeout, configure
 from asynctestkit._compat import current_loop
+from asynctestkit._verdict._watchdog import Watchdog, bury, is_buried
 from tests._support import only_failure, run_test
 
 HEADLINE = (
@@ -446,6 +448,77 @@ class WatchdogNeverMisfiresTest(unittest.TestCase):
         self.assertRegex(result.errors[0][1], ABANDONED)
         self.assertEqual(REACHED, [])  # given up on in its await: never resumed
         self.assertTrue(Test.loop.is_closed())
+
+
+class WatchdogRacesTest(unittest.TestCase):
+    """The watchdog's late signals and probes, run as a race would leave them: they do nothing."""
+
+    def setUp(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.addCleanup(self.loop.close)
+        self.watchdog = Watchdog(self.loop)
+        self.addCleanup(self.watchdog.disarm)
+
+    def run_probe(self, probe: Callable[[int], None], generation: int) -> bool:
+        """Run ``probe`` as a loop callback; return whether the loop still ran to the end after it."""
+
+        async def main() -> bool:
+            self.loop.call_soon(probe, generation)
+            for _ in range(3):
+                await asyncio.sleep(0)
+            return True
+
+        task = self.loop.create_task(main())
+        try:
+            return self.loop.run_until_complete(task)
+        except RuntimeError as error:
+            self.assertRegex(str(error), r"^Event loop stopped before Future completed\.$")
+            self.loop.run_until_complete(task)  # let it end: nothing left pending
+            return False
+
+    def test_a_stale_stop_probe_leaves_the_loop_running(self) -> None:
+        """A stop probe from a countdown since replaced neither stops the loop nor writes a report."""
+        self.watchdog.arm(60)
+        stale = self.watchdog._generation
+        self.watchdog.arm(60)
+        self.assertTrue(self.run_probe(self.watchdog._stop_loop, stale))
+        self.assertEqual(self.watchdog.report, "")
+
+    def test_the_stop_probe_stops_the_loop_and_reports(self) -> None:
+        """A current stop probe with no step left stops the loop and says the step was abandoned."""
+        self.watchdog.arm(60)
+        self.assertFalse(self.run_probe(self.watchdog._stop_loop, self.watchdog._generation))
+        self.assertRegex(self.watchdog.report, ABANDONED)
+
+    def test_a_stop_probe_after_the_step_ended_does_nothing(self) -> None:
+        """When the step ended before the stop probe ran, the loop is not stopped and the step
+        is not given up on."""
+        self.watchdog.arm(60)
+        step = self.loop.create_future()
+        step.set_result(None)
+        self.watchdog.step = step
+        self.assertTrue(self.run_probe(self.watchdog._stop_loop, self.watchdog._generation))
+        self.assertFalse(is_buried(step))
+        self.assertEqual(self.watchdog.report, "")
+
+    def test_signals_after_disarm_or_rearm_do_nothing(self) -> None:
+        """A SIGALRM after disarm() and a timer thread's call from an older countdown
+        neither expire the watchdog nor raise."""
+        self.watchdog.arm(60)
+        stale = self.watchdog._generation
+        self.watchdog.arm(60)
+        self.watchdog._on_timer(stale)
+        self.watchdog.disarm()
+        self.watchdog._on_alarm(signal.SIGALRM if HAS_ALARM else 14, None)
+        self.assertFalse(self.watchdog.expired)
+        self.assertEqual(self.watchdog.report, "")
+
+    def test_a_plain_future_can_be_buried(self) -> None:
+        """bury() takes any future, not only a task: it is then known as given up on."""
+        future = self.loop.create_future()
+        self.assertFalse(is_buried(future))
+        bury(future)
+        self.assertTrue(is_buried(future))
 
 
 if __name__ == "__main__":

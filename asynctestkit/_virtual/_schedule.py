@@ -35,7 +35,7 @@ import math
 import random
 import selectors
 from collections import deque
-from typing import TYPE_CHECKING, Any, final
+from typing import TYPE_CHECKING, Any, Final, final
 
 from .._compat import EAGER_START
 from ._clock import due_until
@@ -58,6 +58,12 @@ _HandleBase: Any = getattr(asyncio.events, "_ThreadSafeHandle", asyncio.Handle)
 
 class _OutsideHandle(_HandleBase):  # type: ignore[misc]
     __slots__ = ()
+
+
+# Our frames at the end of a debug-mode handle's creation traceback, dropped as
+# call_soon_threadsafe() drops its own: that method's, and _ThreadSafeHandle's
+# __init__ where the handle is one.
+_OWN_FRAMES: Final = 1 if _HandleBase is asyncio.Handle else 2
 
 
 @final
@@ -275,7 +281,7 @@ class SeededEventLoop(_VirtualEventLoop):
             self._check_callback(callback, "call_soon_threadsafe")  # type: ignore[attr-defined]
         handle = _OutsideHandle(callback, args, self, context)
         if handle._source_traceback:
-            del handle._source_traceback[-1]
+            del handle._source_traceback[-_OWN_FRAMES:]
         self._ready.append(handle)  # type: ignore[attr-defined]
         self._write_to_self()
         return handle
@@ -286,7 +292,8 @@ class SeededEventLoop(_VirtualEventLoop):
         super().set_task_factory(factory)
         self._atk_inner_factory = factory
         if self._atk_eager:
-            self._task_factory = functools.partial(_maybe_eager, self, factory)
+            # 3.12+ only (EAGER_START): on 3.10-3.11 _atk_eager is always False.
+            self._task_factory = functools.partial(_maybe_eager, self, factory)  # pragma: no cover
 
     def get_task_factory(self) -> Any:
         return self._atk_inner_factory
@@ -312,7 +319,7 @@ class SeededEventLoop(_VirtualEventLoop):
         super()._atk_run_timed(handle)
 
 
-def _maybe_eager(
+def _maybe_eager(  # pragma: no cover - 3.12+ only (EAGER_START); not called on 3.10-3.11
     loop: SeededEventLoop, factory: Any, _loop: Any, coro: Coroutine[Any, Any, Any], **kwargs: Any
 ) -> asyncio.Task[Any]:
     # 3.12+ Task(eager_start=True) runs the coroutine up to its first

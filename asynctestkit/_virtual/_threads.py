@@ -425,7 +425,7 @@ def _describe(frame: types.FrameType) -> str:
 def _frame_name(frame: types.FrameType) -> str:
     code = frame.f_code
     qualname = getattr(code, "co_qualname", None)  # 3.11+
-    if qualname is None:
+    if qualname is None:  # pragma: no cover - 3.10 only: code objects have co_qualname on 3.11+
         owner = frame.f_locals.get("self")
         qualname = f"{type(owner).__name__}.{code.co_name}" if owner is not None else code.co_name
     module = frame.f_globals.get("__name__", "?")
