@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import time
 import unittest
 
 from asynctestkit import AsyncTestCase, ClockedTestCase
 from tests._support import only_failure, run_test
-
-REAL_MONOTONIC = time.monotonic
 
 
 async def swallows_the_first_cancellation(ended: list[str]) -> None:
@@ -42,12 +39,12 @@ class TestLeakedTask(unittest.TestCase):
                     await asyncio.sleep(0)
 
             with self.subTest(base=base.__name__):
-                started = REAL_MONOTONIC()
                 text = only_failure(self, run_test(Test("test_it")))
                 self.assertRegex(text, r"(?m)^Tasks still pending at the end of the test")
                 self.assertNotIn("Livelock", text)
+                # No hang: a reaping that waited for the task would end in the watchdog's report.
+                self.assertNotIn("longer than its timeout", text)
                 self.assertEqual(ended, ["ended"])
-                self.assertLess(REAL_MONOTONIC() - started, 5.0)
 
 
 class TestOwnedTask(unittest.TestCase):
@@ -86,11 +83,10 @@ class TestClassLoopShutdown(unittest.TestCase):
                 await asyncio.sleep(0)
 
         result = unittest.TestResult()
-        started = REAL_MONOTONIC()
         unittest.defaultTestLoader.loadTestsFromTestCase(Test).run(result)
+        # No hang: a shutdown that waited for the task would fail on the class's timeout.
         self.assertEqual(result.failures + result.errors, [])
         self.assertEqual(ended, ["ended"])
-        self.assertLess(REAL_MONOTONIC() - started, 5.0)
 
 
 if __name__ == "__main__":
