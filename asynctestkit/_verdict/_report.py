@@ -175,7 +175,7 @@ class _CancelRecorder:
             # by uncancel() (3.11+: asyncio.timeout(), and wait_for() on 3.12+,
             # cancel the task, then turn the CancelledError into TimeoutError
             # and take the request back; the task rightly goes on).
-            if at is None or (_HAS_CANCELLING and not task.cancelling()):
+            if at is None or (_HAS_CANCELLING and not task.cancelling()):  # type: ignore[attr-defined, unused-ignore]
                 task._asynctestkit_cancelled_at = self._time()  # type: ignore[attr-defined]
         return _task_cancel(task, msg)
 
