@@ -98,6 +98,7 @@ def tracking_task_factory(
     # C tasks accept new attributes on 3.10-3.15; a long name keeps clear of users'.
     task._asynctestkit_site = creation_site(sys._getframe(1))  # type: ignore[attr-defined]
     task.cancel = _CancelRecorder(task)  # type: ignore[method-assign]
+    task._asynctestkit_cancelled_at = None  # type: ignore[attr-defined]
     if FACTORY_TASKS_NAMED_NONE and "name" not in kwargs:
         _keep_name_on_none(task)
     return task
@@ -126,6 +127,7 @@ def recording_task_factory(
         task: asyncio.Task[Any] = asyncio.Task(coro, loop=loop, **kwargs)
         task._asynctestkit_site = creation_site(sys._getframe(1))  # type: ignore[attr-defined]
         task.cancel = _CancelRecorder(task)  # type: ignore[method-assign]
+        task._asynctestkit_cancelled_at = None  # type: ignore[attr-defined]
         if FACTORY_TASKS_NAMED_NONE and "name" not in kwargs:
             _keep_name_on_none(task)
         record(task)
@@ -147,10 +149,11 @@ class _CancelRecorder:
     reference cycle, so the recorder does not extend the task's life.
     """
 
-    __slots__ = ("_task",)
+    __slots__ = ("_task", "_time")
 
     def __init__(self, task: asyncio.Task[Any]) -> None:
         self._task = weakref.ref(task)
+        self._time = task.get_loop().time  # the loop outlives its tasks' cancel() calls
 
     @property
     def __self__(self) -> asyncio.Task[Any] | None:
@@ -161,27 +164,25 @@ class _CancelRecorder:
         return f"<bound method cancel of {self._task()!r}>"
 
     def __call__(self, msg: Any = None) -> bool:
+        # On every cancel() of every task of a virtual loop (a wait_for()
+        # timeout is one): kept to a dict lookup and the C method.
         task = self._task()
         if task is None:  # pragma: no cover - a caller holds it while calling
             return False
-        if not task.done() and (
-            getattr(task, "_asynctestkit_cancelled_at", None) is None or _taken_back(task)
-        ):
-            # The first request, or the first since the last were taken back.
-            task._asynctestkit_cancelled_at = task.get_loop().time()  # type: ignore[attr-defined]
-        return type(task).cancel(task, msg)
+        if not task.done():
+            at = task._asynctestkit_cancelled_at  # type: ignore[attr-defined]
+            # The first request, or the first since the last were taken back
+            # by uncancel() (3.11+: asyncio.timeout(), and wait_for() on 3.12+,
+            # cancel the task, then turn the CancelledError into TimeoutError
+            # and take the request back; the task rightly goes on).
+            if at is None or (_HAS_CANCELLING and not task.cancelling()):  # type: ignore[attr-defined, unused-ignore]
+                task._asynctestkit_cancelled_at = self._time()  # type: ignore[attr-defined]
+        return _task_cancel(task, msg)
 
 
-def _taken_back(task: asyncio.Task[Any]) -> bool:
-    """Whether every cancel request of ``task`` was taken back by ``uncancel()`` (3.11+).
-
-    ``asyncio.timeout()`` (and ``wait_for()`` on 3.12+) cancel the task when
-    the time is up, then turn the CancelledError into TimeoutError and take
-    the request back: the task rightly goes on. 3.10 has no ``cancelling()``
-    and no such timeouts: a request is never taken back there.
-    """
-    cancelling = getattr(task, "cancelling", None)
-    return cancelling is not None and cancelling() == 0
+# The factory makes plain asyncio.Tasks; Task.cancelling() is 3.11+.
+_task_cancel = asyncio.Task.cancel
+_HAS_CANCELLING = hasattr(asyncio.Task, "cancelling")
 
 
 def _keep_name_on_none(task: asyncio.Task[Any]) -> None:
@@ -278,7 +279,7 @@ def _cancel_state(task: asyncio.Task[Any]) -> str:
     """Say that a pending task was asked to cancel and still runs ("" if it was not asked)."""
     cancelling = getattr(task, "cancelling", None)
     if cancelling is not None and not cancelling():
-        return ""  # never asked, or every request taken back (3.11+; see _taken_back)
+        return ""  # never asked, or every request taken back (3.11+; see _CancelRecorder)
     since: float | None = getattr(task, "_asynctestkit_cancelled_at", None)
     why = (
         "it caught or swallowed the CancelledError, or is still unwinding; on 3.10-3.11 "
