@@ -28,6 +28,23 @@ HAS_ALARM = hasattr(signal, "setitimer")
 TIME_NAMES = ("monotonic", "monotonic_ns", "perf_counter", "perf_counter_ns", "time", "time_ns")
 
 
+class PythonSigint(unittest.TestCase):
+    """A base for these tests: SIGINT runs Python's own handler while they run.
+
+    These tests are about Ctrl-C reaching Python code, but a process started
+    in the background by a shell without job control inherits SIGINT ignored
+    (SIG_IGN), and then no KeyboardInterrupt is ever raised. (Not module
+    fixtures: the suites these tests run are of this module too, and would run
+    them again.)
+    """
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        super().setUpClass()
+        cls.addClassCleanup(signal.signal, signal.SIGINT, signal.getsignal(signal.SIGINT))
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def snapshot() -> dict[str, Any]:
     """Every process-wide thing asynctestkit changes while a test runs."""
     state: dict[str, Any] = {name: getattr(time, name) for name in TIME_NAMES}
@@ -140,7 +157,7 @@ def warm_up() -> None:
     suite().run(unittest.TestResult())
 
 
-class DeferredInterruptsTest(unittest.TestCase):
+class DeferredInterruptsTest(PythonSigint):
     """deferred_interrupts(): a SIGINT inside the block is raised when the block ends."""
 
     def test_a_sigint_waits_for_the_end_of_the_block(self) -> None:
@@ -251,7 +268,7 @@ class DeferredInterruptsTest(unittest.TestCase):
         self.assertEqual(calls, ["put back", "put back"])
 
 
-class InTestsTest(unittest.TestCase):
+class InTestsTest(PythonSigint):
     """In a test, Ctrl-C goes through the test's own code at once."""
 
     def setUp(self) -> None:
@@ -337,7 +354,7 @@ class InTestsTest(unittest.TestCase):
         self.assertEqual(snapshot(), before)
 
 
-class ForcedInterruptTest(unittest.TestCase):
+class ForcedInterruptTest(PythonSigint):
     """A KeyboardInterrupt forced at the first line of each restore leaves nothing changed."""
 
     def setUp(self) -> None:
@@ -382,7 +399,7 @@ class ForcedInterruptTest(unittest.TestCase):
         self.assertLess(time.monotonic(), time.monotonic() + 1)
 
 
-class InterruptStormTest(unittest.TestCase):
+class InterruptStormTest(PythonSigint):
     """SIGINT at random moments through many tests: every global is restored."""
 
     def setUp(self) -> None:
