@@ -394,7 +394,11 @@ class _VirtualEventLoop(asyncio.SelectorEventLoop):
             # `ready` again: another thread may have queued a callback since.
             real or ready or self._atk_in_flight or self._atk_subprocesses
             or clock._holds or not clock._autojump or not heap
-            or self._atk_threads.quiet != len(_active) + len(_limbo)
+            # Threads (see ThreadWatch.idle): look unless the last look found
+            # none of the loop's own and none has started since. A new thread
+            # is the last in threading's registry (or still in _limbo); one
+            # ending then is not the loop's, and needs no look.
+            or self._atk_threads.quiet < 0 or _limbo
             or next(reversed(_active_threads), None) is not self._atk_threads.last
         ):
             self._atk_idle(heap, real)
