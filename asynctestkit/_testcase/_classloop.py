@@ -32,7 +32,7 @@ from .._compat import current_loop, set_current_loop
 from .._faketime._timepatch import patch_time
 from .._shield import allowed_interrupts, deferred_interrupts, restore
 from .._verdict._watchdog import Watchdog, WatchdogTimeout, bury, is_buried
-from ._lifecycle import Raised, cancel_and_wait, context_methods, guarded_step
+from ._lifecycle import Raised, cancel_and_wait, context_methods, guarded_step, settle_step
 from ._options import OPTIONS
 
 if TYPE_CHECKING:
@@ -380,7 +380,7 @@ def _run_step(
             finally:
                 try:
                     if task is not None:
-                        _settle(loop, task, watchdog)
+                        settle_step(loop, task, watchdog)
                 finally:
                     watchdog.interrupting = False
                     watchdog.disarm()
@@ -390,20 +390,6 @@ def _run_step(
             # cleanups, so close the class's loop now.
             _abort(cls, state)
         raise
-
-
-def _settle(loop: asyncio.AbstractEventLoop, task: asyncio.Task[Any], watchdog: Watchdog) -> None:
-    """Let a step the loop stopped under (watchdog, deadlock, Ctrl-C) unwind, within the grace."""
-    if not task.done() and not is_buried(task):
-        if watchdog.expired:
-            watchdog.arm_rest()
-        task.cancel()
-        with contextlib.suppress(BaseException), allowed_interrupts():
-            loop.run_until_complete(task)
-    if not task.done():
-        bury(task)  # given up on: never run again
-    elif not task.cancelled():
-        task.exception()  # retrieved: no "exception was never retrieved" later
 
 
 def abort(cls: Any) -> None:

@@ -47,7 +47,7 @@ if TYPE_CHECKING:
 __unittest = True  # keep these frames out of failure tracebacks
 __tracebackhide__ = True  # and out of pytest's (STYLE.md 14)
 
-__all__ = ("Raised", "TestLifecycle", "cancel_and_wait", "context_methods", "guarded_step")
+__all__ = ("Raised", "TestLifecycle", "cancel_and_wait", "context_methods", "guarded_step", "settle_step")
 
 T = TypeVar("T")
 
@@ -358,18 +358,7 @@ class TestLifecycle(unittest.IsolatedAsyncioTestCase):
             # that an interrupt (the watchdog, Ctrl-C) cut short is not timed,
             # as on the virtual loop.
             self._asynctestkit_hygiene.lap(interrupted=interrupted)
-            if not task.done() and not is_buried(task):
-                # The loop stopped under the step (a deadlock, the watchdog,
-                # Ctrl-C): cancel it and let it unwind, within the grace.
-                if watchdog.expired:
-                    watchdog.arm_rest()
-                task.cancel()
-                with contextlib.suppress(BaseException), allowed_interrupts():
-                    loop.run_until_complete(task)
-            if not task.done():
-                bury(task)  # given up on: never run again
-            elif not task.cancelled():
-                task.exception()  # seen (raised here, like Ctrl-C): not "never retrieved"
+            settle_step(loop, task, watchdog)
             watchdog.step = None
         if watchdog.expired:  # it caught the cancellation and returned
             raise WatchdogTimeout(watchdog.report)
@@ -502,6 +491,25 @@ def context_methods(cm: object, *, asynchronous: bool) -> tuple[Any, Any]:
 # Loop seconds (real, or virtual on a virtual clock) after which a task that
 # did not end is asked to cancel again.
 _RECANCEL_EVERY = 0.05
+
+
+def settle_step(loop: asyncio.AbstractEventLoop, task: asyncio.Task[Any], watchdog: Watchdog) -> None:
+    """Let a step the loop stopped under (a deadlock, the watchdog, Ctrl-C) unwind, within the grace.
+
+    A step that does not end then is buried: never run again. Its exception,
+    if it raised one, counts as seen (it was raised where the step ran, like
+    Ctrl-C): not "exception was never retrieved" later.
+    """
+    if not task.done() and not is_buried(task):
+        if watchdog.expired:
+            watchdog.arm_rest()
+        task.cancel()
+        with contextlib.suppress(BaseException), allowed_interrupts():
+            loop.run_until_complete(task)
+    if not task.done():
+        bury(task)
+    elif not task.cancelled():
+        task.exception()
 
 
 async def cancel_and_wait(tasks: Iterable[asyncio.Task[Any]]) -> None:
