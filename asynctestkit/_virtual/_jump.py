@@ -105,7 +105,7 @@ def _idle(loop: _VirtualEventLoop, heap: list[_Entry], real: object) -> None:
     final = not clock._autojump or not heap or heap[0][0] > HORIZON
     threads = loop._atk_threads
     if threads.quiet != active_threads() or last_thread() is not threads.last:
-        wait = threads.idle(clock._thread_id, keep=final)
+        wait = threads.idle(clock._thread_id, final=final)
         if wait is not None:
             # A thread that can wake the loop runs: wait for it in real time
             # (its call_soon_threadsafe wakes us at once), and look again.
