@@ -22,6 +22,7 @@ import itertools
 import logging
 import math
 import selectors
+import sys
 import threading
 import time
 from typing import TYPE_CHECKING, Any, final
@@ -71,6 +72,10 @@ _TimerHandle = asyncio.TimerHandle
 _heappush = heapq.heappush
 _heappop = heapq.heappop
 _copy_context = contextvars.copy_context
+_nextafter = math.nextafter
+_getframe = sys._getframe
+_Future = asyncio.Future
+_WRAP_FUTURE = asyncio.wrap_future.__code__
 
 # Handle.__init__ and TimerHandle.__init__ (3.10-3.14) set these slots and
 # nothing else; with debug off we set them directly, which saves two Python
@@ -141,6 +146,7 @@ class _VirtualEventLoop(asyncio.SelectorEventLoop):
         self._atk_timed = False  # debug mode or _atk_on_slow: time each callback
         self._atk_woken = False
         self._atk_in_flight = 0
+        self._atk_wrapping = False  # in run_in_executor (see create_future)
         self._atk_subprocesses: list[asyncio.SubprocessTransport] = []
         # The threads that can wake this loop (_threads.py); looked at only
         # when the loop is idle and threads started or called in since.
@@ -244,7 +250,13 @@ class _VirtualEventLoop(asyncio.SelectorEventLoop):
             raise TypeError("delay must not be None")
         if self._closed:  # type: ignore[attr-defined]
             raise RuntimeError("Event loop is closed")
-        when = self._atk_clock._s + delay
+        clock = self._atk_clock
+        when = clock._s + delay
+        if when <= clock._end and delay > 0:
+            # A positive delay fires later than now, as on a real loop, even
+            # one too small to move a float (5.55e-17 s, left over by
+            # `deadline - loop.time()`): at the first instant not due now.
+            when = _nextafter(clock._end, math.inf)
         if self._atk_fast:
             timer = _new(_TimerHandle)
             timer._context = _copy_context() if context is None else context  # type: ignore[attr-defined]
@@ -596,6 +608,17 @@ class _VirtualEventLoop(asyncio.SelectorEventLoop):
         self, executor: Executor | None, func: Callable[..., Any], *args: Any
     ) -> asyncio.Future[Any]:
         pool = self._default_executor if executor is None else executor  # type: ignore[attr-defined]
+        # asyncio's run_in_executor wraps the job's future (wrap_future): the
+        # job is accounted for here, not as an outside future (create_future).
+        self._atk_wrapping = True
+        try:
+            return self._atk_run_in_executor(pool, executor, func, *args)
+        finally:
+            self._atk_wrapping = False
+
+    def _atk_run_in_executor(
+        self, pool: Executor | None, executor: Executor | None, func: Callable[..., Any], *args: Any
+    ) -> asyncio.Future[Any]:
         if pool is None or isinstance(pool, concurrent.futures.ThreadPoolExecutor):
             # A thread pool: its worker is watched like any thread of ours
             # (time jumps while it is parked, say in run_coroutine_threadsafe
@@ -614,6 +637,16 @@ class _VirtualEventLoop(asyncio.SelectorEventLoop):
         fut = super().run_in_executor(executor, func, *args)
         self._atk_in_flight += 1
         fut.add_done_callback(self._atk_landed)
+        return fut
+
+    def create_future(self) -> asyncio.Future[Any]:
+        fut: asyncio.Future[Any] = _Future(loop=self)
+        if _getframe(1).f_code is _WRAP_FUTURE and not self._atk_wrapping:
+            # asyncio.wrap_future(): the loop awaits a concurrent future that
+            # some thread runs, maybe one older than the loop that it cannot
+            # see (a module-level executor's). Work in flight until it lands.
+            self._atk_in_flight += 1
+            fut.add_done_callback(self._atk_landed)
         return fut
 
     def call_soon_threadsafe(  # type: ignore[override]
