@@ -255,8 +255,12 @@ class _VirtualEventLoop(asyncio.SelectorEventLoop):
         if when <= clock._end and delay > 0:
             # A positive delay fires later than now, as on a real loop, even
             # one too small to move a float (5.55e-17 s, left over by
-            # `deadline - loop.time()`): at the first instant not due now.
-            when = _nextafter(clock._end, math.inf)
+            # `deadline - loop.time()`): 1 ns later, or past about 18 hours,
+            # where a nanosecond is below the float spacing, at the first
+            # float deadline not due now.
+            when = (clock._ns + 1) / 1e9
+            if when <= clock._end:
+                when = _nextafter(clock._end, math.inf)
         if self._atk_fast:
             timer = _new(_TimerHandle)
             timer._context = _copy_context() if context is None else context  # type: ignore[attr-defined]
