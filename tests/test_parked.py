@@ -212,6 +212,8 @@ class TestTimedWaitIsNoDeadlock(unittest.TestCase):
 class TestRealAiosqlite(ClockedTestCase):
     """aiosqlite itself: its connection thread takes requests from a SimpleQueue."""
 
+    slow_callback_duration = None  # starting a thread, on a loaded machine
+
     async def asyncSetUp(self) -> None:
         directory = tempfile.TemporaryDirectory()
         self.addCleanup(directory.cleanup)

@@ -94,9 +94,10 @@ def _learn(code: types.CodeType) -> bool:
 class _NoClock:
     """Stands in for "no clock" or "several clocks" in the dispatch globals."""
 
-    __slots__ = ("_ns", "_s", "_thread_id")
+    __slots__ = ("_ns", "_read", "_s", "_thread_id")
 
     def __init__(self) -> None:
+        self._read = False
         # get_ident() never returns -1, and an int compare stays on the fast path.
         self._thread_id = -1
         self._s = 0.0
@@ -164,6 +165,7 @@ def _virtual_monotonic() -> float:
         code = _getframe(1).f_code
         std = _std.get(code)
         if not (_learn(code) if std is None else std):
+            top._read = True
             return top._s
     elif top is _MULTI:
         clock = _find_clock()
@@ -171,6 +173,7 @@ def _virtual_monotonic() -> float:
             code = _getframe(1).f_code
             std = _std.get(code)
             if not (_learn(code) if std is None else std):
+                clock._read = True
                 return clock._s
     return _real_monotonic()
 
@@ -182,6 +185,7 @@ def _virtual_monotonic_ns() -> int:
         code = _getframe(1).f_code
         std = _std.get(code)
         if not (_learn(code) if std is None else std):
+            top._read = True
             return top._ns
     elif top is _MULTI:
         clock = _find_clock()
@@ -189,6 +193,7 @@ def _virtual_monotonic_ns() -> int:
             code = _getframe(1).f_code
             std = _std.get(code)
             if not (_learn(code) if std is None else std):
+                clock._read = True
                 return clock._ns
     return _real_monotonic_ns()
 
@@ -200,6 +205,7 @@ def _virtual_perf_counter() -> float:
         code = _getframe(1).f_code
         std = _std.get(code)
         if not (_learn(code) if std is None else std):
+            top._read = True
             return top._s
     elif top is _MULTI:
         clock = _find_clock()
@@ -207,6 +213,7 @@ def _virtual_perf_counter() -> float:
             code = _getframe(1).f_code
             std = _std.get(code)
             if not (_learn(code) if std is None else std):
+                clock._read = True
                 return clock._s
     return _real_perf_counter()
 
@@ -218,6 +225,7 @@ def _virtual_perf_counter_ns() -> int:
         code = _getframe(1).f_code
         std = _std.get(code)
         if not (_learn(code) if std is None else std):
+            top._read = True
             return top._ns
     elif top is _MULTI:
         clock = _find_clock()
@@ -225,6 +233,7 @@ def _virtual_perf_counter_ns() -> int:
             code = _getframe(1).f_code
             std = _std.get(code)
             if not (_learn(code) if std is None else std):
+                clock._read = True
                 return clock._ns
     return _real_perf_counter_ns()
 
