@@ -130,9 +130,25 @@ class AsyncTestCase(PatchingMixin, AssertionsMixin, TestLifecycle):
     slow_callback_duration: ClassVar[float | None]
     slow_callback_fails: ClassVar[bool]
 
+    # The error a class option was refused with when the class was made (each
+    # test of the class raises it), or None.
+    _asynctestkit_refused: ClassVar[Exception | None] = None
+
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        _options.check_class(cls)
+        # A refused option fails each test of this class with the message,
+        # not the import of its module (which would take every class of the
+        # module down with it: CPython's test_taskgroups sets loop_factory on
+        # one class, which ClockedTestCase cannot honour).
+        cls._asynctestkit_refused = None
+        try:
+            _options.check_class(cls)
+        except (TypeError, ValueError) as exc:
+            cls._asynctestkit_refused = exc
+
+    def _callSetUp(self) -> None:
+        _raise_refused(type(self))
+        super()._callSetUp()
 
     # -- the loop for one test ---------------------------------------------
 
@@ -173,7 +189,8 @@ class AsyncTestCase(PatchingMixin, AssertionsMixin, TestLifecycle):
         If you override it, call ``super().setUpClass()`` first.
         """
         super().setUpClass()
-        _classloop.set_up_class(cls)
+        if cls._asynctestkit_refused is None:  # else each test raises the refusal
+            _classloop.set_up_class(cls)
 
     @classmethod
     def tearDownClass(cls) -> None:
@@ -363,7 +380,11 @@ class ClockedTestCase(AsyncTestCase):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        _refuse_loop_factory(cls)
+        if cls._asynctestkit_refused is None:
+            try:
+                _refuse_loop_factory(cls)
+            except TypeError as exc:
+                cls._asynctestkit_refused = exc
 
     @property
     def clock_elapsed(self) -> float:
@@ -405,6 +426,8 @@ class ClockedTestCase(AsyncTestCase):
 
     def run(self, result: unittest.TestResult | None = None) -> unittest.TestResult | None:
         """Run the test once, or under the seeds its options and the environment ask for."""
+        if type(self)._asynctestkit_refused is not None:
+            return super().run(result)  # it errors with the refusal, once
         return _explore.run_test(self, result, super().run)  # type: ignore[no-any-return]
 
     def _asynctestkit_setup_time(self, stack: contextlib.ExitStack) -> None:
@@ -424,6 +447,13 @@ def _make_clock(option: Callable[[str], Any]) -> VirtualClock:
 
 _options.install_defaults(AsyncTestCase, "AsyncTestCase")
 _options.install_defaults(ClockedTestCase, "ClockedTestCase")
+
+
+def _raise_refused(cls: type[AsyncTestCase]) -> None:
+    """Raise (a new copy of) the error ``cls``'s options were refused with, if any."""
+    refused = cls._asynctestkit_refused
+    if refused is not None:
+        raise type(refused)(*refused.args)
 
 
 def _refuse_loop_factory(cls: type[ClockedTestCase]) -> None:
