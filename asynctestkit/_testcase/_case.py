@@ -65,13 +65,69 @@ def configure(**options: Any) -> Callable[[F], F]:
     """
     _options.check_configure(options)
 
-    def decorate(func: F) -> F:
-        merged = dict(getattr(func, "_asynctestkit_options", {}))
+    def decorate(target: F) -> F:
+        if isinstance(target, type):
+            return _configure_class(target, options)  # type: ignore[return-value]
+        merged = dict(getattr(target, "_asynctestkit_options", {}))
         merged.update(options)
-        func._asynctestkit_options = merged  # type: ignore[attr-defined]
-        return func
+        target._asynctestkit_options = merged  # type: ignore[attr-defined]
+        # Checked when its class is made: an AsyncTestCase reads the options;
+        # a plain TestCase would ignore them, so it refuses.
+        return _Configured(target)  # type: ignore[return-value]
 
     return decorate
+
+
+def _configure_class(cls: type, options: dict[str, Any]) -> type:
+    """``@configure(...)`` on a class: set the options on it, checked as class attributes are."""
+    if not issubclass(cls, AsyncTestCase):
+        raise TypeError(
+            f"@configure(...) on {cls.__qualname__}: only an AsyncTestCase or ClockedTestCase "
+            f"reads these options, and {cls.__qualname__} is neither; derive it from one of them"
+        )
+    for name, value in options.items():
+        setattr(cls, name, value)
+    if cls._asynctestkit_refused is None:
+        try:
+            _options.check_class(cls)
+        except (TypeError, ValueError) as exc:
+            cls._asynctestkit_refused = exc
+    return cls
+
+
+class _Configured:
+    """A test method under ``@configure``, until its class is made (then the method itself again).
+
+    Its ``__set_name__`` sees the class: an `AsyncTestCase` gets the plain
+    function back (it reads the options from it), any other class is refused,
+    since it would run the test with the options silently ignored. Until then
+    it stands for the function (for decorators stacked above it).
+    """
+
+    def __init__(self, func: Callable[..., Any]) -> None:
+        functools.update_wrapper(self, func)
+        self._asynctestkit_func = func
+        if inspect.iscoroutinefunction(func):
+            # For decorators stacked above (mock.patch): 3.12+ inspect reads the
+            # marker, 3.10-3.11 asyncio.iscoroutinefunction the attribute.
+            self._is_coroutine = getattr(asyncio.coroutines, "_is_coroutine", None)
+            if hasattr(inspect, "markcoroutinefunction"):
+                inspect.markcoroutinefunction(self)
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        if not issubclass(owner, AsyncTestCase):
+            raise TypeError(
+                f"@configure(...) on {owner.__qualname__}.{name}: only an AsyncTestCase or "
+                f"ClockedTestCase reads these options, and {owner.__qualname__} is neither (they would "
+                "be ignored); derive the class from one of them"
+            )
+        setattr(owner, name, self._asynctestkit_func)
+
+    def __get__(self, obj: object, owner: type | None = None) -> Any:
+        return self._asynctestkit_func.__get__(obj, owner)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._asynctestkit_func(*args, **kwargs)
 
 
 class AsyncTestCase(PatchingMixin, AssertionsMixin, TestLifecycle):
@@ -149,6 +205,21 @@ class AsyncTestCase(PatchingMixin, AssertionsMixin, TestLifecycle):
     def _callSetUp(self) -> None:
         _raise_refused(type(self))
         super()._callSetUp()
+
+    if not TYPE_CHECKING:  # for type checkers, a misspelt attribute stays an error
+        def __getattr__(self, name: str) -> Any:
+            # Only for names normal lookup did not find: what asynctest's and our
+            # own users reach for, with what to use instead.
+            hint = _MISSING_HINTS.get(name)
+            if hint is None:
+                raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+            if name == "clock" and isinstance(self, ClockedTestCase):
+                hint = (
+                    "a test's clock is made with its loop, when the test starts: use self.clock in "
+                    "setUp, asyncSetUp, the test and its cleanups, not before (in __init__ or "
+                    "setUpClass; there, set the clock options instead: clock_start, autojump)"
+                )
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}: {hint}")
 
     # -- the loop for one test ---------------------------------------------
 
@@ -447,6 +518,20 @@ def _make_clock(option: Callable[[str], Any]) -> VirtualClock:
 
 _options.install_defaults(AsyncTestCase, "AsyncTestCase")
 _options.install_defaults(ClockedTestCase, "ClockedTestCase")
+
+
+# Attributes users of other toolkits (and of ClockedTestCase) reach for: what to use instead.
+_MISSING_HINTS = {
+    "clock": "only ClockedTestCase has a virtual clock; derive the class from ClockedTestCase",
+    "loop": (
+        "asynctestkit gives no self.loop (asynctest did): in async code use "
+        "asyncio.get_running_loop(); to choose the loop class, set loop_factory"
+    ),
+    "advance": (
+        "asynctest's ClockedTestCase.advance(t) is `await self.clock.advance(t)` here (ClockedTestCase); "
+        "with autojump on (the default) a plain `await asyncio.sleep(t)` moves time too"
+    ),
+}
 
 
 def _raise_refused(cls: type[AsyncTestCase]) -> None:
