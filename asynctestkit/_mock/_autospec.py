@@ -136,7 +136,7 @@ def _finish_functions(target: Any, spec: object, label: str) -> None:
         if function is None:
             continue
         child = getattr(target, entry)
-        if not isinstance(child, mock.AsyncMock) and returns_awaitable(function):
+        if not isinstance(child, mock.AsyncMock) and _returns_awaitable(function):
             _make_awaitable(target, spec, entry)
             continue
         _fix_function_flags(child, function)
@@ -150,7 +150,7 @@ _AWAITABLE_TEXT = re.compile(r"^(?:[\w.]*\.)?(?:Awaitable|Coroutine)\b")
 _CO_ASYNC = inspect.CO_COROUTINE | inspect.CO_ITERABLE_COROUTINE
 
 
-def returns_awaitable(function: Any) -> bool:
+def _returns_awaitable(function: Any) -> bool:
     """Whether a sync-looking function returns an awaitable, by what it says of itself.
 
     ``create_autospec`` makes an ``AsyncMock`` only for ``async def``. Many

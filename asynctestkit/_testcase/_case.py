@@ -68,6 +68,8 @@ def configure(**options: Any) -> Callable[[F], F]:
     def decorate(target: F) -> F:
         if isinstance(target, type):
             return _configure_class(target, options)  # type: ignore[return-value]
+        if isinstance(target, _Configured):  # stacked @configure: one wrapper, on the function
+            target = target._asynctestkit_func  # type: ignore[assignment]
         merged = dict(getattr(target, "_asynctestkit_options", {}))
         merged.update(options)
         target._asynctestkit_options = merged  # type: ignore[attr-defined]
