@@ -698,13 +698,12 @@ class ScheduleSeedTest(unittest.TestCase):
         self.assertEqual(seen, {("child", "parent"), ("parent", "child")})
 
     def test_class_scope_seeds_the_class_loop(self) -> None:
-        """With loop_scope = "class", schedule_seed seeds the class's loop; explore runs each test once."""
+        """With loop_scope = "class", schedule_seed seeds the class's loop (explore is refused: test_refusals)."""
         seen: list[tuple[str, ...]] = []
 
         class Test(ClockedTestCase):
             loop_scope = "class"
             schedule_seed = 0
-            explore = 5
 
             async def test_it(self) -> None:
                 seen.append(await three_timers_due_together())

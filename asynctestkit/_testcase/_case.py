@@ -97,24 +97,26 @@ def _configure_class(cls: type, options: dict[str, Any]) -> type:
     return cls
 
 
-class _Configured:
+class _Configured(functools.partial):  # type: ignore[type-arg]
     """A test method under ``@configure``, until its class is made (then the method itself again).
 
     Its ``__set_name__`` sees the class: an `AsyncTestCase` gets the plain
     function back (it reads the options from it), any other class is refused,
     since it would run the test with the options silently ignored. Until then
-    it stands for the function (for decorators stacked above it).
+    it stands for the function, for decorators stacked above it: a
+    ``functools.partial`` with no arguments, which ``inspect.iscoroutinefunction``
+    looks through (3.10-3.15), so ``mock.patch`` above it still sees an async test.
     """
 
     def __init__(self, func: Callable[..., Any]) -> None:
         functools.update_wrapper(self, func)
-        self._asynctestkit_func = func
-        if inspect.iscoroutinefunction(func):
-            # For decorators stacked above (mock.patch): 3.12+ inspect reads the
-            # marker, 3.10-3.11 asyncio.iscoroutinefunction the attribute.
-            self._is_coroutine = getattr(asyncio.coroutines, "_is_coroutine", None)
-            if hasattr(inspect, "markcoroutinefunction"):
-                inspect.markcoroutinefunction(self)
+
+    @property
+    def _asynctestkit_func(self) -> Callable[..., Any]:
+        return self.func
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.func, name)  # __code__, __defaults__, ...: the function's
 
     def __set_name__(self, owner: type, name: str) -> None:
         if not issubclass(owner, AsyncTestCase):
@@ -126,10 +128,7 @@ class _Configured:
         setattr(owner, name, self._asynctestkit_func)
 
     def __get__(self, obj: object, owner: type | None = None) -> Any:
-        return self._asynctestkit_func.__get__(obj, owner)
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self._asynctestkit_func(*args, **kwargs)
+        return self.func.__get__(obj, owner)
 
 
 class AsyncTestCase(PatchingMixin, AssertionsMixin, TestLifecycle):
