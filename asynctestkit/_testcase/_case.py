@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 from .._compat import default_loop_factory
 from .._faketime._timepatch import patch_time
 from .._mock._patching import PatchingMixin
-from .._virtual._clock import VirtualClock
+from .._virtual._clock import LivelockError, VirtualClock
 from .._virtual._loop import virtual_event_loop
 from . import _classloop, _explore, _options
 from ._asserts import AssertionsMixin
@@ -404,7 +404,10 @@ class ClockedTestCase(AsyncTestCase):
             `VirtualClock`.
         time_targets: Modules whose ``from time import monotonic`` aliases
             are rebound too (see `patch_time`). ().
-        time_wall: Also move ``time.time()`` (and datetime in targets). False.
+        time_wall: Move ``time.time()`` (and datetime in targets) with the
+            clock: True starts it at the real time, a timestamp or datetime
+            at that time (``clock.set_wall()`` sets it later); False leaves
+            the wall clock real. True.
         schedule_seed: Run the test on a loop seeded with this int, which
             orders what asyncio leaves open (see `virtual_event_loop`);
             ``None``: the default order. None.
@@ -502,11 +505,26 @@ class ClockedTestCase(AsyncTestCase):
             return super().run(result)  # it errors with the refusal, once
         return _explore.run_test(self, result, super().run)  # type: ignore[no-any-return]
 
+    def _asynctestkit_explain(self, exc: BaseException) -> None:
+        # A test that waits for a wall-clock deadline with the wall clock left
+        # real never reaches it: virtual time runs out (or nothing is left to
+        # wait for). Say so where the loop gave up.
+        if isinstance(exc, LivelockError) and self._asynctestkit_option("time_wall") is False:
+            if exc.args and isinstance(exc.args[0], str) and _WALL_HINT not in exc.args[0]:
+                exc.args = (exc.args[0] + _WALL_HINT, *exc.args[1:])
+
     def _asynctestkit_setup_time(self, stack: contextlib.ExitStack) -> None:
         option = self._asynctestkit_option
         stack.enter_context(
             patch_time(self.clock, targets=option("time_targets"), wall=option("time_wall"))
         )
+
+
+_WALL_HINT = (
+    "\nThe wall clock is real in this test (time_wall = False): code that waits until "
+    "time.time() or datetime.now() passes a deadline never sees virtual time pass; set "
+    "time_wall = True."
+)
 
 
 def _make_clock(option: Callable[[str], Any]) -> VirtualClock:

@@ -150,6 +150,9 @@ class TestLifecycle(unittest.IsolatedAsyncioTestCase):
     def _asynctestkit_setup_time(self, stack: contextlib.ExitStack) -> None:
         """Hook for ClockedTestCase: patch time for the whole test."""
 
+    def _asynctestkit_explain(self, exc: BaseException) -> None:
+        """Hook for ClockedTestCase: add what may explain an error the loop raised."""
+
     def _asynctestkit_finish(self) -> None:
         """End the test: cancel what is left, close the loop, put back every global. Idempotent."""
         self._asynctestkit_paused = False
@@ -374,9 +377,10 @@ class TestLifecycle(unittest.IsolatedAsyncioTestCase):
         try:
             result: T = run_step(loop, task)
             interrupted = False
-        except (asyncio.CancelledError, RuntimeError):
+        except (asyncio.CancelledError, RuntimeError) as exc:
             if watchdog.expired:  # the watchdog cancelled the step, or stopped the loop
                 raise WatchdogTimeout(watchdog.report) from None
+            self._asynctestkit_explain(exc)
             raise
         finally:
             self._asynctestkit_context = step_context(task, context)

@@ -283,10 +283,14 @@ _TABLE = (
         doc="Modules whose `from time import monotonic` references read the virtual clock too.",
     ),
     Option(
-        "time_wall", owner="ClockedTestCase", default=False,
+        # On by default: code under test that sets deadlines with time.time()
+        # and waits with asyncio.sleep() (kubernetes-asyncio's leader election)
+        # never reaches them otherwise; turning it on broke nothing real.
+        "time_wall", owner="ClockedTestCase", default=True,
         expected="False, True, a POSIX timestamp or a datetime (see patch_time's wall)",
         check=_wall,
-        doc="Also move time.time() (and datetime in the targets) with the virtual clock.",
+        doc="Move time.time() (and datetime in the targets) with the virtual clock, from the real "
+            "time at the start (True) or the given start; False: the wall clock stays real.",
     ),
     # Schedule exploration (see _explore.py).
     Option(
