@@ -17,7 +17,7 @@ class MisspeltOptionTest(unittest.TestCase):
 
     def test_misspellings_from_the_issue(self) -> None:
         """autojmp, check_task and clock_budgte each name the option they look like."""
-        with assert_refused(self, 
+        with assert_refused(self,
             TypeError,
             r"^Test\.autojmp is not an option of ClockedTestCase; did you mean 'autojump'\? \(a class "
             r"attribute this close to an option's name is taken for a misspelling; if it is yours, "
@@ -26,7 +26,7 @@ class MisspeltOptionTest(unittest.TestCase):
             class Test(ClockedTestCase):
                 autojmp = False
 
-        with assert_refused(self, 
+        with assert_refused(self,
             TypeError, r"^Test\.check_task is not an option of AsyncTestCase; did you mean 'check_tasks'\? "
         ):
             class Test(AsyncTestCase):  # type: ignore[no-redef]
@@ -138,7 +138,7 @@ class WrongValueTest(unittest.TestCase):
 
     def test_clocked_options_on_an_async_test_case(self) -> None:
         """autojump on an AsyncTestCase, as attribute or through configure, says where it belongs."""
-        with assert_refused(self, 
+        with assert_refused(self,
             TypeError,
             r"^Test\.autojump: autojump is an option of ClockedTestCase, and this class is an "
             r"AsyncTestCase; derive the class from ClockedTestCase, or remove it$",

@@ -117,7 +117,7 @@ class ClassOptionsRefusedTest(unittest.TestCase):
         ):
 
             class Test(ClockedTestCase):
-                time_targets = ["no.such.module"]  # noqa: RUF012
+                time_targets = ["no.such.module"]
 
     def test_explore_on_a_class_scoped_loop(self) -> None:
         """loop_scope = "class" with explore = 5 cannot explore: refused, saying what to do."""

@@ -660,7 +660,7 @@ class ScheduleSeedTest(unittest.TestCase):
             ("schedule_jitter", float("nan"), ValueError, "nan (float)"),
             ("schedule_eager", 1, TypeError, "1 (int)"),
         ):
-            with self.subTest(option=option), assert_refused(self, 
+            with self.subTest(option=option), assert_refused(self,
                 error, rf"^Test\.{option} must be .+; got {re.escape(got)}$"
             ):
                 type("Test", (ClockedTestCase,), {option: value})

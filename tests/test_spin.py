@@ -701,7 +701,7 @@ class TestHugeValues(unittest.TestCase):
 
     def test_wall_option_of_a_test_case(self) -> None:
         """time_wall=1e300 is refused when the class is made, with the same error."""
-        with assert_refused(self, 
+        with assert_refused(self,
             ValueError,
             r"^Test\.time_wall must be .*; got 1e\+300 \(float\): patch_time\(wall=\.\.\.\) got "
             r"timestamp 1e\+300, outside what datetime can represent$",

@@ -38,28 +38,31 @@ class TaskCoroutineTest(unittest.TestCase):
     def test_every_step_on_both_bases(self) -> None:
         """asyncSetUp, the test, an async cleanup and asyncTearDown each find their own frame."""
         for base in (AsyncTestCase, ClockedTestCase):
-            seen: list[tuple[str, bool]] = []
+            self.check_every_step(base)
 
-            class Test(base):  # type: ignore[valid-type,misc]
-                async def asyncSetUp(self) -> None:
-                    seen.append(("asyncSetUp", reaches_caller()))
-                    self.addAsyncCleanup(self.cleanup)
+    def check_every_step(self, base: type) -> None:
+        seen: list[tuple[str, bool]] = []
 
-                async def cleanup(self) -> None:
-                    seen.append(("cleanup", reaches_caller()))
+        class Test(base):  # type: ignore[valid-type,misc]
+            async def asyncSetUp(self) -> None:
+                seen.append(("asyncSetUp", reaches_caller()))
+                self.addAsyncCleanup(self.cleanup)
 
-                async def test_it(self) -> None:
-                    await asyncio.sleep(0)
-                    seen.append(("test", reaches_caller()))
+            async def cleanup(self) -> None:
+                seen.append(("cleanup", reaches_caller()))
 
-                async def asyncTearDown(self) -> None:
-                    seen.append(("asyncTearDown", reaches_caller()))
+            async def test_it(self) -> None:
+                await asyncio.sleep(0)
+                seen.append(("test", reaches_caller()))
 
-            with self.subTest(base=base.__name__):
-                self.assertTrue(run_test(Test("test_it")).wasSuccessful())
-                self.assertEqual(
-                    seen, [("asyncSetUp", True), ("test", True), ("asyncTearDown", True), ("cleanup", True)]
-                )
+            async def asyncTearDown(self) -> None:
+                seen.append(("asyncTearDown", reaches_caller()))
+
+        with self.subTest(base=base.__name__):
+            self.assertTrue(run_test(Test("test_it")).wasSuccessful())
+            self.assertEqual(
+                seen, [("asyncSetUp", True), ("test", True), ("asyncTearDown", True), ("cleanup", True)]
+            )
 
     def test_class_steps(self) -> None:
         """With loop_scope = "class", asyncSetUpClass's task runs its own coroutine too."""
@@ -101,31 +104,34 @@ class ContextTest(unittest.TestCase):
     def test_context_flows_from_step_to_step(self) -> None:
         """setUp -> asyncSetUp -> test -> asyncTearDown -> tearDown see each other's values."""
         for base in (AsyncTestCase, ClockedTestCase):
-            seen: list[str] = []
+            self.check_flow(base)
 
-            class Test(base):  # type: ignore[valid-type,misc]
-                def setUp(self) -> None:
-                    VAR.set("setUp")
+    def check_flow(self, base: type) -> None:
+        seen: list[str] = []
 
-                async def asyncSetUp(self) -> None:
-                    seen.append(VAR.get())
-                    VAR.set("asyncSetUp")
+        class Test(base):  # type: ignore[valid-type,misc]
+            def setUp(self) -> None:
+                VAR.set("setUp")
 
-                async def test_it(self) -> None:
-                    seen.append(VAR.get())
-                    VAR.set("test")
+            async def asyncSetUp(self) -> None:
+                seen.append(VAR.get())
+                VAR.set("asyncSetUp")
 
-                async def asyncTearDown(self) -> None:
-                    seen.append(VAR.get())
-                    VAR.set("asyncTearDown")
+            async def test_it(self) -> None:
+                seen.append(VAR.get())
+                VAR.set("test")
 
-                def tearDown(self) -> None:
-                    seen.append(VAR.get())
+            async def asyncTearDown(self) -> None:
+                seen.append(VAR.get())
+                VAR.set("asyncTearDown")
 
-            with self.subTest(base=base.__name__):
-                self.assertTrue(run_test(Test("test_it")).wasSuccessful())
-                self.assertEqual(seen, ["setUp", "asyncSetUp", "test", "asyncTearDown"])
-                self.assertEqual(VAR.get(), "unset")  # never the caller's context
+            def tearDown(self) -> None:
+                seen.append(VAR.get())
+
+        with self.subTest(base=base.__name__):
+            self.assertTrue(run_test(Test("test_it")).wasSuccessful())
+            self.assertEqual(seen, ["setUp", "asyncSetUp", "test", "asyncTearDown"])
+            self.assertEqual(VAR.get(), "unset")  # never the caller's context
 
     def test_a_failing_step_keeps_its_context_for_the_cleanups(self) -> None:
         """A test that sets a variable and then fails: the cleanups still see the value."""

@@ -176,7 +176,7 @@ def _returns_awaitable(function: Any) -> bool:
             return True
     try:
         annotation = function.__annotations__.get("return")
-    except Exception:  # noqa: BLE001  # 3.14+ evaluates annotations here: a missing name
+    except Exception:  # 3.14+ evaluates annotations here: a missing name
         return False
     if isinstance(annotation, str):
         if _AWAITABLE_TEXT.match(annotation):
@@ -241,12 +241,8 @@ def _iterable(value: object, label: str) -> Iterable[object]:
 
 def _check_side_effect(label: str, where: str, value: object) -> None:
     """Refuse a side effect mock would only choke on at the first call (``side_effects={"f": 5}``)."""
-    if (
-        value is None
-        or callable(value)  # a function, or an exception class
-        or isinstance(value, BaseException)
-        or isinstance(value, Iterable)
-    ):
+    # None, a function or an exception class (callable), an exception, an iterable.
+    if value is None or callable(value) or isinstance(value, (BaseException, Iterable)):
         return
     raise TypeError(
         f"autospec({label}): {where} must be a callable, an exception (class or instance) or an "

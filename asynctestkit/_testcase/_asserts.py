@@ -186,7 +186,7 @@ def _next_poll(loop: Any, deadline: float) -> float:
     # the poll finds it ready and polls again _POLL later), or at the deadline.
     when = next_when()
     until = deadline if when is None else min(when, deadline)
-    return max(until - loop.time(), 0.0)
+    return max(float(until - loop.time()), 0.0)
 
 
 def _name(fut: asyncio.Future[Any]) -> str:

@@ -509,9 +509,11 @@ class ClockedTestCase(AsyncTestCase):
         # A test that waits for a wall-clock deadline with the wall clock left
         # real never reaches it: virtual time runs out (or nothing is left to
         # wait for). Say so where the loop gave up.
-        if isinstance(exc, LivelockError) and self._asynctestkit_option("time_wall") is False:
-            if exc.args and isinstance(exc.args[0], str) and _WALL_HINT not in exc.args[0]:
-                exc.args = (exc.args[0] + _WALL_HINT, *exc.args[1:])
+        if (
+            isinstance(exc, LivelockError) and self._asynctestkit_option("time_wall") is False
+            and exc.args and isinstance(exc.args[0], str) and _WALL_HINT not in exc.args[0]
+        ):
+            exc.args = (exc.args[0] + _WALL_HINT, *exc.args[1:])
 
     def _asynctestkit_setup_time(self, stack: contextlib.ExitStack) -> None:
         option = self._asynctestkit_option

@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
-import functools
 import inspect
 from typing import TYPE_CHECKING, Any, final
 
@@ -33,8 +32,8 @@ from .._faketime._timepatch import patch_time
 from .._shield import allowed_interrupts, deferred_interrupts, restore
 from .._verdict._watchdog import Watchdog, WatchdogTimeout, bury, is_buried
 from ._lifecycle import cancel_and_wait, context_methods, settle_step
-from ._step import run_step, start_step, step_context
 from ._options import OPTIONS
+from ._step import run_step, start_step, step_context
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator

@@ -20,12 +20,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
-import functools
 import inspect
 import sys
 import unittest
 import warnings
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, final
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from .._compat import (
     ACLOSE,

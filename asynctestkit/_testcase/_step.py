@@ -84,11 +84,12 @@ def start_step(
         task = context.run(make, _in_a_copy(awaitable, ended_in), name=name)
         task._asynctestkit_ended_in = ended_in  # type: ignore[attr-defined]
     else:
-        coro = awaitable if inspect.iscoroutine(awaitable) else _awaiting(awaitable)  # type: ignore[assignment]
+        coro = awaitable if inspect.iscoroutine(awaitable) else _awaiting(awaitable)
+        # (typeshed for 3.10 knows no `context`: 3.11+ only, as gated above.)
         if via_factory:
-            task = loop.create_task(coro, name=name, context=context)
+            task = loop.create_task(coro, name=name, context=context)  # type: ignore[call-arg,unused-ignore]
         else:
-            task = asyncio.Task(coro, loop=loop, name=name, context=context)
+            task = asyncio.Task(coro, loop=loop, name=name, context=context)  # type: ignore[call-arg,unused-ignore]
     task._asynctestkit_site = ()  # type: ignore[attr-defined]  # reports show no creation site
     return task
 
