@@ -7,6 +7,7 @@ import functools
 import importlib.util
 import inspect
 import threading
+import types
 import unittest
 from collections.abc import Awaitable
 from typing import Any
@@ -287,6 +288,48 @@ class AwaitableAutospecTest(ClockedTestCase):
         db.execute.assert_awaited_once_with("select 1")
         with self.assertRaises(TypeError):
             db.execute()
+
+
+class Generators:
+    @types.coroutine
+    def legacy(self) -> Any:  # a generator-based coroutine: its code flags say so
+        yield
+
+    def named(self) -> Result:  # the annotation, as text naming a class with __await__, below
+        raise NotImplementedError
+
+    named.__annotations__["return"] = "Result[int]"
+
+    def unknown(self) -> int:  # an annotation naming nothing: a plain mock, no error
+        raise NotImplementedError
+
+    unknown.__annotations__["return"] = "NoSuchName"
+
+
+class MoreAwaitableAutospecTest(ClockedTestCase):
+    """The other signs of a method that returns an awaitable."""
+
+    async def test_code_flags_and_text_annotations(self) -> None:
+        """@types.coroutine and a text annotation naming an awaitable class: AsyncMock; an unknown name: not."""
+        mocked = autospec(Generators)
+        self.assertIsInstance(mocked.legacy, mock.AsyncMock)
+        self.assertIsInstance(mocked.named, mock.AsyncMock)
+        self.assertNotIsInstance(mocked.unknown, mock.AsyncMock)
+        await mocked.named()
+        mocked.named.assert_awaited_once_with()
+
+    async def test_a_step_returning_a_future(self) -> None:
+        """An async cleanup that returns a Future (not a coroutine) is awaited as the step's task."""
+        future = asyncio.get_running_loop().create_future()
+        future.set_result(None)
+        awaited: list[bool] = []
+
+        def cleanup() -> asyncio.Future[None]:
+            awaited.append(True)
+            return future
+
+        self.addCleanup(self.assertEqual, awaited, [True])  # runs last (cleanups are LIFO)
+        self.addCleanup(cleanup)
 
 
 class AssertEventuallyPollingTest(ClockedTestCase):

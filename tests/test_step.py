@@ -258,8 +258,9 @@ class LoopRunInterruptTest(PythonSigint):
         def global_(frame: FrameType, event: str, arg: object) -> Any:
             return local if frame.f_code is _run_forever_cleanup_code() or frame.f_code.co_name == "_run_forever_setup" else None
 
+        # A coverage run traces too: its tracer is put back after.
+        self.addCleanup(sys.settrace, sys.gettrace())
         sys.settrace(global_)
-        self.addCleanup(sys.settrace, None)
         return fired
 
     def check(self, when: Any) -> None:
@@ -271,7 +272,7 @@ class LoopRunInterruptTest(PythonSigint):
                     with self.assertRaises(KeyboardInterrupt):
                         cls("test_it").run(unittest.TestResult())
                 finally:
-                    sys.settrace(None)
+                    self.doCleanups()  # put the previous tracer back
                 self.assertEqual(fired, [True])
                 self.assertEqual(snapshot(), before)
 
