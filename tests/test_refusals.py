@@ -91,6 +91,20 @@ class ConfigureOnAPlainMethodTest(unittest.TestCase):
         self.assertEqual(vars(Test)["test_it"]._asynctestkit_options, {"timeout": 3})
         self.assertTrue(run_test(Test("test_it")).wasSuccessful())
 
+    def test_on_a_mixin_the_options_reach_the_test_case(self) -> None:
+        """A mixin's configured test (as CPython's test_taskgroups mixes its tests in) keeps its options."""
+
+        class Mixin:
+            @configure(timeout=0.05)
+            async def test_hangs(self) -> None:
+                await asyncio.Event().wait()
+
+        class Test(Mixin, AsyncTestCase):
+            pass
+
+        text = only_failure(self, run_test(Test("test_hangs")))
+        self.assertRegex(text, r"(?m)^AssertionError: The test ran longer than its timeout of 0\.05 s")
+
     def test_a_patch_stacked_above_still_patches_the_async_test(self) -> None:
         """@mock.patch above @configure still sees an async test, and patches while it runs."""
         seen: list[object] = []

@@ -100,9 +100,10 @@ def _configure_class(cls: type, options: dict[str, Any]) -> type:
 class _Configured(functools.partial):  # type: ignore[type-arg]
     """A test method under ``@configure``, until its class is made (then the method itself again).
 
-    Its ``__set_name__`` sees the class: an `AsyncTestCase` gets the plain
-    function back (it reads the options from it), any other class is refused,
-    since it would run the test with the options silently ignored. Until then
+    Its ``__set_name__`` sees the class: an `AsyncTestCase` (or a mixin) gets
+    the plain function back (it reads the options from it); another
+    ``TestCase`` is refused, since it would run the test with the options
+    silently ignored. Until then
     it stands for the function, for decorators stacked above it: a
     ``functools.partial`` with no arguments, which ``inspect.iscoroutinefunction``
     looks through (3.10-3.15), so ``mock.patch`` above it still sees an async test.
@@ -119,7 +120,8 @@ class _Configured(functools.partial):  # type: ignore[type-arg]
         return getattr(self.func, name)  # __code__, __defaults__, ...: the function's
 
     def __set_name__(self, owner: type, name: str) -> None:
-        if not issubclass(owner, AsyncTestCase):
+        # A mixin (not a TestCase) keeps the options for the test cases it is mixed into.
+        if issubclass(owner, unittest.TestCase) and not issubclass(owner, AsyncTestCase):
             raise TypeError(
                 f"@configure(...) on {owner.__qualname__}.{name}: only an AsyncTestCase or "
                 f"ClockedTestCase reads these options, and {owner.__qualname__} is neither (they would "
