@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import unittest
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, TypeVar
 
 from asynctestkit import VirtualClock, virtual_event_loop
@@ -40,3 +41,50 @@ def only_failure(test: unittest.TestCase, result: unittest.TestResult) -> str:
     test.assertEqual(len(problems), 1, problems)
     test.assertEqual(len(result.failures), 1, result.errors)
     return result.failures[0][1]
+
+
+class _KeepErrors(unittest.TestResult):
+    """A result that keeps the exceptions its errors were raised with."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.raised: list[BaseException] = []
+
+    def addError(self, test: unittest.TestCase, err: Any) -> None:
+        self.raised.append(err[1])
+        super().addError(test, err)
+
+
+def _subclasses(cls: type) -> list[type]:
+    found = []
+    for sub in cls.__subclasses__():
+        found.append(sub)
+        found.extend(_subclasses(sub))
+    return found
+
+
+async def _refused(self: Any) -> None:
+    raise AssertionError("a test of a class whose options were refused ran")
+
+
+@contextlib.contextmanager
+def assert_refused(test: unittest.TestCase, error: type[Exception], pattern: str) -> Iterator[None]:
+    """Assert that the test case class made in the block is refused: its tests error with ``error``.
+
+    A class option refused when the class is made fails each test of that
+    class (the message matching ``pattern``), not the import of its module.
+    """
+    from asynctestkit import AsyncTestCase
+
+    before = set(_subclasses(AsyncTestCase))
+    yield
+    made = [cls for cls in _subclasses(AsyncTestCase) if cls not in before]
+    test.assertEqual(len(made), 1, made)
+    cls = made[0]
+    cls.test_refused = _refused  # type: ignore[attr-defined]
+    for _ in range(2):  # every test of the class, each with its own copy
+        result = _KeepErrors()
+        cls("test_refused").run(result)
+        test.assertEqual((len(result.errors), len(result.failures), result.testsRun), (1, 0, 1), result.errors)
+        test.assertIsInstance(result.raised[0], error)
+        test.assertRegex(str(result.raised[0]), pattern)

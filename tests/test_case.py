@@ -24,7 +24,7 @@ import asynctestkit
 from asynctestkit import AsyncTestCase, ClockedTestCase, configure, virtual_event_loop
 from asynctestkit._compat import current_loop
 from asynctestkit._testcase import _case
-from tests._support import only_failure, run_test
+from tests._support import assert_refused, only_failure, run_test
 
 PY311 = sys.version_info >= (3, 11)
 var: contextvars.ContextVar[str] = contextvars.ContextVar("var", default="unset")
@@ -463,9 +463,9 @@ class LoopTest(unittest.TestCase):
         """ClockedTestCase makes its own virtual loop and says so."""
 
         message = r"^Test sets loop_factory, but ClockedTestCase makes its own virtual loop"
-        with self.assertRaisesRegex(TypeError, message):
+        with assert_refused(self, TypeError, message):
 
-            class Test(ClockedTestCase):  # refused when the class is made
+            class Test(ClockedTestCase):  # refused when the class is made: each test errors
                 loop_factory = asyncio.SelectorEventLoop
 
         class Later(ClockedTestCase):
@@ -903,7 +903,8 @@ class ShutdownTest(unittest.TestCase):
 
         text = only_failure(self, run(Test("test_it")))
         self.assertRegex(text, r"(?m)^- task '.*' running forever_event\(\)$")
-        self.assertIn("guarded_step", made)
+        step = "_in_a_copy" if sys.version_info < (3, 11) else "test_it"  # 3.10: a wrapper hands back the context
+        self.assertTrue(any(name.endswith(step) for name in made), made)
         self.assertIn("forever_event", made)
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from asynctestkit import AsyncTestCase, ClockedTestCase, configure
 from asynctestkit._testcase._options import OPTIONS, check_class
-from tests._support import run_test
+from tests._support import assert_refused, run_test
 
 
 class MisspeltOptionTest(unittest.TestCase):
@@ -17,7 +17,7 @@ class MisspeltOptionTest(unittest.TestCase):
 
     def test_misspellings_from_the_issue(self) -> None:
         """autojmp, check_task and clock_budgte each name the option they look like."""
-        with self.assertRaisesRegex(
+        with assert_refused(self,
             TypeError,
             r"^Test\.autojmp is not an option of ClockedTestCase; did you mean 'autojump'\? \(a class "
             r"attribute this close to an option's name is taken for a misspelling; if it is yours, "
@@ -26,18 +26,18 @@ class MisspeltOptionTest(unittest.TestCase):
             class Test(ClockedTestCase):
                 autojmp = False
 
-        with self.assertRaisesRegex(
+        with assert_refused(self,
             TypeError, r"^Test\.check_task is not an option of AsyncTestCase; did you mean 'check_tasks'\? "
         ):
             class Test(AsyncTestCase):  # type: ignore[no-redef]
                 check_task = False
 
-        with self.assertRaisesRegex(TypeError, r"^Test\.clock_budgte is not an option of ClockedTestCase; "
+        with assert_refused(self, TypeError, r"^Test\.clock_budgte is not an option of ClockedTestCase; "
                                                r"did you mean 'clock_budget'\? "):
             class Test(ClockedTestCase):  # type: ignore[no-redef]
                 clock_budgte = 10
 
-        with self.assertRaisesRegex(TypeError, r"^Test\.check_task is not an option .* 'check_tasks'\?"):
+        with assert_refused(self, TypeError, r"^Test\.check_task is not an option .* 'check_tasks'\?"):
             class Test(AsyncTestCase):  # type: ignore[no-redef]
                 check_task = "no"  # a value no option takes is still a typo when it looks like one
 
@@ -64,7 +64,7 @@ class WrongValueTest(unittest.TestCase):
 
     def assert_refused(self, base: type, name: str, value: Any, error: type[Exception], pattern: str) -> None:
         with self.subTest(name=name, value=value), \
-                self.assertRaisesRegex(error, rf"^Test\.{name} must be {pattern}; got "):
+                assert_refused(self, error, rf"^Test\.{name} must be {pattern}; got "):
             type("Test", (base,), {name: value})
 
     def test_timeout(self) -> None:
@@ -73,11 +73,11 @@ class WrongValueTest(unittest.TestCase):
         for value, error in ((-1, ValueError), (0, ValueError), ("10", TypeError),
                              (float("nan"), ValueError), (float("inf"), ValueError), (True, TypeError)):
             self.assert_refused(AsyncTestCase, "timeout", value, error, expected)
-        with self.assertRaisesRegex(TypeError, r"^Test\.timeout must be .*; got '10' \(str\)$"):
+        with assert_refused(self, TypeError, r"^Test\.timeout must be .*; got '10' \(str\)$"):
             class Test(AsyncTestCase):
                 timeout = "10"  # type: ignore[assignment]
 
-        with self.assertRaisesRegex(ValueError, r"^Test\.timeout must be .*; got -1 \(int\)$"):
+        with assert_refused(self, ValueError, r"^Test\.timeout must be .*; got -1 \(int\)$"):
             class Test(AsyncTestCase):  # type: ignore[no-redef]
                 timeout = -1
 
@@ -112,7 +112,7 @@ class WrongValueTest(unittest.TestCase):
         class Mixin:
             timeout = -1
 
-        with self.assertRaisesRegex(ValueError, r"^Test\.timeout must be .*; got -1 \(int\)$"):
+        with assert_refused(self, ValueError, r"^Test\.timeout must be .*; got -1 \(int\)$"):
             class Test(Mixin, AsyncTestCase):
                 pass
 
@@ -138,7 +138,7 @@ class WrongValueTest(unittest.TestCase):
 
     def test_clocked_options_on_an_async_test_case(self) -> None:
         """autojump on an AsyncTestCase, as attribute or through configure, says where it belongs."""
-        with self.assertRaisesRegex(
+        with assert_refused(self,
             TypeError,
             r"^Test\.autojump: autojump is an option of ClockedTestCase, and this class is an "
             r"AsyncTestCase; derive the class from ClockedTestCase, or remove it$",
@@ -146,7 +146,7 @@ class WrongValueTest(unittest.TestCase):
             class Test(AsyncTestCase):
                 autojump = False
 
-        with self.assertRaisesRegex(TypeError, r"^Test\.test_it: @configure\(clock_budget=\.\.\.\): "
+        with assert_refused(self, TypeError, r"^Test\.test_it: @configure\(clock_budget=\.\.\.\): "
                                                r"clock_budget is an option of ClockedTestCase"):
             class Test(AsyncTestCase):  # type: ignore[no-redef]
                 @configure(clock_budget=5)
@@ -233,21 +233,23 @@ class BothWatchdogsTest(unittest.TestCase):
     def test_wrong_values_raise_the_same_on_any_thread(self) -> None:
         """0, which SIGALRM would read as "no limit" and a timer thread as "at once", is refused on both."""
 
-        def make() -> None:
+        def make() -> type:
             class Test(AsyncTestCase):
                 timeout = 0
+
+            return Test
 
         def decorate() -> None:
             configure(timeout=-1)
 
-        for func, pattern in ((make, r"^Test\.timeout must be a positive, finite number of seconds"),
-                              (decorate, r"^configure\(timeout=\.\.\.\) must be a positive, finite")):
-            with self.subTest(func=func.__name__):
-                with self.assertRaisesRegex(ValueError, pattern):
-                    func()
-                error = self.in_thread(func)
-                self.assertIsInstance(error, ValueError)
-                self.assertRegex(str(error), pattern)
+        with assert_refused(self, ValueError, r"^Test\.timeout must be a positive, finite number of seconds"):
+            made = make()  # noqa: F841  # kept alive until checked
+        pattern = r"^configure\(timeout=\.\.\.\) must be a positive, finite"
+        with self.assertRaisesRegex(ValueError, pattern):
+            decorate()
+        error = self.in_thread(decorate)
+        self.assertIsInstance(error, ValueError)
+        self.assertRegex(str(error), pattern)
 
     def test_a_valid_timeout_stops_a_hang_on_both(self) -> None:
         """The same small timeout stops a hung test on the main thread and on another one."""

@@ -17,7 +17,7 @@ from typing import Any, ClassVar, TypeVar
 from unittest import mock
 
 from asynctestkit import ClockedTestCase, VirtualClock, configure, virtual_event_loop
-from tests._support import only_failure, run_test
+from tests._support import assert_refused, only_failure, run_test
 
 T = TypeVar("T")
 SEEDS = range(200)
@@ -660,7 +660,7 @@ class ScheduleSeedTest(unittest.TestCase):
             ("schedule_jitter", float("nan"), ValueError, "nan (float)"),
             ("schedule_eager", 1, TypeError, "1 (int)"),
         ):
-            with self.subTest(option=option), self.assertRaisesRegex(
+            with self.subTest(option=option), assert_refused(self,
                 error, rf"^Test\.{option} must be .+; got {re.escape(got)}$"
             ):
                 type("Test", (ClockedTestCase,), {option: value})
@@ -698,13 +698,12 @@ class ScheduleSeedTest(unittest.TestCase):
         self.assertEqual(seen, {("child", "parent"), ("parent", "child")})
 
     def test_class_scope_seeds_the_class_loop(self) -> None:
-        """With loop_scope = "class", schedule_seed seeds the class's loop; explore runs each test once."""
+        """With loop_scope = "class", schedule_seed seeds the class's loop (explore is refused: test_refusals)."""
         seen: list[tuple[str, ...]] = []
 
         class Test(ClockedTestCase):
             loop_scope = "class"
             schedule_seed = 0
-            explore = 5
 
             async def test_it(self) -> None:
                 seen.append(await three_timers_due_together())

@@ -28,7 +28,7 @@ from asynctestkit import (
 )
 from asynctestkit._mock._mockwait import ControlledAsyncMock
 from asynctestkit._virtual import _clock
-from tests._support import run_test, run_virtual
+from tests._support import assert_refused, run_test, run_virtual
 
 run = run_virtual
 
@@ -326,7 +326,7 @@ class TestBusyPollingInTestCases(unittest.TestCase):
         """A bad busy_poll_limit is refused when the class is made, or by configure()."""
         expected = r"must be a whole number of loop iterations >= 1, or None \(busy polling never counts as idle\)"
         for bad, error, got in ((0, ValueError, r"0 \(int\)"), (2.5, TypeError, r"2\.5 \(float\)")):
-            with self.subTest(bad=bad), self.assertRaisesRegex(error, rf"^Test\.busy_poll_limit {expected}; got {got}$"):
+            with self.subTest(bad=bad), assert_refused(self, error, rf"^Test\.busy_poll_limit {expected}; got {got}$"):
 
                 class Test(ClockedTestCase):
                     busy_poll_limit = bad
@@ -670,7 +670,7 @@ class TestHugeValues(unittest.TestCase):
     def test_clocked_test_case_options(self) -> None:
         """clock_start and clock_budget past the end of time are refused when the class is made."""
         expected = rf"must be a non-negative, finite number of seconds up to {END} \(where virtual time ends\)"
-        with self.assertRaisesRegex(ValueError, rf"^Test\.clock_start {expected}; got 1e\+300 \(float\)$"):
+        with assert_refused(self, ValueError, rf"^Test\.clock_start {expected}; got 1e\+300 \(float\)$"):
 
             class Test(ClockedTestCase):
                 clock_start = 1e300
@@ -701,7 +701,7 @@ class TestHugeValues(unittest.TestCase):
 
     def test_wall_option_of_a_test_case(self) -> None:
         """time_wall=1e300 is refused when the class is made, with the same error."""
-        with self.assertRaisesRegex(
+        with assert_refused(self,
             ValueError,
             r"^Test\.time_wall must be .*; got 1e\+300 \(float\): patch_time\(wall=\.\.\.\) got "
             r"timestamp 1e\+300, outside what datetime can represent$",

@@ -19,6 +19,7 @@ from datetime import date as _real_date
 from datetime import datetime as _real_datetime
 from typing import Any, Final, final
 
+from .._virtual._clock import VirtualClock
 from ._timefakes import _virtual_time
 
 __all__ = (
@@ -181,3 +182,33 @@ def _aware_ns(moment: _real_datetime) -> int:
     epoch = _real_datetime(1970, 1, 1, tzinfo=_UTC)
     delta = moment - epoch
     return ((delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds) * 1000
+
+
+# ---------------------------------------------------------------------------
+# VirtualClock.set_wall()
+# ---------------------------------------------------------------------------
+
+
+def _set_wall(clock: VirtualClock, when: object) -> bool:
+    """Set every wall clock patched on ``clock`` to read ``when`` now; False if there is none.
+
+    A wall patch keeps wall time as ``delta_ns`` + the clock's virtual time
+    (`_timefakes._Wall`): changing ``delta_ns`` moves the wall clock and
+    nothing else. Validates ``when`` as ``patch_time(wall=...)`` does, before
+    changing anything.
+    """
+    if isinstance(when, bool):
+        raise TypeError(f"set_wall() takes a timestamp in seconds or a datetime.datetime; got {when!r}")
+    try:
+        wall_ns = _check_wall(when)
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(str(exc).replace("patch_time(wall=...)", "set_wall()")) from None
+    from . import _timepatch  # imports this module: look it up when called
+
+    walls = [entry.wall for entry in _timepatch._entries if entry.clock is clock and entry.wall is not None]
+    for wall in walls:
+        wall.delta_ns = int(wall_ns) - clock._ns
+    return bool(walls)
+
+
+VirtualClock._wall_setter = _set_wall

@@ -14,9 +14,11 @@ The async iterator it hands out comes from ``_mocks.py``; ``_patching.py`` build
 
 from __future__ import annotations
 
+import collections.abc
 import difflib
 import functools
 import inspect
+import re
 import types
 import typing
 from collections.abc import Iterable, Mapping
@@ -134,9 +136,73 @@ def _finish_functions(target: Any, spec: object, label: str) -> None:
         if function is None:
             continue
         child = getattr(target, entry)
+        if not isinstance(child, mock.AsyncMock) and _returns_awaitable(function):
+            _make_awaitable(target, spec, entry)
+            continue
         _fix_function_flags(child, function)
         if inspect.isasyncgenfunction(function):
             _wire_async_generator(child, f"{label}.{entry}")
+
+
+# A return annotation written as text (``from __future__ import annotations``)
+# that names an awaitable: ``Awaitable[int]``, ``typing.Coroutine[...]``.
+_AWAITABLE_TEXT = re.compile(r"^(?:[\w.]*\.)?(?:Awaitable|Coroutine)\b")
+_CO_ASYNC = inspect.CO_COROUTINE | inspect.CO_ITERABLE_COROUTINE
+
+
+def _returns_awaitable(function: Any) -> bool:
+    """Whether a sync-looking function returns an awaitable, by what it says of itself.
+
+    ``create_autospec`` makes an ``AsyncMock`` only for ``async def``. Many
+    libraries' async methods are plain ``def`` that return an awaitable
+    (aiosqlite's ``Connection.execute`` returns a ``Result`` made from the
+    ``async def`` it wraps): then ``await mock.execute(...)`` raised
+    TypeError. A function counts as returning an awaitable when its code
+    flags say coroutine, when a function it wraps (``__wrapped__``, as
+    ``functools.wraps`` sets) is a coroutine function, or when its return
+    annotation is ``Awaitable``/``Coroutine`` or a class with ``__await__``.
+    """
+    if inspect.iscoroutinefunction(function) or inspect.isasyncgenfunction(function):
+        return False  # create_autospec sees these itself
+    code = getattr(function, "__code__", None)
+    if isinstance(code, types.CodeType) and code.co_flags & _CO_ASYNC:
+        return True
+    wrapped = function
+    for _ in range(100):  # a __wrapped__ chain can loop
+        wrapped = getattr(wrapped, "__wrapped__", None)
+        if wrapped is None:
+            break
+        if inspect.iscoroutinefunction(wrapped):
+            return True
+    try:
+        annotation = function.__annotations__.get("return")
+    except Exception:  # 3.14+ evaluates annotations here: a missing name
+        return False
+    if isinstance(annotation, str):
+        if _AWAITABLE_TEXT.match(annotation):
+            return True
+        head = annotation.split("[", 1)[0].strip()
+        annotation = getattr(function, "__globals__", {}).get(head) if head.isidentifier() else None
+    origin = typing.get_origin(annotation) or annotation
+    if origin in (collections.abc.Awaitable, collections.abc.Coroutine):
+        return True
+    return isinstance(origin, type) and hasattr(origin, "__await__")
+
+
+def _make_awaitable(target: Any, spec: object, entry: str) -> None:
+    """Make ``target.entry`` an AsyncMock, as create_autospec makes one for an ``async def``."""
+    # The same steps as create_autospec's for a coroutine function (3.10-3.15):
+    # a child AsyncMock specced on the function, its signature checked.
+    original = getattr(spec, entry)
+    skip_first = mock._must_skip(spec, entry, isinstance(spec, type))  # type: ignore[attr-defined]
+    spec_set = getattr(target, "_spec_set", None) is not None
+    kwargs: dict[str, Any] = {"spec_set" if spec_set else "spec": original, "_eat_self": skip_first}
+    child = mock.AsyncMock(parent=target, name=entry, _new_name=entry, _new_parent=target, **kwargs)
+    target._mock_children[entry] = child
+    if entry in vars(target):
+        vars(target)[entry] = child  # where the first getattr() cached the sync child
+    child.return_value = mock.AsyncMock()
+    mock._check_signature(original, child, skipfirst=skip_first)  # type: ignore[attr-defined]
 
 
 def _wire_async_protocols(instance: Any, spec: object, label: str, returns: Mapping[str, object]) -> None:
@@ -170,6 +236,18 @@ def _iterable(value: object, label: str) -> Iterable[object]:
     raise TypeError(
         f"returns['__aiter__'] for {label} must be the items to iterate (an iterable) or an "
         f"async iterator; got {value!r}."
+    )
+
+
+def _check_side_effect(label: str, where: str, value: object) -> None:
+    """Refuse a side effect mock would only choke on at the first call (``side_effects={"f": 5}``)."""
+    # None, a function or an exception class (callable), an exception, an iterable.
+    if value is None or callable(value) or isinstance(value, (BaseException, Iterable)):
+        return
+    raise TypeError(
+        f"autospec({label}): {where} must be a callable, an exception (class or instance) or an "
+        f"iterable of results; got {value!r} ({type(value).__name__}). To set what it returns, "
+        "use returns= (or return_value=)."
     )
 
 
@@ -291,6 +369,10 @@ def _autospec(
     side_effects = dict(side_effects or {})
     _check_keys(spec, label, "returns", returns)
     _check_keys(spec, label, "side_effects", side_effects)
+    for key, value in side_effects.items():
+        _check_side_effect(label, f"side_effects[{key!r}]", value)
+    if side_effect is not None:
+        _check_side_effect(label, "side_effect", side_effect)
     instance_mock: Any = None
     if inspect.isroutine(spec):
         top = _autospec_function(spec, spec_set=spec_set, name=name)

@@ -106,6 +106,12 @@ class AssertionsMixin(unittest.TestCase):
         Example:
             >>> reply = await self.assertCompletesWithin(client.fetch(), 5)
         """
+        if not inspect.isawaitable(awaitable):
+            called = " (call it: assertCompletesWithin(f(...), seconds))" if callable(awaitable) else ""
+            raise TypeError(
+                f"assertCompletesWithin() needs an awaitable (a coroutine, task or future); got "
+                f"{awaitable!r}{called}"
+            )
         seconds = _check_seconds(seconds, "assertCompletesWithin()", awaitable)
         task = asyncio.ensure_future(awaitable)
         done, _ = await asyncio.wait({task}, timeout=seconds)
@@ -120,13 +126,21 @@ class AssertionsMixin(unittest.TestCase):
         self,
         predicate: Callable[[], Any],
         timeout: float = 5.0,
-        interval: float = 0.01,
+        interval: float | None = None,
         msg: str | None = None,
     ) -> Any:
-        """Poll ``predicate`` every ``interval`` s until it is true; fail after ``timeout``.
+        """Poll ``predicate`` until it is true; fail after ``timeout``.
 
         ``predicate`` may be a plain function or return an awaitable. Polling
         happens in loop time: on a virtual clock it is instant and exact.
+        With an ``interval``, it polls every ``interval`` seconds. Without
+        one (the default), it polls every 0.01 s, but on a virtual clock it
+        skips the polls nothing could have changed: while no callback is
+        ready and no thread or IO is at work, nothing happens until the next
+        timer fires, so the next poll is right after it (waiting 3000
+        virtual seconds takes a few polls, not 300,000). A predicate that
+        reads the clock itself is polled at those moments only: give it an
+        ``interval``.
 
         Returns:
             The first true value ``predicate`` returned.
@@ -135,7 +149,8 @@ class AssertionsMixin(unittest.TestCase):
             >>> await self.assertEventually(lambda: cache.size() == 0, timeout=60)
         """
         timeout = _check_seconds(timeout, "assertEventually(timeout=...)")
-        interval = _check_seconds(interval, "assertEventually(interval=...)")
+        adaptive = interval is None
+        interval = _POLL if interval is None else _check_seconds(interval, "assertEventually(interval=...)")
         if interval == 0:
             raise ValueError("assertEventually() needs interval > 0; got 0")
         loop = asyncio.get_running_loop()
@@ -153,7 +168,25 @@ class AssertionsMixin(unittest.TestCase):
                     f"Expected {_callable_name(predicate)} to become true within "
                     f"{timeout} s (loop time); it was still {value!r} after {checks} checks"
                 )))
-            await asyncio.sleep(interval)
+            await asyncio.sleep(_next_poll(loop, deadline) if adaptive else interval)
+
+
+# assertEventually's polling interval when none is given (real loops; virtual
+# loops when something may change at any moment).
+_POLL = 0.01
+
+
+def _next_poll(loop: Any, deadline: float) -> float:
+    """Seconds until the next poll worth making: on a virtual loop at rest, until the next timer."""
+    next_when = getattr(loop, "_atk_next_when", None)
+    if next_when is None or loop._ready or loop._atk_waiting_outside():
+        return _POLL  # a real loop, or something may change at any moment
+    # Nothing runs before the next timer fires: poll just after it (the
+    # timer fired first, being older; what it woke runs before the poll, or
+    # the poll finds it ready and polls again _POLL later), or at the deadline.
+    when = next_when()
+    until = deadline if when is None else min(when, deadline)
+    return max(float(until - loop.time()), 0.0)
 
 
 def _name(fut: asyncio.Future[Any]) -> str:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 from .._compat import default_loop_factory
 from .._faketime._timepatch import patch_time
 from .._mock._patching import PatchingMixin
-from .._virtual._clock import VirtualClock
+from .._virtual._clock import LivelockError, VirtualClock
 from .._virtual._factory import virtual_event_loop
 from . import _classloop, _explore, _options
 from ._asserts import AssertionsMixin
@@ -65,13 +65,72 @@ def configure(**options: Any) -> Callable[[F], F]:
     """
     _options.check_configure(options)
 
-    def decorate(func: F) -> F:
-        merged = dict(getattr(func, "_asynctestkit_options", {}))
+    def decorate(target: F) -> F:
+        if isinstance(target, type):
+            return _configure_class(target, options)  # type: ignore[return-value]
+        if isinstance(target, _Configured):  # stacked @configure: one wrapper, on the function
+            target = target._asynctestkit_func  # type: ignore[assignment]
+        merged = dict(getattr(target, "_asynctestkit_options", {}))
         merged.update(options)
-        func._asynctestkit_options = merged  # type: ignore[attr-defined]
-        return func
+        target._asynctestkit_options = merged  # type: ignore[attr-defined]
+        # Checked when its class is made: an AsyncTestCase reads the options;
+        # a plain TestCase would ignore them, so it refuses.
+        return _Configured(target)  # type: ignore[return-value]
 
     return decorate
+
+
+def _configure_class(cls: type, options: dict[str, Any]) -> type:
+    """``@configure(...)`` on a class: set the options on it, checked as class attributes are."""
+    if not issubclass(cls, AsyncTestCase):
+        raise TypeError(
+            f"@configure(...) on {cls.__qualname__}: only an AsyncTestCase or ClockedTestCase "
+            f"reads these options, and {cls.__qualname__} is neither; derive it from one of them"
+        )
+    for name, value in options.items():
+        setattr(cls, name, value)
+    if cls._asynctestkit_refused is None:
+        try:
+            _options.check_class(cls)
+        except (TypeError, ValueError) as exc:
+            cls._asynctestkit_refused = exc
+    return cls
+
+
+class _Configured(functools.partial):  # type: ignore[type-arg]
+    """A test method under ``@configure``, until its class is made (then the method itself again).
+
+    Its ``__set_name__`` sees the class: an `AsyncTestCase` (or a mixin) gets
+    the plain function back (it reads the options from it); another
+    ``TestCase`` is refused, since it would run the test with the options
+    silently ignored. Until then
+    it stands for the function, for decorators stacked above it: a
+    ``functools.partial`` with no arguments, which ``inspect.iscoroutinefunction``
+    looks through (3.10-3.15), so ``mock.patch`` above it still sees an async test.
+    """
+
+    def __init__(self, func: Callable[..., Any]) -> None:
+        functools.update_wrapper(self, func)
+
+    @property
+    def _asynctestkit_func(self) -> Callable[..., Any]:
+        return self.func
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.func, name)  # __code__, __defaults__, ...: the function's
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        # A mixin (not a TestCase) keeps the options for the test cases it is mixed into.
+        if issubclass(owner, unittest.TestCase) and not issubclass(owner, AsyncTestCase):
+            raise TypeError(
+                f"@configure(...) on {owner.__qualname__}.{name}: only an AsyncTestCase or "
+                f"ClockedTestCase reads these options, and {owner.__qualname__} is neither (they would "
+                "be ignored); derive the class from one of them"
+            )
+        setattr(owner, name, self._asynctestkit_func)
+
+    def __get__(self, obj: object, owner: type | None = None) -> Any:
+        return self.func.__get__(obj, owner)
 
 
 class AsyncTestCase(PatchingMixin, AssertionsMixin, TestLifecycle):
@@ -130,9 +189,40 @@ class AsyncTestCase(PatchingMixin, AssertionsMixin, TestLifecycle):
     slow_callback_duration: ClassVar[float | None]
     slow_callback_fails: ClassVar[bool]
 
+    # The error a class option was refused with when the class was made (each
+    # test of the class raises it), or None.
+    _asynctestkit_refused: ClassVar[Exception | None] = None
+
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        _options.check_class(cls)
+        # A refused option fails each test of this class with the message,
+        # not the import of its module (which would take every class of the
+        # module down with it: CPython's test_taskgroups sets loop_factory on
+        # one class, which ClockedTestCase cannot honour).
+        cls._asynctestkit_refused = None
+        try:
+            _options.check_class(cls)
+        except (TypeError, ValueError) as exc:
+            cls._asynctestkit_refused = exc
+
+    def _callSetUp(self) -> None:
+        _raise_refused(type(self))
+        super()._callSetUp()
+
+    if not TYPE_CHECKING:  # for type checkers, a misspelt attribute stays an error
+        def __getattr__(self, name: str) -> Any:
+            # Only for names normal lookup did not find: what asynctest's and our
+            # own users reach for, with what to use instead.
+            hint = _MISSING_HINTS.get(name)
+            if hint is None:
+                raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+            if name == "clock" and isinstance(self, ClockedTestCase):
+                hint = (
+                    "a test's clock is made with its loop, when the test starts: use self.clock in "
+                    "setUp, asyncSetUp, the test and its cleanups, not before (in __init__ or "
+                    "setUpClass; there, set the clock options instead: clock_start, autojump)"
+                )
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}: {hint}")
 
     # -- the loop for one test ---------------------------------------------
 
@@ -173,7 +263,8 @@ class AsyncTestCase(PatchingMixin, AssertionsMixin, TestLifecycle):
         If you override it, call ``super().setUpClass()`` first.
         """
         super().setUpClass()
-        _classloop.set_up_class(cls)
+        if cls._asynctestkit_refused is None:  # else each test raises the refusal
+            _classloop.set_up_class(cls)
 
     @classmethod
     def tearDownClass(cls) -> None:
@@ -315,7 +406,10 @@ class ClockedTestCase(AsyncTestCase):
             `VirtualClock`.
         time_targets: Modules whose ``from time import monotonic`` aliases
             are rebound too (see `patch_time`). ().
-        time_wall: Also move ``time.time()`` (and datetime in targets). False.
+        time_wall: Move ``time.time()`` (and datetime in targets) with the
+            clock: True starts it at the real time, a timestamp or datetime
+            at that time (``clock.set_wall()`` sets it later); False leaves
+            the wall clock real. True.
         schedule_seed: Run the test on a loop seeded with this int, which
             orders what asyncio leaves open (see `virtual_event_loop`);
             ``None``: the default order. None.
@@ -363,7 +457,11 @@ class ClockedTestCase(AsyncTestCase):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        _refuse_loop_factory(cls)
+        if cls._asynctestkit_refused is None:
+            try:
+                _refuse_loop_factory(cls)
+            except TypeError as exc:
+                cls._asynctestkit_refused = exc
 
     @property
     def clock_elapsed(self) -> float:
@@ -405,13 +503,32 @@ class ClockedTestCase(AsyncTestCase):
 
     def run(self, result: unittest.TestResult | None = None) -> unittest.TestResult | None:
         """Run the test once, or under the seeds its options and the environment ask for."""
+        if type(self)._asynctestkit_refused is not None:
+            return super().run(result)  # it errors with the refusal, once
         return _explore.run_test(self, result, super().run)  # type: ignore[no-any-return]
+
+    def _asynctestkit_explain(self, exc: BaseException) -> None:
+        # A test that waits for a wall-clock deadline with the wall clock left
+        # real never reaches it: virtual time runs out (or nothing is left to
+        # wait for). Say so where the loop gave up.
+        if (
+            isinstance(exc, LivelockError) and self._asynctestkit_option("time_wall") is False
+            and exc.args and isinstance(exc.args[0], str) and _WALL_HINT not in exc.args[0]
+        ):
+            exc.args = (exc.args[0] + _WALL_HINT, *exc.args[1:])
 
     def _asynctestkit_setup_time(self, stack: contextlib.ExitStack) -> None:
         option = self._asynctestkit_option
         stack.enter_context(
             patch_time(self.clock, targets=option("time_targets"), wall=option("time_wall"))
         )
+
+
+_WALL_HINT = (
+    "\nThe wall clock is real in this test (time_wall = False): code that waits until "
+    "time.time() or datetime.now() passes a deadline never sees virtual time pass; set "
+    "time_wall = True."
+)
 
 
 def _make_clock(option: Callable[[str], Any]) -> VirtualClock:
@@ -424,6 +541,27 @@ def _make_clock(option: Callable[[str], Any]) -> VirtualClock:
 
 _options.install_defaults(AsyncTestCase, "AsyncTestCase")
 _options.install_defaults(ClockedTestCase, "ClockedTestCase")
+
+
+# Attributes users of other toolkits (and of ClockedTestCase) reach for: what to use instead.
+_MISSING_HINTS = {
+    "clock": "only ClockedTestCase has a virtual clock; derive the class from ClockedTestCase",
+    "loop": (
+        "asynctestkit gives no self.loop (asynctest did): in async code use "
+        "asyncio.get_running_loop(); to choose the loop class, set loop_factory"
+    ),
+    "advance": (
+        "asynctest's ClockedTestCase.advance(t) is `await self.clock.advance(t)` here (ClockedTestCase); "
+        "with autojump on (the default) a plain `await asyncio.sleep(t)` moves time too"
+    ),
+}
+
+
+def _raise_refused(cls: type[AsyncTestCase]) -> None:
+    """Raise (a new copy of) the error ``cls``'s options were refused with, if any."""
+    refused = cls._asynctestkit_refused
+    if refused is not None:
+        raise type(refused)(*refused.args)
 
 
 def _refuse_loop_factory(cls: type[ClockedTestCase]) -> None:

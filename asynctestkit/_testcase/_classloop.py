@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
-import functools
 import inspect
 from typing import TYPE_CHECKING, Any, final
 
@@ -32,8 +31,9 @@ from .._compat import current_loop, set_current_loop
 from .._faketime._timepatch import patch_time
 from .._shield import allowed_interrupts, deferred_interrupts, restore
 from .._verdict._watchdog import Watchdog, WatchdogTimeout, bury, is_buried
-from ._lifecycle import Raised, cancel_and_wait, context_methods, guarded_step, settle_step
+from ._lifecycle import cancel_and_wait, context_methods, settle_step
 from ._options import OPTIONS
+from ._step import run_step, start_step, step_context
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -364,15 +364,15 @@ def _run_step(
                 with allowed_interrupts():
                     result = state.context.run(func, *args, **kwargs)
                 if inspect.isawaitable(result):
-                    step = guarded_step(result, functools.partial(setattr, state, "context"))
-                    task = state.context.run(loop.create_task, step, name=f"{cls.__qualname__}.{name}")
+                    context = state.context
+                    task = start_step(loop, result, context, f"{cls.__qualname__}.{name}", via_factory=True)
                     watchdog.step = task
-                    with allowed_interrupts():
-                        outcome = loop.run_until_complete(task)
+                    try:
+                        run_step(loop, task)
+                    finally:
+                        state.context = step_context(task, context)
                     if watchdog.expired:  # it caught the cancellation and returned
                         raise WatchdogTimeout(watchdog.report)
-                    if isinstance(outcome, Raised):
-                        raise outcome.exc
             except (WatchdogTimeout, asyncio.CancelledError, RuntimeError):
                 if not watchdog.expired:
                     raise

@@ -20,11 +20,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
-import functools
 import inspect
+import sys
 import unittest
 import warnings
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, final
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from .._compat import (
     ACLOSE,
@@ -40,6 +40,7 @@ from .._report import raise_failure
 from .._shield import allowed_interrupts, deferred_interrupts, restore
 from .._verdict._hygiene import Hygiene, SlowCallbackWarning, format_problems
 from .._verdict._watchdog import Watchdog, WatchdogTimeout, bury, is_buried
+from ._step import LoopRun, run_step, start_step, step_context
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Coroutine, Iterable
@@ -47,7 +48,7 @@ if TYPE_CHECKING:
 __unittest = True  # keep these frames out of failure tracebacks
 __tracebackhide__ = True  # and out of pytest's (STYLE.md 14)
 
-__all__ = ("Raised", "TestLifecycle", "cancel_and_wait", "context_methods", "guarded_step", "settle_step")
+__all__ = ("TestLifecycle", "cancel_and_wait", "context_methods", "run_loop_until_complete", "settle_step")
 
 T = TypeVar("T")
 
@@ -148,6 +149,9 @@ class TestLifecycle(unittest.IsolatedAsyncioTestCase):
     def _asynctestkit_setup_time(self, stack: contextlib.ExitStack) -> None:
         """Hook for ClockedTestCase: patch time for the whole test."""
 
+    def _asynctestkit_explain(self, exc: BaseException) -> None:
+        """Hook for ClockedTestCase: add what may explain an error the loop raised."""
+
     def _asynctestkit_finish(self) -> None:
         """End the test: cancel what is left, close the loop, put back every global. Idempotent."""
         self._asynctestkit_paused = False
@@ -194,9 +198,19 @@ class TestLifecycle(unittest.IsolatedAsyncioTestCase):
             with deferred_interrupts():
                 self._asynctestkit_finish()  # a test an earlier debug() left paused
                 try:
-                    return unittest.TestCase.run(self, result)
-                finally:
+                    outcome = unittest.TestCase.run(self, result)
+                except KeyboardInterrupt:
+                    # A Ctrl-C comes out as itself, whatever ending the test
+                    # then runs into (a loop it left stopping, "Event loop
+                    # stopped before Future completed"): the loop still closes.
+                    with contextlib.suppress(Exception):
+                        self._asynctestkit_finish()
+                    raise
+                except BaseException:
                     self._asynctestkit_finish()
+                    raise
+                self._asynctestkit_finish()
+                return outcome
         except KeyboardInterrupt:
             self._asynctestkit_interrupted()
             raise
@@ -277,8 +291,25 @@ class TestLifecycle(unittest.IsolatedAsyncioTestCase):
             returned = f" returned {type(result).__name__!r}" if PY314 else ""
             warnings.warn(
                 f"It is deprecated to return a value that is not None from a test case ({method}{returned})",
-                DeprecationWarning, stacklevel=4,
+                DeprecationWarning, stacklevel=self._asynctestkit_caller_level(),
             )
+
+    def _asynctestkit_caller_level(self) -> int:
+        """The stacklevel, from _callTestMethod, of whoever called this test's outermost run().
+
+        IsolatedAsyncioTestCase names the caller of ``run()`` (its
+        ``stacklevel=4``); ClockedTestCase's run (and its seeds) add frames in
+        between, so count them (CPython's test_async_case checks the file).
+        """
+        # (Exploring seeds runs fresh copies of the test: the same class and method.)
+        frame = sys._getframe(2)  # _callTestMethod's caller
+        level = outermost = 2
+        while frame is not None:
+            if frame.f_code.co_name == "run" and _same_test(frame.f_locals.get("self"), self):
+                outermost = level
+            frame = frame.f_back  # type: ignore[assignment]
+            level += 1
+        return outermost + 1
 
     def _callTearDown(self) -> None:
         if getattr(self.asyncTearDown, "__func__", None) is not _NOOP_ASYNC_TEAR_DOWN:
@@ -332,28 +363,26 @@ class TestLifecycle(unittest.IsolatedAsyncioTestCase):
     def _asynctestkit_await(self, awaitable: Awaitable[T], name: str = "step") -> T:
         loop = self._asynctestkit_loop
         assert loop is not None, "the test's loop is not running"
-        coro = guarded_step(awaitable, functools.partial(setattr, self, "_asynctestkit_context"))
-        step_name = f"{self.id()}: {name}"
+        context = self._asynctestkit_context
+        # The task's coroutine is the step's own, as under IsolatedAsyncioTestCase
+        # (code walks current_task().get_coro()); our own steps need no creation
+        # site, nor a look at the verdict: they skip the hygiene's task factory.
         factory = self._asynctestkit_hygiene.task_factory
-        if factory is not None and loop.get_task_factory() is factory:
-            # Our own steps need no creation site, nor a look at the verdict:
-            # skip the factory's frame walk and record.
-            task = self._asynctestkit_context.run(asyncio.Task, coro, loop=loop, name=step_name)
-            task._asynctestkit_site = ()  # type: ignore[attr-defined]  # reports show no site
-        else:
-            task = self._asynctestkit_context.run(loop.create_task, coro, name=step_name)
+        own = factory is not None and loop.get_task_factory() is factory
+        task = start_step(loop, awaitable, context, f"{self.id()}: {name}", via_factory=not own)
         watchdog = self._asynctestkit_watchdog
         watchdog.step = task
         interrupted = True
         try:
-            with allowed_interrupts():
-                result = loop.run_until_complete(task)
+            result: T = run_step(loop, task)
             interrupted = False
-        except (asyncio.CancelledError, RuntimeError):
+        except (asyncio.CancelledError, RuntimeError) as exc:
             if watchdog.expired:  # the watchdog cancelled the step, or stopped the loop
                 raise WatchdogTimeout(watchdog.report) from None
+            self._asynctestkit_explain(exc)
             raise
         finally:
+            self._asynctestkit_context = step_context(task, context)
             # The slow-callback timing lets go of the callback run last; one
             # that an interrupt (the watchdog, Ctrl-C) cut short is not timed,
             # as on the virtual loop.
@@ -362,10 +391,7 @@ class TestLifecycle(unittest.IsolatedAsyncioTestCase):
             watchdog.step = None
         if watchdog.expired:  # it caught the cancellation and returned
             raise WatchdogTimeout(watchdog.report)
-        if isinstance(result, Raised):
-            raise result.exc
         return result
-
 
     def _asynctestkit_verdict(self) -> Coroutine[Any, Any, None] | None:
         """The hygiene checks: fail the test if it left a mess (the last cleanup).
@@ -442,32 +468,8 @@ class TestLifecycle(unittest.IsolatedAsyncioTestCase):
             raise_failure(self.failureException, format_problems(sections))
 
 
-@final
-class Raised:
-    """What a step raised, handed back to be raised outside asyncio's frames."""
-
-    __slots__ = ("exc",)
-
-    def __init__(self, exc: Exception) -> None:
-        self.exc = exc
-
-
-async def guarded_step(
-    awaitable: Awaitable[T], keep_context: Callable[[contextvars.Context], object]
-) -> T | Raised:
-    """Await one step of a test or a class: hand back its exception, keep its context.
-
-    ``run_until_complete()`` would re-raise the step's exception through
-    asyncio's frames, which would clutter the failure, so the caller raises it
-    itself. The context the step ends with is passed to ``keep_context``: it
-    is the context the next step starts from.
-    """
-    try:
-        return await awaitable
-    except Exception as exc:
-        return Raised(exc)
-    finally:
-        keep_context(contextvars.copy_context())
+def _same_test(obj: object, test: unittest.TestCase) -> bool:
+    return type(obj) is type(test) and getattr(obj, "_testMethodName", None) == test._testMethodName
 
 
 def context_methods(cm: object, *, asynchronous: bool) -> tuple[Any, Any]:
@@ -504,7 +506,7 @@ def settle_step(loop: asyncio.AbstractEventLoop, task: asyncio.Task[Any], watchd
         if watchdog.expired:
             watchdog.arm_rest()
         task.cancel()
-        with contextlib.suppress(BaseException), allowed_interrupts():
+        with contextlib.suppress(BaseException), LoopRun(loop), allowed_interrupts():
             loop.run_until_complete(task)
     if not task.done():
         bury(task)
@@ -564,11 +566,17 @@ async def close_async_generators(loop: asyncio.AbstractEventLoop, *, live: bool 
             await asyncio.wait(closing)
 
 
+def run_loop_until_complete(loop: asyncio.AbstractEventLoop, awaitable: Awaitable[T]) -> T:
+    """``loop.run_until_complete()``, putting back what an interrupt in asyncio's setup leaves (`LoopRun`)."""
+    with LoopRun(loop):
+        return loop.run_until_complete(awaitable)
+
+
 def _cancel(loop: asyncio.AbstractEventLoop, tasks: list[asyncio.Task[Any]]) -> None:
     """Cancel ``tasks`` (but those the watchdog gave up on) and run the loop until they end."""
     tasks = [task for task in tasks if not is_buried(task)]
     if tasks:
-        loop.run_until_complete(cancel_and_wait(tasks))
+        run_loop_until_complete(loop, cancel_and_wait(tasks))
 
 
 def _shut_down(loop: asyncio.AbstractEventLoop) -> None:
@@ -576,9 +584,9 @@ def _shut_down(loop: asyncio.AbstractEventLoop) -> None:
     _cancel(loop, [t for t in asyncio.all_tasks(loop) if not t.done()])
     # Each run of the loop costs a task and an iteration; most tests need neither.
     if has_async_generators(loop):
-        loop.run_until_complete(loop.shutdown_asyncgens())
+        run_loop_until_complete(loop, loop.shutdown_asyncgens())
     if has_default_executor(loop):
-        loop.run_until_complete(loop.shutdown_default_executor())
+        run_loop_until_complete(loop, loop.shutdown_default_executor())
 
 
 _NOOP_ASYNC_SET_UP = unittest.IsolatedAsyncioTestCase.asyncSetUp

@@ -18,8 +18,10 @@ suggestions for misspellings follow from the entry.
 from __future__ import annotations
 
 import difflib
+import importlib.util
 import inspect
 import math
+import sys
 import types
 from typing import TYPE_CHECKING, Any, final
 
@@ -106,9 +108,22 @@ def _loop_factory(value: Any) -> None:
 def _targets(value: Any) -> None:
     # patch_time's own check; its message names the faulty entry.
     try:
-        _check_targets(value)
+        targets = _check_targets(value)
     except (TypeError, ValueError) as exc:
         raise type(exc)(f"{_got(value)}: {exc}") from None
+    # A name that names no module would fail each test later, when time is
+    # patched: refuse it now (finding it imports its parent packages only).
+    for target in targets:
+        if isinstance(target, str) and target not in sys.modules:
+            try:
+                found = importlib.util.find_spec(target) is not None
+            except (ImportError, ValueError):
+                found = False
+            if not found:
+                raise ValueError(
+                    f"{_got(value)}: there is no module {target!r} to patch; name the modules "
+                    "of the code under test, as `import` would"
+                )
 
 
 def _wall(value: Any) -> None:
@@ -268,10 +283,14 @@ _TABLE = (
         doc="Modules whose `from time import monotonic` references read the virtual clock too.",
     ),
     Option(
-        "time_wall", owner="ClockedTestCase", default=False,
+        # On by default: code under test that sets deadlines with time.time()
+        # and waits with asyncio.sleep() (kubernetes-asyncio's leader election)
+        # never reaches them otherwise; turning it on broke nothing real.
+        "time_wall", owner="ClockedTestCase", default=True,
         expected="False, True, a POSIX timestamp or a datetime (see patch_time's wall)",
         check=_wall,
-        doc="Also move time.time() (and datetime in the targets) with the virtual clock.",
+        doc="Move time.time() (and datetime in the targets) with the virtual clock, from the real "
+            "time at the start (True) or the given start; False: the wall clock stays real.",
     ),
     # Schedule exploration (see _explore.py).
     Option(
@@ -376,6 +395,25 @@ def check_class(cls: type) -> None:
         if option.owner in owners:
             value = inspect.getattr_static(cls, option.attribute, option.default)
             option.validate(value, f"{klass}.{option.name}")
+    if "ClockedTestCase" in owners and inspect.getattr_static(cls, "loop_scope", "test") == "class":
+        _refuse_class_exploring(cls, klass)
+
+
+def _refuse_class_exploring(cls: type, klass: str) -> None:
+    """``explore`` runs a test on a fresh loop per seed; a class that shares one loop cannot."""
+    where = [f"{klass}.explore = {inspect.getattr_static(cls, 'explore', 0)}"]
+    for name, value in vars(cls).items():
+        per_test = getattr(value, "_asynctestkit_options", {}) if _is_code(value) else {}
+        if per_test.get("explore"):
+            where.append(f"{klass}.{name}: @configure(explore={per_test['explore']})")
+    if not inspect.getattr_static(cls, "explore", 0):
+        where.pop(0)
+    if where:
+        raise ValueError(
+            f"{where[0]}: exploring runs each test on a new loop per seed, and {klass} shares one "
+            "loop between its tests (loop_scope = \"class\"); explore a class with loop_scope = "
+            "\"test\", or set schedule_seed to run the shared loop under one seed"
+        )
 
 
 def _kind(owners: set[str]) -> str:

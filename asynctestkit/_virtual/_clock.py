@@ -10,9 +10,11 @@ from __future__ import annotations
 import asyncio
 import math
 import threading
-from typing import TYPE_CHECKING, Protocol, cast, final
+from typing import TYPE_CHECKING, ClassVar, Protocol, cast, final
 
 if TYPE_CHECKING:
+    import datetime
+    from collections.abc import Callable
     from types import TracebackType
 
 __all__ = ("DeadlockError", "LivelockError", "VirtualClock")
@@ -355,6 +357,47 @@ class VirtualClock:
     def holds(self) -> int:
         """How many `hold` blocks are active now."""
         return self._holds
+
+    # -- the wall clock ---------------------------------------------------
+
+    # Installed by the time patch (_faketime/_walltime.py) when it is imported:
+    # sets the patched wall clocks of a clock and says whether there was one.
+    # (The clock imports nothing above it; the patch registers itself here.)
+    _wall_setter: ClassVar[Callable[[VirtualClock, object], bool] | None] = None
+
+    def set_wall(self, when: float | datetime.datetime) -> None:
+        """Set the patched wall clock to ``when``, without moving virtual time or firing timers.
+
+        As sinon's ``clock.setSystemTime()``: ``time.time()`` (and
+        ``datetime.now()`` in the time targets) read ``when`` now and move on
+        with virtual time from there; ``time.monotonic()``, the loop's time and
+        every timer stay as they were. The wall clock may go backwards, as a
+        real one set by NTP or by hand can: test what your code does then.
+
+        Args:
+            when: Seconds since the epoch (int or float), or a
+                ``datetime.datetime`` (aware, or naive for local time).
+
+        Raises:
+            TypeError: ``when`` is not a number or a datetime.
+            ValueError: ``when`` is out of what datetime can represent (or a
+                naive local time that does not exist).
+            RuntimeError: no wall clock is patched on this clock now (give a
+                ClockedTestCase ``time_wall = True``, or use
+                ``patch_time(clock, wall=True)``).
+
+        Example:
+            >>> self.clock.set_wall(datetime.datetime(2030, 1, 1, tzinfo=datetime.timezone.utc))
+            >>> time.time()
+            1893456000.0
+        """
+        setter = VirtualClock._wall_setter
+        if setter is None or not setter(self, when):
+            raise RuntimeError(
+                "set_wall() sets the wall clock patched on this clock, and there is none now: "
+                "give the ClockedTestCase time_wall = True (or a start time), or call it inside "
+                "`with patch_time(clock, wall=True):`"
+            )
 
     # -- moving time -------------------------------------------------------
 
