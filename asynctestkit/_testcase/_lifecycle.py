@@ -38,6 +38,7 @@ from .._compat import (
 )
 from .._shield import allowed_interrupts, deferred_interrupts, restore
 from .._verdict._hygiene import Hygiene, SlowCallbackWarning, format_problems
+from .._verdict._onereport import one_report
 from .._verdict._report import raise_failure
 from .._verdict._watchdog import Watchdog, WatchdogTimeout, bury, is_buried
 
@@ -194,7 +195,12 @@ class TestLifecycle(unittest.IsolatedAsyncioTestCase):
             with deferred_interrupts():
                 self._asynctestkit_finish()  # a test an earlier debug() left paused
                 try:
-                    return unittest.TestCase.run(self, result)
+                    # One report per test: the mess a failing test left joins its failure.
+                    # TestCase.run called from here: the frames above _callTestMethod's
+                    # deprecation warning stay those of IsolatedAsyncioTestCase.
+                    with one_report(self, result) as shown:
+                        unittest.TestCase.run(self, shown)  # type: ignore[arg-type]
+                    return shown.result
                 finally:
                     self._asynctestkit_finish()
         except KeyboardInterrupt:
@@ -433,13 +439,13 @@ class TestLifecycle(unittest.IsolatedAsyncioTestCase):
         if leaked:
             return self._asynctestkit_reap_leaked(leaked, sections)
         if sections:
-            raise_failure(self.failureException, format_problems(sections))
+            raise_failure(self.failureException, format_problems(sections), mess=True)
         return None
 
     async def _asynctestkit_reap_leaked(self, leaked: list[asyncio.Task[Any]], sections: list[str]) -> None:
         await cancel_and_wait(leaked)
         if sections:
-            raise_failure(self.failureException, format_problems(sections))
+            raise_failure(self.failureException, format_problems(sections), mess=True)
 
 
 @final

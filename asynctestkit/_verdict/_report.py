@@ -20,6 +20,7 @@ import weakref
 from typing import TYPE_CHECKING, Any, NoReturn, final
 
 from .._compat import FACTORY_TASKS_NAMED_NONE, capture_call_graph
+from ._onereport import mark_mess
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Coroutine, Iterable
@@ -437,10 +438,10 @@ def describe_call(handle: object) -> str:
     return f"{name}({', '.join(reprlib.repr(a) for a in args)})"
 
 
-def raise_failure(failure: type[BaseException], message: str) -> NoReturn:
-    """Fail the test with ``message``: the one toolkit frame a pytest report shows (see above)."""
-    __tracebackhide__ = False  # read by pytest from this frame's locals
-    raise failure(message) from None
+def raise_failure(failure: type[BaseException], message: str, *, mess: bool = False) -> NoReturn:
+    """Fail the test with ``message`` (``mess``: the verdict's; see ``_onereport.py``)."""
+    __tracebackhide__ = False  # read by pytest from this frame's locals: the one frame shown
+    raise (mark_mess(failure(message)) if mess else failure(message)) from None
 
 
 def format_thread(thread_id: int) -> str:
