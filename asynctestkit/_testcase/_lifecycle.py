@@ -40,6 +40,7 @@ from .._shield import allowed_interrupts, deferred_interrupts, restore
 from .._verdict._hygiene import Hygiene, SlowCallbackWarning, format_problems
 from .._verdict._onereport import one_report
 from .._verdict._report import raise_failure
+from .._verdict._resources import Resources, format_resources, resource_kinds
 from .._verdict._watchdog import Watchdog, WatchdogTimeout, bury, is_buried
 
 if TYPE_CHECKING:
@@ -134,6 +135,10 @@ class TestLifecycle(unittest.IsolatedAsyncioTestCase):
             stack.callback(restore, hygiene.uninstall)
             hygiene.install()
             self._asynctestkit_hygiene = hygiene
+            resources = Resources(loop, resource_kinds(option("check_resources")), baseline=not owned)
+            stack.callback(restore, resources.uninstall)
+            resources.install()
+            self._asynctestkit_resources = resources
             watchdog = Watchdog(loop)
             stack.callback(restore, watchdog.disarm)
             watchdog.arm(option("timeout"))
@@ -427,6 +432,10 @@ class TestLifecycle(unittest.IsolatedAsyncioTestCase):
             check_coroutines=option("check_coroutines"),
             check_threads=option("check_threads"),
         )
+        left_open = self._asynctestkit_resources.findings()
+        if left_open:
+            sections.append(format_resources(left_open))
+            self._asynctestkit_resources.close_left_open()
         for timer in timers:
             timer.cancel()
         # After a timeout the watchdog's report already shows what blocked.

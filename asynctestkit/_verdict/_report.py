@@ -10,10 +10,14 @@ for, at a fraction of its cost.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures.thread
 import linecache
 import os
 import reprlib
+import socket
+import subprocess
 import sys
+import threading
 import traceback
 import unittest
 import weakref
@@ -57,7 +61,14 @@ _ASYNCIO_DIR = os.path.dirname(asyncio.__file__)
 _UNITTEST_DIR = os.path.dirname(unittest.__file__)
 # The package's own directory: its frames are plumbing in every report.
 OWN_DIR = os.path.dirname(os.path.dirname(__file__))
-_PLUMBING = (_ASYNCIO_DIR, _UNITTEST_DIR, OWN_DIR)
+# The standard library's own makers of what a report names (a socket made by
+# socket.socket.accept(), a thread by an executor's submit()): the user's line
+# is the one that called them.
+_MAKERS = tuple(
+    getattr(module, "__file__", None) or "?"
+    for module in (socket, subprocess, threading, concurrent.futures.thread)
+)
+_PLUMBING = (_ASYNCIO_DIR, _UNITTEST_DIR, OWN_DIR, *_MAKERS)
 _SITE_DEPTH = 3
 # asyncio.timeout()'s context manager (3.11+): its timer calls a method of it.
 _TIMEOUT: type | None = getattr(asyncio, "Timeout", None)
