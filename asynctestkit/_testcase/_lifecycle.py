@@ -135,7 +135,7 @@ class TestLifecycle(unittest.IsolatedAsyncioTestCase):
             stack.callback(restore, hygiene.uninstall)
             hygiene.install()
             self._asynctestkit_hygiene = hygiene
-            resources = Resources(loop, resource_kinds(option("check_resources")), baseline=not owned)
+            resources = Resources(loop, resource_kinds(option("check_resources")))
             stack.callback(restore, resources.uninstall)
             resources.install()
             self._asynctestkit_resources = resources
@@ -433,9 +433,10 @@ class TestLifecycle(unittest.IsolatedAsyncioTestCase):
             check_threads=option("check_threads"),
         )
         left_open = self._asynctestkit_resources.findings()
+        reaping = None
         if left_open:
             sections.append(format_resources(left_open))
-            self._asynctestkit_resources.close_left_open()
+            reaping = self._asynctestkit_resources.close_left_open()
         for timer in timers:
             timer.cancel()
         # After a timeout the watchdog's report already shows what blocked.
@@ -445,14 +446,18 @@ class TestLifecycle(unittest.IsolatedAsyncioTestCase):
                 sections.append(slow)
             else:
                 warnings.warn(slow, SlowCallbackWarning, stacklevel=1)
-        if leaked:
-            return self._asynctestkit_reap_leaked(leaked, sections)
+        if leaked or reaping:
+            return self._asynctestkit_reap_leaked(leaked, sections, reaping)
         if sections:
             raise_failure(self.failureException, format_problems(sections), mess=True)
         return None
 
-    async def _asynctestkit_reap_leaked(self, leaked: list[asyncio.Task[Any]], sections: list[str]) -> None:
+    async def _asynctestkit_reap_leaked(
+        self, leaked: list[asyncio.Task[Any]], sections: list[str], reaping: Awaitable[None] | None = None
+    ) -> None:
         await cancel_and_wait(leaked)
+        if reaping is not None:
+            await reaping  # the processes left running, killed
         if sections:
             raise_failure(self.failureException, format_problems(sections), mess=True)
 

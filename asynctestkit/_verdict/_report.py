@@ -41,6 +41,7 @@ __unittest = False
 __tracebackhide__ = True
 
 __all__ = (
+    "EXPLAINERS",
     "OWN_DIR",
     "await_chains",
     "creation_site",
@@ -70,6 +71,9 @@ _MAKERS = tuple(
 )
 _PLUMBING = (_ASYNCIO_DIR, _UNITTEST_DIR, OWN_DIR, *_MAKERS)
 _SITE_DEPTH = 3
+# The loop's frames that run one callback (asyncio's Handle._run and
+# BaseEventLoop._run_once, the virtual loop's _run_once).
+_RUNNERS = frozenset({"_run", "_run_once"})
 # asyncio.timeout()'s context manager (3.11+): its timer calls a method of it.
 _TIMEOUT: type | None = getattr(asyncio, "Timeout", None)
 
@@ -81,7 +85,10 @@ def creation_site(frame: FrameType | None) -> Site:
 
     Plumbing frames (asyncio, unittest, asynctestkit) below the user's code
     are skipped; the first plumbing frame above it ends the walk, so a task
-    made in a test names the test, not the test runner that called it.
+    made in a test names the test, not the test runner that called it. A
+    call the loop made itself, from one of its callbacks (a server starting
+    the handler of a connection it accepted), has no user's site: ``()``,
+    not the line that started the test run.
     """
     site: list[tuple[str, int, str]] = []
     while frame is not None:
@@ -91,7 +98,7 @@ def creation_site(frame: FrameType | None) -> Site:
             site.append((filename, frame.f_lineno, code.co_name))
             if len(site) == _SITE_DEPTH:
                 break
-        elif site:
+        elif site or code.co_name in _RUNNERS:
             break
         frame = frame.f_back
     return tuple(site)
@@ -273,6 +280,8 @@ def _describe(task: asyncio.Task[Any], timers: Iterable[asyncio.TimerHandle] = (
         waiter = getattr(task, "_fut_waiter", None)
         if waiter is not None:
             lines.append(f"    awaiting {_describe_awaited(waiter)}")
+        for explain in EXPLAINERS:
+            lines.extend(explain(task))
         now = task.get_loop().time()
         lines.extend(
             f"    woken by a timer due in {h.when() - now:.3f} s: {describe_call(h)}"
@@ -283,8 +292,25 @@ def _describe(task: asyncio.Task[Any], timers: Iterable[asyncio.TimerHandle] = (
         lines.append("    created at (innermost first):")
         lines.extend(format_frames(site))
     elif site is None:
-        lines.append("    created at: unknown (made before the test's loop tracked tasks)")
+        # Made without the loop's task factory: asyncio.Task(coro) directly (as
+        # aiohttp's server does), or before the loop tracked tasks. Where its
+        # coroutine was made is usually the same line (cr_origin, noted while
+        # check_coroutines is on).
+        origin = [f for f in getattr(coro, "cr_origin", None) or () if not is_plumbing(f[0])]
+        if origin:
+            lines.append("    created at (where its coroutine was made, innermost first):")
+            lines.extend(format_frames(origin[:_SITE_DEPTH]))
+        else:
+            lines.append(
+                "    created at: unknown (made without the loop's create_task(), e.g. with "
+                "asyncio.Task() directly, while coroutine origins were not tracked)"
+            )
     return "\n".join(lines)
+
+
+# Parts below this module that can say more about what a task waits for
+# (`_resources`: what a Server.wait_closed() waits for): each returns lines.
+EXPLAINERS: list[Callable[[asyncio.Task[Any]], list[str]]] = []
 
 
 def _cancel_state(task: asyncio.Task[Any]) -> str:

@@ -1,64 +1,71 @@
 """Resources a test left open: servers, connections, sockets, subprocesses, executors, threads.
 
 `Resources` watches one test from its start to its verdict. What it costs a
-test that opens nothing is the install and the uninstall: three class
-attributes swapped (``socket.socket.__init__``, ``subprocess.Popen.__init__``,
-``threading.Thread.start``) and six of the test's loop's methods shadowed on
-the instance (``create_server``, ``create_unix_server``,
-``create_connection``, ``create_unix_connection``,
-``create_datagram_endpoint``, ``subprocess_exec``/``subprocess_shell``,
-reached by ``asyncio.start_server``, ``open_connection`` and
-``create_subprocess_exec``). Each of them, when called, notes the object it
-made (held weakly: a resource nobody holds is Python's to finalize, with its
-own ``ResourceWarning``) and the user's line that made it. Nothing is
-scanned: at the verdict only what was noted is looked at, plus the loop's
-own table of live socket transports (``_transports``, 3.10-3.15), which
-holds the connections a server accepted.
+test that opens nothing is four class attributes swapped in and back
+(``socket.socket.__init__``, ``subprocess.Popen.__init__``, asyncio's
+``BaseSubprocessTransport.__init__`` and ``threading.Thread.start``) and one
+look at three empty lists. Each of them, when called during the test,
+notes what it made and the user's line that made it (the first frame that is
+not asyncio's, unittest's, the standard library maker's or asynctestkit's:
+the ``asyncio.start_server``, ``open_connection`` or ``subprocess.Popen``
+line). asyncio's servers and connections are made of sockets, so one patch
+sees them all: at the verdict, an open socket is named by what holds it, the
+loop's table of socket transports (``_transports``) or its selector's
+listening readers (``_accept_connection``), 3.10-3.15.
 
-What is the loop's or a library's plumbing is not the test's: a socket or a
-thread whose maker (the first frame above ``socket.py``/``threading.py``) is
-asyncio's, unittest's or asynctestkit's own belongs to a transport or to the
-loop (the default executor, the child watcher's threads), and so is left out.
-Sockets and threads are noted only when made on the loop's thread or on a
-thread the test started: a library's thread that was there before the test
-may open and close what it likes.
-
-Zero false positives is the rule: a resource counts as left open only when
+Zero false positives is the rule, so a resource counts as left open only when
 it certainly is at the verdict (the last cleanup, after ``asyncTearDown``
-and every other cleanup): a transport that is not closing, a server with
-listening sockets, a socket with a file descriptor, a process that has not
-exited, a thread alive after a short join (``_JOIN`` real seconds in all, and
-only when one is found alive). An executor shut down, even with
-``wait=False``, is not open; the loop's default executor is the runner's to
-shut down.
+and every other cleanup):
+
+- a socket with a file descriptor, unless a transport holds it and is closing
+  (``writer.close()`` without ``wait_closed()`` is closed, one loop iteration
+  later);
+- a connection a server accepted is the server handler's, closed when its
+  client goes (on 3.10-3.11 ``Server.wait_closed()`` does not wait for it): it
+  is never reported on its own. Sockets made by a callback of the loop are
+  not noted at all;
+- a process that has not exited (peeked at with ``waitid(WNOWAIT)`` where the
+  process is asyncio's, which reaps it itself);
+- a thread the test started, alive after a short join (`_JOIN` real seconds
+  in all, spent only when one is found alive); the thread a library had
+  before the test and the loop's default executor (the runner shuts it down)
+  are not the test's, nor is what asyncio or asynctestkit start;
+- an executor whose workers live and that nobody shut down (one dropped is
+  shut down by its weakref callback; one shut down with ``wait=False``
+  finishes by itself).
+
+Sockets and threads are noted only on the loop's thread or a thread the test
+started: a library's thread that was there before the test may open and
+close what it likes. What is reported is then closed (a server, a
+connection, a socket, an executor) or killed (a process): no
+``ResourceWarning`` later, in whatever test runs next.
 """
 
 from __future__ import annotations
 
 import asyncio
+import asyncio.base_subprocess
 import concurrent.futures.thread
 import contextlib
 import functools
+import os
 import socket
 import subprocess
 import sys
 import threading
 import time
-import types
-import weakref
 from typing import TYPE_CHECKING, Any, final
 
-from ._report import Site, creation_site, format_frames, is_plumbing
+from ._report import EXPLAINERS, OWN_DIR, Site, creation_site, format_frames, is_plumbing
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable
+    from collections.abc import Callable, Coroutine, Iterable
     from types import FrameType
 
 __all__ = ("KINDS", "Resources", "describe_wait_closed", "format_resources", "resource_kinds")
 
 # The kinds of resources, as `check_resources` names them.
 KINDS = frozenset({"servers", "connections", "sockets", "subprocesses", "executors", "threads"})
-
 
 
 def resource_kinds(value: object) -> frozenset[str]:
@@ -72,7 +79,7 @@ def resource_kinds(value: object) -> frozenset[str]:
         return KINDS
     if value is False:
         return frozenset()
-    if isinstance(value, (str, bytes)) or not isinstance(value, (set, frozenset, list, tuple)):
+    if not isinstance(value, (set, frozenset, list, tuple)):
         raise TypeError("not True, False or a set of kinds")
     unknown = sorted(map(repr, set(value) - KINDS))
     if unknown:
@@ -89,9 +96,9 @@ def format_resources(found: list[str]) -> str:
     )
 
 
-# Real seconds, in all, that threads found alive at the verdict (and processes
-# found running) get to end: one that has just delivered its result to the
-# test may not have returned from its target yet.
+# Real seconds, in all, that threads found alive at the verdict (and
+# processes found running) get to end: one that has just delivered its
+# result to the test may not have returned from its target yet.
 _JOIN = 0.1
 
 _SOCKET_FILE = socket.__file__
@@ -99,9 +106,15 @@ _THREADING_FILE = threading.__file__
 _SUBPROCESS_FILE = subprocess.__file__
 _EXECUTOR_FILE = concurrent.futures.thread.__file__
 _EXECUTOR_WORKER = concurrent.futures.thread._worker
+_ASYNCIO_DIR = os.path.dirname(asyncio.__file__)
+# The loop's frames that run a callback: a socket made below one, before any
+# user frame, was made by the loop itself (a server accepting a connection).
+_RUNNERS = frozenset({"_run", "_run_once"})
+_SubprocessTransport: Any = asyncio.base_subprocess.BaseSubprocessTransport
 
 _socket_init = socket.socket.__init__
 _popen_init = subprocess.Popen.__init__
+_transport_init = _SubprocessTransport.__init__
 _thread_start = threading.Thread.start
 
 # The test whose resources are noted now (a test run inside a test nests).
@@ -117,58 +130,56 @@ def _maker(frame: FrameType | None, own_file: str) -> FrameType | None:
     return frame
 
 
+def _user_site(frame: FrameType | None) -> Site | None:
+    """The user's site of a call from ``frame``; None when the loop itself made the call."""
+    up = frame
+    while up is not None:
+        code = up.f_code
+        if not is_plumbing(code.co_filename):
+            return creation_site(frame)
+        if code.co_name in _RUNNERS and code.co_filename.startswith((_ASYNCIO_DIR, OWN_DIR)):
+            return None
+        up = up.f_back
+    return None  # pragma: no cover - a thread of the toolkit's own
+
+
 def _noting_socket_init(self: socket.socket, *args: Any, **kwargs: Any) -> None:
     _socket_init(self, *args, **kwargs)
     watching = _current
-    if watching is not None and watching.sockets_on:
-        watching.note_socket(self, _getframe(1))
+    if watching is not None:
+        watching.note(watching.sockets, self, _maker(_getframe(1), _SOCKET_FILE))
 
 
 def _noting_popen_init(self: subprocess.Popen[Any], *args: Any, **kwargs: Any) -> None:
     _popen_init(self, *args, **kwargs)
     watching = _current
-    if watching is not None and watching.subprocesses_on:
-        watching.note_popen(self, _getframe(1))
+    if watching is not None:
+        maker = _maker(_getframe(1), _SUBPROCESS_FILE)
+        if maker is not None and not maker.f_code.co_filename.startswith(_ASYNCIO_DIR):
+            watching.note(watching.popens, self, maker)  # asyncio's: noted as its transport
+
+
+def _noting_transport_init(self: Any, *args: Any, **kwargs: Any) -> None:
+    _transport_init(self, *args, **kwargs)
+    watching = _current
+    if watching is not None:
+        watching.note(watching.processes, self, _getframe(1))
 
 
 def _noting_thread_start(self: threading.Thread) -> None:
     watching = _current
     if watching is not None:
-        watching.note_thread(self, _getframe(1))
+        watching.note_thread(self, _maker(_getframe(1), _THREADING_FILE))
     _thread_start(self)
 
 
 _CLASS_PATCHES: tuple[tuple[type, str, Callable[..., Any]], ...] = (
     (socket.socket, "__init__", _noting_socket_init),
     (subprocess.Popen, "__init__", _noting_popen_init),
+    (_SubprocessTransport, "__init__", _noting_transport_init),
     (threading.Thread, "start", _noting_thread_start),
 )
 _ORIGINALS = {(cls, name): vars(cls)[name] for cls, name, _ in _CLASS_PATCHES}
-
-
-async def _noting_server(self: Resources, name: str, *args: Any, **kwargs: Any) -> Any:
-    frame = _getframe(1)
-    server = await self.originals[name](*args, **kwargs)
-    self.servers.append((weakref.ref(server), creation_site(frame)))
-    return server
-
-
-async def _noting_endpoint(self: Resources, name: str, *args: Any, **kwargs: Any) -> Any:
-    frame = _getframe(1)
-    transport, protocol = await self.originals[name](*args, **kwargs)
-    self.transports.append((weakref.ref(transport), creation_site(frame), name))
-    return transport, protocol
-
-
-_SHADOWS = {
-    "create_server": _noting_server,
-    "create_unix_server": _noting_server,
-    "create_connection": _noting_endpoint,
-    "create_unix_connection": _noting_endpoint,
-    "create_datagram_endpoint": _noting_endpoint,
-    "subprocess_exec": _noting_endpoint,
-    "subprocess_shell": _noting_endpoint,
-}
 
 
 @final
@@ -177,32 +188,31 @@ class Resources:
 
     Args:
         loop: The test's loop.
-        kinds: The kinds to check (a subset of `KINDS`); empty: install nothing.
-        baseline: The loop is a class's: its live transports now are not the test's.
+        kinds: The kinds to check (a subset of `KINDS`); empty: note nothing.
     """
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, kinds: frozenset[str], *, baseline: bool) -> None:
+    __slots__ = (
+        "_installed", "_left", "_owner", "_previous", "_reaping", "_thread_ids", "kinds", "loop",
+        "popens", "processes", "sockets", "threads",
+    )
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, kinds: frozenset[str]) -> None:
         self.loop = loop
         self.kinds = kinds
-        self.sockets_on = "sockets" in kinds
-        self.subprocesses_on = "subprocesses" in kinds
-        self.originals: dict[str, Callable[..., Any]] = {}
-        self.servers: list[tuple[weakref.ref[Any], Site]] = []
-        self.transports: list[tuple[weakref.ref[Any], Site, str]] = []
-        # Held strongly until the verdict: one the test dropped unclosed is
-        # reported there, not by a ResourceWarning in whatever runs next.
-        self.sockets: list[tuple[socket.socket, Site]] = []
-        self.popens: list[tuple[subprocess.Popen[Any], Site]] = []
-        # What the verdict found open, closed once reported (see `close_left_open`).
-        self._left: list[Callable[[], object]] = []
-        self.threads: list[tuple[weakref.ref[threading.Thread], Site]] = []
+        # Held strongly until the verdict: a socket or a process the test
+        # dropped unclosed is reported there, not by a ResourceWarning in
+        # whatever runs next. Threads are the threading module's to hold.
+        self.sockets: list[tuple[Any, Site]] = []
+        self.popens: list[tuple[Any, Site]] = []
+        self.processes: list[tuple[Any, Site]] = []
+        self.threads: list[tuple[Any, Site]] = []
         self._owner = _get_ident()
         self._thread_ids: set[int] = set()
         self._previous: Resources | None = None
         self._installed = False
-        self._baseline: set[int] = set()
-        if baseline:
-            self._baseline = {id(t) for t in _live_transports(loop)}
+        # What the verdict found open, closed once reported (`close_left_open`).
+        self._left: list[Callable[[], object]] = []
+        self._reaping: list[Any] = []  # asyncio's processes killed: wait until reaped
 
     def install(self) -> None:
         """Start noting; undone by `uninstall`."""
@@ -215,17 +225,6 @@ class Resources:
                 setattr(cls, name, patch)
         _current = self
         self._installed = True
-        loop = self.loop
-        try:
-            instance = vars(loop)
-        except TypeError:  # pragma: no cover - a loop without __dict__ (uvloop)
-            return
-        for name, shadow in _SHADOW_METHODS.items():
-            original = getattr(loop, name, None)
-            if original is None:  # pragma: no cover - create_unix_* off POSIX
-                continue
-            self.originals[name] = original
-            instance[name] = types.MethodType(shadow, self)
 
     def uninstall(self) -> None:
         """Stop noting and put back what `install` changed (idempotent)."""
@@ -237,9 +236,6 @@ class Resources:
         if _current is None:
             for cls, name, _ in _CLASS_PATCHES:
                 setattr(cls, name, _ORIGINALS[cls, name])
-        instance = vars(self.loop)
-        for name in self.originals:
-            instance.pop(name, None)
 
     # -- noting -------------------------------------------------------------
 
@@ -247,134 +243,128 @@ class Resources:
         ident = _get_ident()
         return ident == self._owner or ident in self._thread_ids
 
-    def note_socket(self, sock: socket.socket, frame: FrameType | None) -> None:
-        """A socket was made (socket(), accept(), socketpair()...) while the test ran."""
-        maker = _maker(frame, _SOCKET_FILE)
-        if maker is None or is_plumbing(maker.f_code.co_filename) or not self._ours():
-            return  # a transport's, or the loop's own
-        self.sockets.append((sock, creation_site(maker)))
-
-    def note_popen(self, popen: subprocess.Popen[Any], frame: FrameType | None) -> None:
-        """A ``subprocess.Popen`` was made while the test ran."""
-        maker = _maker(frame, _SUBPROCESS_FILE)
-        if maker is None or is_plumbing(maker.f_code.co_filename) or not self._ours():
-            return  # asyncio's subprocess transport's (noted as the transport)
-        self.popens.append((popen, creation_site(maker)))
-
-    def note_thread(self, thread: threading.Thread, frame: FrameType | None) -> None:
-        """A thread is being started while the test runs."""
+    def note(self, into: list[tuple[Any, Site]], thing: object, maker: FrameType | None) -> None:
+        """Note ``thing``, made from ``maker``, unless the loop itself or a stranger made it."""
         if not self._ours():
             return
-        maker = _maker(frame, _THREADING_FILE)
-        if maker is None:  # pragma: no cover - Thread.start from nowhere
+        site = _user_site(maker)
+        if site is not None:
+            into.append((thing, site))
+
+    def note_thread(self, thread: threading.Thread, maker: FrameType | None) -> None:
+        """A thread is being started while the test runs."""
+        if maker is None or not self._ours() or getattr(thread, "_asynctestkit_ignore", False):
             return
-        filename = maker.f_code.co_filename
-        if filename == _EXECUTOR_FILE:
+        if maker.f_code.co_filename == _EXECUTOR_FILE:
             # An executor's worker: the user's line is the submit() or
             # run_in_executor() that started it.
-            pass
-        elif is_plumbing(filename) or getattr(thread, "_asynctestkit_ignore", False):
-            return
-        self.threads.append((weakref.ref(thread), creation_site(maker)))
-        if self.sockets_on or self.subprocesses_on:
-            _note_ident(self._thread_ids, thread)
+            site: Site | None = creation_site(maker)
+        else:
+            site = None if is_plumbing(maker.f_code.co_filename) else creation_site(maker)
+        if site is None:
+            return  # asyncio's or the toolkit's own (a child watcher, a timer)
+        self.threads.append((thread, site))
+        _note_ident(self._thread_ids, thread)
 
     # -- the verdict ------------------------------------------------------------
 
     def findings(self) -> list[str]:
-        """Return one line block per resource left open, for the kinds checked."""
+        """Return one text block per resource left open, for the kinds checked."""
+        if not (self.sockets or self.popens or self.processes or self.threads):
+            return []
         kinds = self.kinds
         found: list[str] = []
-        open_fds: set[int] = set()
-        servers = [(s, site) for ref, site in self.servers if (s := ref()) is not None and s.sockets]
-        for server, _ in servers:
-            open_fds.update(sock.fileno() for sock in server.sockets)
-        if "servers" in kinds:
-            for server, site in servers:
-                found.append(_entry(f"server {_server_name(server)} still serving", site))
-                self._left.append(server.close)
-        if "connections" in kinds or "subprocesses" in kinds:
-            found.extend(self._transport_findings(open_fds))
-        if "sockets" in kinds:
-            for sock, site in self.sockets:
-                if sock.fileno() != -1 and sock.fileno() not in open_fds:
-                    found.append(_entry(f"socket {_socket_name(sock)} not closed", site))
-                    self._left.append(sock.close)
-        threads = self._live_threads() if {"threads", "executors", "subprocesses"} & kinds else []
+        found.extend(self._socket_findings())
         if "subprocesses" in kinds:
-            for popen, site in self.popens:
-                if _running(popen):
-                    found.append(_entry(
-                        f"subprocess pid {popen.pid} ({_args(popen.args)}) still running; "
-                        "wait() for it, or kill() and wait()", site,
-                    ))
-                    self._left.append(functools.partial(_kill, popen))
+            found.extend(self._process_findings())
+        threads = self._live_threads() if {"threads", "executors"} & kinds else []
         if "executors" in kinds:
             found.extend(_executor_findings(threads, self._left))
         if "threads" in kinds:
             found.extend(
                 _entry(f"thread {_thread_name(t)} still running{_stack_of(t)}", site)
-                for t, site in threads if t._target is not _EXECUTOR_WORKER  # type: ignore[attr-defined]
+                for t, site in threads if getattr(t, "_target", None) is not _EXECUTOR_WORKER
             )
         return found
 
-    def close_left_open(self) -> None:
-        """Close what `findings` reported (not threads): nothing else reports it again later."""
+    def close_left_open(self) -> Coroutine[Any, Any, None] | None:
+        """Close what `findings` reported (not threads): nothing reports it again later.
+
+        Returns:
+            A coroutine to await on the loop when asyncio's processes were
+            killed (until their watcher reaps them), else None.
+        """
         left, self._left = self._left, []
         for close in left:
             with contextlib.suppress(Exception):
                 close()
         self.sockets = []
         self.popens = []
+        self.processes = []
+        self.threads = []
+        reaping, self._reaping = self._reaping, []
+        return _reap(reaping) if reaping else None
 
-    def _transport_findings(self, open_fds: set[int]) -> list[str]:
+    def _socket_findings(self) -> list[str]:
+        kinds = self.kinds
+        transports: Any = getattr(self.loop, "_transports", None) or {}
+        servers = _listening(self.loop)
         found: list[str] = []
-        noted: dict[int, tuple[Site, str]] = {}
-        for ref, site, how in self.transports:
-            transport = ref()
+        for sock, site in self.sockets:
+            fd = sock.fileno()
+            if fd == -1:
+                continue
+            transport = transports.get(fd)
+            server = servers.get(fd)
             if transport is not None:
-                noted[id(transport)] = (site, how)
-                if how.startswith("subprocess") and "subprocesses" in self.kinds:
-                    if transport.get_returncode() is None and not transport.is_closing():
-                        pid = transport.get_pid()
-                        proc = getattr(transport, "_proc", None)
-                        args = _args(getattr(proc, "args", "?"))
-                        found.append(_entry(
-                            f"subprocess pid {pid} ({args}) still running; await its wait() "
-                            "(or kill() it, then wait())", site,
-                        ))
-                        self._left.append(functools.partial(_close_subprocess, transport))
-        if "connections" not in self.kinds:
-            return found
-        seen: set[int] = set()
-        candidates = [t for ref, _, how in self.transports if not how.startswith("subprocess")
-                      if (t := ref()) is not None]
-        for transport in [*candidates, *_live_transports(self.loop)]:
-            if id(transport) in seen or id(transport) in self._baseline:
+                if transport.is_closing() or "connections" not in kinds:
+                    continue
+                found.append(_entry(
+                    f"{_connection_name(transport)} not closed; close() it (and await wait_closed())",
+                    site,
+                ))
+                self._left.append(transport.close)
+            elif server is not None:
+                if "servers" not in kinds:
+                    continue
+                found.append(_entry(
+                    f"server on {_address(sock.getsockname())} still serving; close() it "
+                    "and await wait_closed()", site,
+                ))
+                self._left.append(server.close)
+            elif "sockets" in kinds:
+                found.append(_entry(f"socket {_socket_name(sock)} not closed", site))
+                self._left.append(sock.close)
+        return found
+
+    def _process_findings(self) -> list[str]:
+        found: list[str] = []
+        for popen, site in self.popens:
+            if _running(popen):
+                found.append(_entry(
+                    f"subprocess pid {popen.pid} ({_args(popen.args)}) still running; "
+                    "wait() for it, or kill() it and wait()", site,
+                ))
+                self._left.append(functools.partial(_kill, popen))
+        for transport, site in self.processes:
+            if transport.is_closing() or not _alive(transport.get_pid()):
                 continue
-            seen.add(id(transport))
-            if transport.is_closing():
-                continue
-            sock = transport.get_extra_info("socket")
-            if sock is not None and sock.fileno() in open_fds:
-                continue
-            site, how = noted.get(id(transport), ((), ""))
-            what = _connection_name(transport)
-            if not site:
-                server = getattr(transport, "_server", None)
-                what += f", accepted by server {_server_name(server)}" if server is not None else ""
-            found.append(_entry(f"{what} not closed; close() it (and await wait_closed())", site))
-            self._left.append(transport.close)
+            popen = getattr(transport, "_proc", None)  # BaseSubprocessTransport._proc (3.10-3.15)
+            found.append(_entry(
+                f"subprocess pid {transport.get_pid()} ({_args(getattr(popen, 'args', '?'))}) still "
+                "running; await its wait() (or kill() it, then await wait())", site,
+            ))
+            self._left.append(transport.close)  # kills it
+            self._reaping.append(transport)
         return found
 
     def _live_threads(self) -> list[tuple[threading.Thread, Site]]:
         default = getattr(getattr(self.loop, "_default_executor", None), "_threads", ())
         live = []
-        for ref, site in self.threads:
-            thread = ref()
-            if thread is None or thread in default or not thread.is_alive():
+        for thread, site in self.threads:
+            if thread in default or not thread.is_alive():
                 continue
-            if thread._target is _EXECUTOR_WORKER:  # type: ignore[attr-defined]
+            if getattr(thread, "_target", None) is _EXECUTOR_WORKER:
                 executor = thread._args[0]()  # type: ignore[attr-defined]  # a weakref (3.10-3.15)
                 if executor is None or executor._shutdown:
                     continue  # shut down (maybe wait=False): its work ends by itself
@@ -382,7 +372,7 @@ class Resources:
         if live:
             deadline = time.monotonic() + _JOIN
             for thread, _ in live:
-                if thread._target is not _EXECUTOR_WORKER:  # type: ignore[attr-defined]
+                if getattr(thread, "_target", None) is not _EXECUTOR_WORKER:
                     thread.join(max(deadline - time.monotonic(), 0))
             live = [(t, site) for t, site in live if t.is_alive()]
         return live
@@ -391,8 +381,7 @@ class Resources:
 def _note_ident(idents: set[int], thread: threading.Thread) -> None:
     """Add ``thread``'s id to ``idents`` as it starts: what it opens is the test's too.
 
-    An instance attribute shadows ``run`` (a subclass's too); the thread's id
-    stays its own while it lives.
+    An instance attribute shadows ``run`` (a subclass's too) until it runs.
     """
     run = thread.run
 
@@ -404,22 +393,24 @@ def _note_ident(idents: set[int], thread: threading.Thread) -> None:
     thread.run = noting_run  # type: ignore[method-assign]
 
 
-def _bind(shadow: Callable[..., Any], name: str) -> Callable[..., Any]:
-    async def method(self: Resources, *args: Any, **kwargs: Any) -> Any:
-        return await shadow(self, name, *args, **kwargs)
+def _listening(loop: asyncio.AbstractEventLoop) -> dict[int, Any]:
+    """The loop's listening sockets by fd, with their servers (BaseSelectorEventLoop, 3.10-3.15).
 
-    method.__name__ = method.__qualname__ = name
-    return method
-
-
-def _live_transports(loop: asyncio.AbstractEventLoop) -> list[Any]:
-    """The loop's live socket transports (BaseSelectorEventLoop._transports, 3.10-3.15)."""
-    table = getattr(loop, "_transports", None)
-    if table is None:
-        return []
-    with contextlib.suppress(RuntimeError):  # changed size while copied: a thread closed one
-        return list(table.values())
-    return []  # pragma: no cover
+    ``_start_serving`` adds ``_accept_connection(protocol_factory, sock,
+    sslcontext, server, ...)`` as the socket's reader.
+    """
+    selector = getattr(loop, "_selector", None)
+    servers: dict[int, Any] = {}
+    if selector is None:
+        return servers
+    with contextlib.suppress(Exception):
+        for key in selector.get_map().values():
+            reader = key.data[0] if isinstance(key.data, tuple) else None
+            callback = getattr(reader, "_callback", None)
+            args = getattr(reader, "_args", ())
+            if getattr(callback, "__name__", "") == "_accept_connection" and len(args) > 3:
+                servers[key.fd] = args[3]
+    return servers
 
 
 def _running(popen: subprocess.Popen[Any]) -> bool:
@@ -431,16 +422,30 @@ def _running(popen: subprocess.Popen[Any]) -> bool:
     return True
 
 
+def _alive(pid: int | None) -> bool:
+    """Whether child ``pid`` has not exited, without reaping it (asyncio's watcher will)."""
+    if pid is None:
+        return False
+    waitid = getattr(os, "waitid", None)
+    if waitid is None:  # pragma: no cover - Windows: ask the OS another way
+        return True
+    try:
+        return waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is None
+    except ChildProcessError:
+        return False  # reaped already
+
+
+async def _reap(transports: list[Any]) -> None:
+    # BaseSubprocessTransport._wait() (3.10-3.15): until the process is reaped.
+    waits = [asyncio.ensure_future(t._wait()) for t in transports]
+    await asyncio.wait(waits, timeout=_JOIN * 10)
+    for wait in waits:
+        wait.cancel()
+
+
 def _kill(popen: subprocess.Popen[Any]) -> None:
     popen.kill()
     popen.wait()
-
-
-def _close_subprocess(transport: Any) -> None:
-    popen = getattr(transport, "_proc", None)  # BaseSubprocessTransport._proc (3.10-3.15)
-    transport.close()  # kills it
-    if popen is not None:
-        popen.wait()  # reaped: no "still running" warning when it is collected
 
 
 def _entry(what: str, site: Site) -> str:
@@ -449,14 +454,6 @@ def _entry(what: str, site: Site) -> str:
         lines.append("    opened at (innermost first):")
         lines.extend(format_frames(site))
     return "\n".join(lines)
-
-
-def _server_name(server: Any) -> str:
-    try:
-        names = [_address(s.getsockname()) for s in server.sockets]
-    except (OSError, AttributeError):  # pragma: no cover - closed meanwhile
-        names = []
-    return f"on {', '.join(names)}" if names else repr(server)
 
 
 def _address(address: Any) -> str:
@@ -479,9 +476,8 @@ def _socket_name(sock: socket.socket) -> str:
 
 def _connection_name(transport: Any) -> str:
     kind = "datagram endpoint" if isinstance(transport, asyncio.DatagramTransport) else "connection"
-    local = transport.get_extra_info("sockname")
+    text = f"{kind} {_address(transport.get_extra_info('sockname'))}"
     peer = transport.get_extra_info("peername")
-    text = f"{kind} {_address(local)}"
     if peer:
         text += f" -> {_address(peer)}"
     return text
@@ -503,17 +499,15 @@ def _thread_name(thread: threading.Thread) -> str:
 
 def _stack_of(thread: threading.Thread) -> str:
     frame = sys._current_frames().get(thread.ident or -1)
-    if frame is None:  # pragma: no cover - ended just now
-        return ""
     frames = []
     while frame is not None and len(frames) < 3:
         code = frame.f_code
-        if not is_plumbing(code.co_filename) and code.co_filename != _THREADING_FILE:
+        if not is_plumbing(code.co_filename):
             frames.append((code.co_filename, frame.f_lineno, code.co_name))
         frame = frame.f_back
     if not frames:
         return ""
-    return "; now at (innermost first):\n" + "\n".join(format_frames(frames, "      "))
+    return ", now at (innermost first):\n" + "\n".join(format_frames(frames, "      "))
 
 
 def _executor_findings(
@@ -521,20 +515,19 @@ def _executor_findings(
 ) -> list[str]:
     by_executor: dict[int, tuple[Any, list[threading.Thread], Site]] = {}
     for thread, site in threads:
-        if thread._target is not _EXECUTOR_WORKER:  # type: ignore[attr-defined]
+        if getattr(thread, "_target", None) is not _EXECUTOR_WORKER:
             continue
         executor = thread._args[0]()  # type: ignore[attr-defined]
         if executor is None:  # pragma: no cover - collected meanwhile
             continue
         if id(executor) not in by_executor:
             left.append(functools.partial(executor.shutdown, wait=False))
-        entry = by_executor.setdefault(id(executor), (executor, [], site))
-        entry[1].append(thread)
+        by_executor.setdefault(id(executor), (executor, [], site))[1].append(thread)
     return [
         _entry(
-            f"executor {type(executor).__name__} with {len(workers)} live thread(s) not shut down; "
-            "call its shutdown() (or use it in a with block); its first thread started at the "
-            "line below",
+            f"executor {type(executor).__name__} with {len(workers)} live thread(s) not shut "
+            "down; call its shutdown() (or use it in a with block); its first thread was "
+            "started by the line below",
             site,
         )
         for executor, workers, site in by_executor.values()
@@ -545,17 +538,55 @@ def describe_wait_closed(server: Any, loop: asyncio.AbstractEventLoop) -> list[s
     """Say what a ``Server.wait_closed()`` waits for: the server's connections still open (3.12+).
 
     Reads the transports' ``_server`` (selector transports, 3.10-3.15) from
-    the loop's table of live transports.
+    the loop's table of live transports, and where the test opened each
+    connection's other end, when it did.
     """
+    table: Any = getattr(loop, "_transports", None) or {}
+    transports = list(table.values())
+    ends = {
+        _peer_key(t.get_extra_info("sockname")): t for t in transports if getattr(t, "_server", None) is None
+    }
+    sites = {id(sock): site for sock, site in (_current.sockets if _current is not None else ())}
     lines = []
-    for transport in _live_transports(loop):
-        if getattr(transport, "_server", None) is server and not transport.is_closing():
-            lines.append(
-                f"the server's connection {_connection_name(transport)} is still open; "
-                "close the other end (the client) or this transport, or call "
-                "server.close_clients() (3.13+)"
-            )
+    for transport in transports:
+        if getattr(transport, "_server", None) is not server or transport.is_closing():
+            continue
+        text = f"    - the server's {_connection_name(transport)} is still open"
+        other = ends.get(_peer_key(transport.get_extra_info("peername")))
+        sock = getattr(other, "_sock", None)
+        site = sites.get(id(sock)) if sock is not None else None
+        if other is not None:
+            text += "; its other end, in this test, is not closed"
+        if site:
+            text += ", opened at (innermost first):\n" + "\n".join(format_frames(site, "        "))
+        lines.append(text)
     return lines
 
 
-_SHADOW_METHODS = {name: _bind(shadow, name) for name, shadow in _SHADOWS.items()}
+def _peer_key(address: Any) -> Any:
+    return tuple(address[:2]) if isinstance(address, tuple) else address
+
+
+def _explain_wait_closed(task: asyncio.Task[Any]) -> list[str]:
+    """For a task in ``Server.wait_closed()``: the connections it waits for."""
+    coro: Any = task.get_coro()
+    for _ in range(50):
+        frame = getattr(coro, "cr_frame", None)
+        if frame is None:
+            return []
+        if frame.f_code.co_name == "wait_closed":
+            server = frame.f_locals.get("self")
+            if isinstance(server, asyncio.base_events.Server):
+                open_ = describe_wait_closed(server, task.get_loop())
+                if open_:
+                    return [
+                        "    Server.wait_closed() waits until every connection the server "
+                        f"accepted is closed (3.12+); {len(open_)} still open:",
+                        *open_,
+                    ]
+            return []
+        coro = getattr(coro, "cr_await", None)
+    return []  # pragma: no cover - a chain that long
+
+
+EXPLAINERS.append(_explain_wait_closed)
