@@ -310,6 +310,10 @@ class Resources:
         transports: Any = getattr(self.loop, "_transports", None) or {}
         servers = _listening(self.loop)
         found: list[str] = []
+        # What the verdict closes: the server ends of the connections and
+        # servers it reports go too (their handlers' writers would warn later).
+        closing_servers: list[Any] = []
+        closing_ends: set[Any] = set()
         for sock, site in self.sockets:
             fd = sock.fileno()
             if fd == -1:
@@ -324,6 +328,7 @@ class Resources:
                     site,
                 ))
                 self._left.append(transport.close)
+                closing_ends.add(_peer_key(transport.get_extra_info("sockname")))
             elif server is not None:
                 if "servers" not in kinds:
                     continue
@@ -332,9 +337,16 @@ class Resources:
                     "and await wait_closed()", site,
                 ))
                 self._left.append(server.close)
+                closing_servers.append(server)
             elif "sockets" in kinds:
                 found.append(_entry(f"socket {_socket_name(sock)} not closed", site))
                 self._left.append(sock.close)
+        if closing_servers or closing_ends:
+            for transport in list(transports.values()):
+                if getattr(transport, "_server", None) in closing_servers or (
+                    _peer_key(transport.get_extra_info("peername")) in closing_ends
+                ):
+                    self._left.append(transport.close)
         return found
 
     def _process_findings(self) -> list[str]:
