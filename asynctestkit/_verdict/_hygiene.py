@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, final
 from .._compat import blocked_seconds, swap_unawaited_coroutine_hook, thread_usage
 from .._shield import deferred_interrupts, restore
 from .._virtual._loop import DelegatingSelector
+from ._fate import fates
 from ._report import (
     Site,
     creation_site,
@@ -545,6 +546,7 @@ class Hygiene:
                 "Tasks still pending at the end of the test; own them with "
                 "self.create_task() or cancel and await them in the test or a cleanup",
                 timers=[h for h in timers if id(h) in of_tasks],
+                notes=fates(leaked, self.loop, getattr(self.loop, "_scheduled", ())),
             ))
         if self.lost and check_tasks:
             sections.append(

@@ -27,7 +27,7 @@ from .._compat import FACTORY_TASKS_NAMED_NONE, capture_call_graph
 from ._onereport import mark_mess
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Coroutine, Iterable
+    from collections.abc import Callable, Coroutine, Iterable, Mapping
     from types import FrameType
 
 # unittest hides the frames of modules that *have* a `__unittest` global
@@ -262,7 +262,9 @@ def shown_coroutine(coro: Any) -> Any:
         coro = inner
 
 
-def _describe(task: asyncio.Task[Any], timers: Iterable[asyncio.TimerHandle] = ()) -> str:
+def _describe(
+    task: asyncio.Task[Any], timers: Iterable[asyncio.TimerHandle] = (), notes: Iterable[str] = ()
+) -> str:
     coro = task.get_coro()
     shown = shown_coroutine(coro)
     coro_name = getattr(shown, "__qualname__", None) or repr(shown)
@@ -282,6 +284,7 @@ def _describe(task: asyncio.Task[Any], timers: Iterable[asyncio.TimerHandle] = (
             lines.append(f"    awaiting {_describe_awaited(waiter)}")
         for explain in EXPLAINERS:
             lines.extend(explain(task))
+        lines.extend(notes)
         now = task.get_loop().time()
         lines.extend(
             f"    woken by a timer due in {h.when() - now:.3f} s: {describe_call(h)}"
@@ -338,7 +341,11 @@ def _describe_awaited(fut: asyncio.Future[Any]) -> str:
 
 
 def format_tasks(
-    tasks: Iterable[asyncio.Task[Any]], title: str, *, timers: Iterable[asyncio.TimerHandle] = ()
+    tasks: Iterable[asyncio.Task[Any]],
+    title: str,
+    *,
+    timers: Iterable[asyncio.TimerHandle] = (),
+    notes: Mapping[int, list[str]] | None = None,
 ) -> str:
     """Format a report of ``tasks`` under ``title``, one block per task, by name.
 
@@ -347,13 +354,16 @@ def format_tasks(
         title: The heading.
         timers: Pending timers; each one that wakes a task (see `wakes`) is
             shown in that task's block.
+        notes: More lines for a task's block, by ``id(task)`` (whether it is
+            stuck forever or would resume, see ``_fate.py``).
 
     Returns:
         The report; ``"<title>: none"`` when there is no task.
     """
     timers = list(timers)
     ordered = sorted(tasks, key=lambda t: t.get_name())
-    blocks = [_describe(t, timers) for t in ordered]
+    notes = notes or {}
+    blocks = [_describe(t, timers, notes.get(id(t), ())) for t in ordered]
     if not blocks:
         return f"{title}: none"
     report = f"{title} ({len(blocks)}):\n" + "\n".join(blocks)
