@@ -105,6 +105,8 @@ class _Inner:
             self.addCleanup(self.sock.close)  # (the verdict runs after the cleanups)
 
     class Processes(AsyncTestCase):
+        slow_callback_duration = None  # Popen.wait() blocks the loop while Python starts
+
         async def test_leaves_a_popen(self) -> None:
             self.proc = subprocess.Popen(SLEEPER)  # a process left running
 

@@ -39,7 +39,7 @@ from .._compat import (
 from .._shield import allowed_interrupts, deferred_interrupts, restore
 from .._verdict._hygiene import Hygiene, SlowCallbackWarning, format_problems
 from .._verdict._onereport import one_report
-from .._verdict._report import raise_failure
+from .._verdict._report import at_user_line, raise_failure
 from .._verdict._resources import Resources, format_resources, resource_kinds
 from .._verdict._watchdog import Watchdog, WatchdogTimeout, bury, is_buried
 
@@ -360,10 +360,12 @@ class TestLifecycle(unittest.IsolatedAsyncioTestCase):
             with allowed_interrupts():
                 result = loop.run_until_complete(task)
             interrupted = False
-        except (asyncio.CancelledError, RuntimeError):
+        except (asyncio.CancelledError, RuntimeError) as exc:
             if watchdog.expired:  # the watchdog cancelled the step, or stopped the loop
                 raise WatchdogTimeout(watchdog.report) from None
-            raise
+            # A deadlock is raised by the loop's internals: shown at the
+            # user's line the step waits at instead.
+            raise at_user_line(exc, task) from None
         finally:
             # The slow-callback timing lets go of the callback run last; one
             # that an interrupt (the watchdog, Ctrl-C) cut short is not timed,

@@ -19,6 +19,7 @@ import subprocess
 import sys
 import threading
 import traceback
+import types
 import unittest
 import weakref
 from typing import TYPE_CHECKING, Any, NoReturn, final
@@ -42,6 +43,7 @@ __tracebackhide__ = True
 
 __all__ = (
     "EXPLAINERS",
+    "at_user_line",
     "OWN_DIR",
     "await_chains",
     "creation_site",
@@ -489,6 +491,37 @@ def raise_failure(failure: type[BaseException], message: str, *, mess: bool = Fa
     """Fail the test with ``message`` (``mess``: the verdict's; see ``_onereport.py``)."""
     __tracebackhide__ = False  # read by pytest from this frame's locals: the one frame shown
     raise (mark_mess(failure(message)) if mess else failure(message)) from None
+
+
+def at_user_line(exc: BaseException, task: asyncio.Future[Any]) -> BaseException:
+    """Give a `DeadlockError` out of the loop the traceback of where ``task`` waits, in user code.
+
+    The loop raises it from its own internals, five frames of asyncio and
+    the virtual loop (a pytest report shows the whole body of the innermost
+    one); what the reader needs is the line the test waits at. The new
+    traceback holds the user's frames of the task's await chain, outermost
+    first; every other exception, or a task with no user frame, is returned
+    as it is.
+    """
+    from .._virtual._clock import DeadlockError  # noqa: PLC0415 - _virtual imports this module
+
+    if not isinstance(exc, DeadlockError) or task.done():
+        return exc
+    frames = []
+    coro: Any = task.get_coro() if isinstance(task, asyncio.Task) else None
+    for _ in range(50):
+        if coro is None:
+            break
+        frame = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None)
+        if frame is not None and not is_plumbing(frame.f_code.co_filename):
+            frames.append(frame)
+        coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
+    if not frames:
+        return exc
+    tb = None
+    for frame in reversed(frames):
+        tb = types.TracebackType(tb, frame, frame.f_lasti, frame.f_lineno)
+    return exc.with_traceback(tb)
 
 
 def format_thread(thread_id: int) -> str:
