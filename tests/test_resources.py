@@ -400,3 +400,81 @@ class AiohttpTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+@unittest.skipUnless(importlib.util.find_spec("websockets"), "websockets is not installed")
+class WebsocketsTest(unittest.TestCase):
+    """A websockets server and client closed the usual way leave nothing open."""
+
+    def test_serve_and_connect_pass(self) -> None:
+        from websockets.asyncio.client import connect
+        from websockets.asyncio.server import serve
+
+        class Case(AsyncTestCase):
+            async def test_it(self) -> None:
+                async def echo_ws(websocket: Any) -> None:
+                    async for message in websocket:
+                        await websocket.send(message)
+
+                async with serve(echo_ws, "127.0.0.1", 0) as server:
+                    port = next(iter(server.sockets)).getsockname()[1]
+                    async with connect(f"ws://127.0.0.1:{port}") as websocket:
+                        await websocket.send("hi")
+                        self.assertEqual(await websocket.recv(), "hi")
+
+        passes(self, Case("test_it"))
+
+
+@unittest.skipUnless(importlib.util.find_spec("aiosqlite"), "aiosqlite is not installed")
+class AiosqliteTest(unittest.TestCase):
+    """aiosqlite runs each connection on a thread: closed, it passes; left open, it is named."""
+
+    def test_closed_passes_and_open_is_reported(self) -> None:
+        import aiosqlite
+
+        class Case(AsyncTestCase):
+            async def test_closes(self) -> None:
+                async with aiosqlite.connect(":memory:") as db:
+                    await db.execute("select 1")
+
+            async def test_leaves_open(self) -> None:
+                self.db = await aiosqlite.connect(":memory:")  # never closed
+
+        passes(self, Case("test_closes"))
+        case = Case("test_leaves_open")
+        text = report(self, case, 1)
+        self.assertRegex(text, r"(?m)^- thread .* still running")
+        self.assertRegex(text, _line("self.db = await aiosqlite.connect"))
+        case.db.stop()  # aiosqlite's way to end the thread without a loop
+
+
+class SharedLoopTest(unittest.TestCase):
+    """On a loop the class shares, a connection may outlive its test (a client's pool)."""
+
+    def test_connections_are_the_classs(self) -> None:
+        class Case(AsyncTestCase):
+            loop_scope = "class"
+
+            @classmethod
+            async def asyncSetUpClass(cls) -> None:
+                cls.server = await asyncio.start_server(hang_up, "127.0.0.1", 0)
+
+            @classmethod
+            async def asyncTearDownClass(cls) -> None:
+                cls.writer.close()
+                cls.server.close()
+
+            async def test_opens_a_pooled_connection(self) -> None:
+                host, port = self.server.sockets[0].getsockname()[:2]
+                _, type(self).writer = await asyncio.open_connection(host, port)
+
+            async def test_leaves_a_socket(self) -> None:
+                self.sock = socket.socket()
+
+        suite = unittest.TestSuite([Case("test_opens_a_pooled_connection"), Case("test_leaves_a_socket")])
+        result = unittest.TestResult()
+        suite.run(result)
+        self.assertEqual(len(result.errors), 0, result.errors)
+        self.assertEqual(len(result.failures), 1, result.failures)  # the socket, still checked
+        self.assertIn("test_leaves_a_socket", result.failures[0][0].id())
+        self.assertRegex(result.failures[0][1], r"(?m)^- socket AF_INET")

@@ -135,7 +135,7 @@ class TestLifecycle(unittest.IsolatedAsyncioTestCase):
             stack.callback(restore, hygiene.uninstall)
             hygiene.install()
             self._asynctestkit_hygiene = hygiene
-            resources = Resources(loop, resource_kinds(option("check_resources")))
+            resources = Resources(loop, resource_kinds(option("check_resources")), shared=not owned)
             stack.callback(restore, resources.uninstall)
             resources.install()
             self._asynctestkit_resources = resources

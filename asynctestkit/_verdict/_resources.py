@@ -189,6 +189,9 @@ class Resources:
     Args:
         loop: The test's loop.
         kinds: The kinds to check (a subset of `KINDS`); empty: note nothing.
+        shared: The loop is a class's (``loop_scope = "class"``): a client's
+            pool may keep a connection a test opened for the next test, so
+            connections are the class's business, not checked per test.
     """
 
     __slots__ = (
@@ -196,9 +199,9 @@ class Resources:
         "popens", "processes", "sockets", "threads",
     )
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, kinds: frozenset[str]) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, kinds: frozenset[str], *, shared: bool = False) -> None:
         self.loop = loop
-        self.kinds = kinds
+        self.kinds = kinds - {"connections"} if shared else kinds
         # Held strongly until the verdict: a socket or a process the test
         # dropped unclosed is reported there, not by a ResourceWarning in
         # whatever runs next. Threads are the threading module's to hold.
