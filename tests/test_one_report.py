@@ -81,7 +81,7 @@ class OneReportTest(unittest.TestCase):
         seen: list[BaseException] = []
 
         class Result(unittest.TestResult):
-            def addError(self, test: unittest.TestCase, err: object) -> None:  # noqa: N802
+            def addError(self, test: unittest.TestCase, err: object) -> None:
                 seen.append(err[1])  # type: ignore[index]
                 super().addError(test, err)  # type: ignore[arg-type]
 

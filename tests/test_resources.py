@@ -13,7 +13,6 @@ import unittest
 from typing import Any
 
 from asynctestkit import AsyncTestCase, ClockedTestCase, configure
-from asynctestkit._compat import PY311
 from tests._support import only_failure, run_test
 
 HEAD = r"(?m)^Resources left open at the end of the test \((\d+)\); close them in the test"
@@ -391,9 +390,8 @@ class AiohttpTest(unittest.TestCase):
                 await site.start()
                 self.addAsyncCleanup(runner.cleanup)
                 port = runner.addresses[0][1]
-                async with aiohttp.ClientSession() as session:
-                    async with session.get(f"http://127.0.0.1:{port}/") as response:
-                        self.assertEqual(await response.text(), "hi")
+                async with aiohttp.ClientSession() as session, session.get(f"http://127.0.0.1:{port}/") as response:
+                    self.assertEqual(await response.text(), "hi")
 
         passes(self, Case("test_it"))
 

@@ -42,6 +42,7 @@ from .._verdict._onereport import one_report
 from .._verdict._report import at_user_line, raise_failure
 from .._verdict._resources import Resources, format_resources, resource_kinds
 from .._verdict._watchdog import Watchdog, WatchdogTimeout, bury, is_buried
+from .._virtual._clock import DeadlockError
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Coroutine, Iterable
@@ -363,9 +364,11 @@ class TestLifecycle(unittest.IsolatedAsyncioTestCase):
         except (asyncio.CancelledError, RuntimeError) as exc:
             if watchdog.expired:  # the watchdog cancelled the step, or stopped the loop
                 raise WatchdogTimeout(watchdog.report) from None
-            # A deadlock is raised by the loop's internals: shown at the
-            # user's line the step waits at instead.
-            raise at_user_line(exc, task) from None
+            if isinstance(exc, DeadlockError):
+                # Raised by the loop's internals: shown at the user's line
+                # the step waits at instead.
+                raise at_user_line(exc, task) from None
+            raise
         finally:
             # The slow-callback timing lets go of the callback run last; one
             # that an interrupt (the watchdog, Ctrl-C) cut short is not timed,

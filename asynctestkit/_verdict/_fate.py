@@ -41,7 +41,9 @@ _BUDGET = 200_000
 _OPAQUE = (type, types.ModuleType, types.CodeType)
 
 
-def fates(tasks: list[asyncio.Task[Any]], loop: asyncio.AbstractEventLoop, timers: Iterable[Any]) -> dict[int, list[str]]:
+def fates(
+    tasks: list[asyncio.Task[Any]], loop: asyncio.AbstractEventLoop, timers: Iterable[Any]
+) -> dict[int, list[str]]:
     """Return, by ``id(task)``, the lines that say whether each task is stuck or would resume.
 
     Args:

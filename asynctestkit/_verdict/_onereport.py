@@ -61,10 +61,10 @@ class OneReport:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._result, name)
 
-    def addError(self, test: unittest.TestCase, err: ExcInfo) -> None:  # noqa: N802 - unittest's
+    def addError(self, test: unittest.TestCase, err: ExcInfo) -> None:
         self._hold("addError", test, err)
 
-    def addFailure(self, test: unittest.TestCase, err: ExcInfo) -> None:  # noqa: N802 - unittest's
+    def addFailure(self, test: unittest.TestCase, err: ExcInfo) -> None:
         self._hold("addFailure", test, err)
 
     def _hold(self, kind: str, test: unittest.TestCase, err: ExcInfo) -> None:
@@ -73,7 +73,7 @@ class OneReport:
         else:
             self._held.append((kind, err))
 
-    def stopTest(self, test: unittest.TestCase) -> None:  # noqa: N802 - unittest's
+    def stopTest(self, test: unittest.TestCase) -> None:
         self.flush()
         self._result.stopTest(test)
 
@@ -113,7 +113,7 @@ def _attach(err: ExcInfo, mess: BaseException) -> ExcInfo:
     exc = err[1]
     report = str(mess)
     if PY311:
-        exc.add_note("\n" + report)  # "The test left a mess behind ..."
+        exc.add_note("\n" + report)  # type: ignore[attr-defined, unused-ignore]  # 3.11+
         return err
     # 3.10: the traceback module prints no notes; the report is the
     # exception the test's failure caused, printed after it.

@@ -43,8 +43,8 @@ __tracebackhide__ = True
 
 __all__ = (
     "EXPLAINERS",
-    "at_user_line",
     "OWN_DIR",
+    "at_user_line",
     "await_chains",
     "creation_site",
     "describe_call",
@@ -494,18 +494,15 @@ def raise_failure(failure: type[BaseException], message: str, *, mess: bool = Fa
 
 
 def at_user_line(exc: BaseException, task: asyncio.Future[Any]) -> BaseException:
-    """Give a `DeadlockError` out of the loop the traceback of where ``task`` waits, in user code.
+    """Give ``exc`` (a `DeadlockError` out of the loop) the traceback of where ``task`` waits.
 
     The loop raises it from its own internals, five frames of asyncio and
     the virtual loop (a pytest report shows the whole body of the innermost
     one); what the reader needs is the line the test waits at. The new
     traceback holds the user's frames of the task's await chain, outermost
-    first; every other exception, or a task with no user frame, is returned
-    as it is.
+    first; for a task with no user frame, ``exc`` is returned as it is.
     """
-    from .._virtual._clock import DeadlockError  # noqa: PLC0415 - _virtual imports this module
-
-    if not isinstance(exc, DeadlockError) or task.done():
+    if task.done():
         return exc
     frames = []
     coro: Any = task.get_coro() if isinstance(task, asyncio.Task) else None

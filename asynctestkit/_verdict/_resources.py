@@ -199,7 +199,9 @@ class Resources:
         "popens", "processes", "sockets", "threads",
     )
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, kinds: frozenset[str], *, shared: bool = False) -> None:
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, kinds: frozenset[str], *, shared: bool = False
+    ) -> None:
         self.loop = loop
         self.kinds = kinds - {"connections"} if shared else kinds
         # Held strongly until the verdict: a socket or a process the test
@@ -380,7 +382,7 @@ class Resources:
             if thread in default or not thread.is_alive():
                 continue
             if getattr(thread, "_target", None) is _EXECUTOR_WORKER:
-                executor = thread._args[0]()  # type: ignore[attr-defined]  # a weakref (3.10-3.15)
+                executor = thread._args[0]()  # a weakref (3.10-3.15)
                 if executor is None or executor._shutdown:
                     continue  # shut down (maybe wait=False): its work ends by itself
             live.append((thread, site))
@@ -422,7 +424,7 @@ def _listening(loop: asyncio.AbstractEventLoop) -> dict[int, Any]:
         for key in selector.get_map().values():
             reader = key.data[0] if isinstance(key.data, tuple) else None
             callback = getattr(reader, "_callback", None)
-            args = getattr(reader, "_args", ())
+            args: tuple[Any, ...] = getattr(reader, "_args", ())
             if getattr(callback, "__name__", "") == "_accept_connection" and len(args) > 3:
                 servers[key.fd] = args[3]
     return servers
@@ -514,7 +516,7 @@ def _thread_name(thread: threading.Thread) -> str:
 
 def _stack_of(thread: threading.Thread) -> str:
     frame = sys._current_frames().get(thread.ident or -1)
-    frames = []
+    frames: list[tuple[str, int, str]] = []
     while frame is not None and len(frames) < 3:
         code = frame.f_code
         if not is_plumbing(code.co_filename):
