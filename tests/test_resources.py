@@ -476,3 +476,33 @@ class SharedLoopTest(unittest.TestCase):
         self.assertEqual(len(result.failures), 1, result.failures)  # the socket, still checked
         self.assertIn("test_leaves_a_socket", result.failures[0][0].id())
         self.assertRegex(result.failures[0][1], r"(?m)^- socket AF_INET")
+
+
+class WaitClosedReportTest(AsyncTestCase):
+    """The task report of a Server.wait_closed() lists the server's open connections (every version)."""
+
+    async def test_format_tasks_explains_wait_closed(self) -> None:
+        from asynctestkit._verdict._report import format_tasks
+
+        server = await asyncio.start_server(echo, "127.0.0.1", 0)
+        host, port = server.sockets[0].getsockname()[:2]
+        _, writer = await asyncio.open_connection(host, port)  # the other end
+        for _ in range(5):  # let the server accept it
+            await asyncio.sleep(0)
+        # An open server's wait_closed() waits on 3.10-3.11 too (until close()).
+        waiting = self.create_task(server.wait_closed(), name="closer")
+        await asyncio.sleep(0)
+        text = format_tasks([waiting], "Tasks")
+        self.assertRegex(
+            text,
+            r"(?m)^    Server\.wait_closed\(\) waits until every connection the server accepted is "
+            r"closed \(3\.12\+\); 1 still open:\n"
+            r"    - the server's connection 127\.0\.0\.1:\d+ -> 127\.0\.0\.1:\d+ is still open; its other "
+            r"end, in this test, is not closed, opened at \(innermost first\):\n"
+            r'        File ".*test_resources\.py", line \d+, in test_format_tasks_explains_wait_closed\n'
+            r"        _, writer = await asyncio\.open_connection\(host, port\)  # the other end",
+        )
+        writer.close()
+        await writer.wait_closed()
+        server.close()
+        await waiting
