@@ -98,8 +98,10 @@ def format_resources(found: list[str]) -> str:
 
 # Real seconds, in all, that threads found alive at the verdict (and
 # processes found running) get to end: one that has just delivered its
-# result to the test may not have returned from its target yet.
-_JOIN = 0.1
+# result to the test may not have returned from its target yet, and on a
+# loaded machine may wait a while for the CPU to do so. Spent only when a
+# thread is found alive, that is, by a test that fails anyway or nearly so.
+_JOIN = 0.5
 
 _SOCKET_FILE = socket.__file__
 _THREADING_FILE = threading.__file__
@@ -455,7 +457,7 @@ def _alive(pid: int | None) -> bool:
 async def _reap(transports: list[Any]) -> None:
     # BaseSubprocessTransport._wait() (3.10-3.15): until the process is reaped.
     waits = [asyncio.ensure_future(t._wait()) for t in transports]
-    await asyncio.wait(waits, timeout=_JOIN * 10)
+    await asyncio.wait(waits, timeout=_JOIN * 4)
     for wait in waits:
         wait.cancel()
 
