@@ -29,6 +29,12 @@ from ._virtual._factory import virtual_event_loop as virtual_event_loop
 
 __version__ = "0.1.0"
 
+# Users meet these in tracebacks and `except` clauses under their public
+# name: `asynctestkit.DeadlockError`, not the private module's path.
+for _public in (DeadlockError, LivelockError, SlowCallbackWarning, WatchdogTimeout):
+    _public.__module__ = __name__
+del _public
+
 __all__ = (
     "AsyncContextManagerMock",
     "AsyncIteratorMock",

@@ -13,11 +13,16 @@ imports only `_compat`, so imports between the parts run one way.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures.thread
 import linecache
 import os
 import reprlib
+import socket
+import subprocess
 import sys
+import threading
 import traceback
+import types
 import unittest
 import weakref
 from typing import TYPE_CHECKING, Any, NoReturn, final
@@ -25,7 +30,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, final
 from ._compat import FACTORY_TASKS_NAMED_NONE, capture_call_graph
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Coroutine, Iterable
+    from collections.abc import Callable, Coroutine, Iterable, Mapping
     from types import FrameType
 
 # unittest hides the frames of modules that *have* a `__unittest` global
@@ -39,14 +44,18 @@ __unittest = False
 __tracebackhide__ = True
 
 __all__ = (
+    "EXPLAINERS",
     "OWN_DIR",
+    "at_user_line",
     "await_chains",
     "creation_site",
     "describe_call",
     "format_frames",
     "format_tasks",
     "format_thread",
+    "is_mess",
     "is_plumbing",
+    "mark_mess",
     "raise_failure",
     "recording_task_factory",
     "shown_coroutine",
@@ -59,8 +68,18 @@ _ASYNCIO_DIR = os.path.dirname(asyncio.__file__)
 _UNITTEST_DIR = os.path.dirname(unittest.__file__)
 # The package's own directory: its frames are plumbing in every report.
 OWN_DIR = os.path.dirname(__file__)
-_PLUMBING = (_ASYNCIO_DIR, _UNITTEST_DIR, OWN_DIR)
+# The standard library's own makers of what a report names (a socket made by
+# socket.socket.accept(), a thread by an executor's submit()): the user's line
+# is the one that called them.
+_MAKERS = tuple(
+    getattr(module, "__file__", None) or "?"
+    for module in (socket, subprocess, threading, concurrent.futures.thread)
+)
+_PLUMBING = (_ASYNCIO_DIR, _UNITTEST_DIR, OWN_DIR, *_MAKERS)
 _SITE_DEPTH = 3
+# The loop's frames that run one callback (asyncio's Handle._run and
+# BaseEventLoop._run_once, the virtual loop's _run_once).
+_RUNNERS = frozenset({"_run", "_run_once"})
 # asyncio.timeout()'s context manager (3.11+): its timer calls a method of it.
 _TIMEOUT: type | None = getattr(asyncio, "Timeout", None)
 
@@ -72,7 +91,10 @@ def creation_site(frame: FrameType | None) -> Site:
 
     Plumbing frames (asyncio, unittest, asynctestkit) below the user's code
     are skipped; the first plumbing frame above it ends the walk, so a task
-    made in a test names the test, not the test runner that called it.
+    made in a test names the test, not the test runner that called it. A
+    call the loop made itself, from one of its callbacks (a server starting
+    the handler of a connection it accepted), has no user's site: ``()``,
+    not the line that started the test run.
     """
     site: list[tuple[str, int, str]] = []
     while frame is not None:
@@ -82,7 +104,7 @@ def creation_site(frame: FrameType | None) -> Site:
             site.append((filename, frame.f_lineno, code.co_name))
             if len(site) == _SITE_DEPTH:
                 break
-        elif site:
+        elif site or code.co_name in _RUNNERS:
             break
         frame = frame.f_back
     return tuple(site)
@@ -246,7 +268,9 @@ def shown_coroutine(coro: Any) -> Any:
         coro = inner
 
 
-def _describe(task: asyncio.Task[Any], timers: Iterable[asyncio.TimerHandle] = ()) -> str:
+def _describe(
+    task: asyncio.Task[Any], timers: Iterable[asyncio.TimerHandle] = (), notes: Iterable[str] = ()
+) -> str:
     coro = task.get_coro()
     shown = shown_coroutine(coro)
     coro_name = getattr(shown, "__qualname__", None) or repr(shown)
@@ -264,6 +288,9 @@ def _describe(task: asyncio.Task[Any], timers: Iterable[asyncio.TimerHandle] = (
         waiter = getattr(task, "_fut_waiter", None)
         if waiter is not None:
             lines.append(f"    awaiting {_describe_awaited(waiter)}")
+        for explain in EXPLAINERS:
+            lines.extend(explain(task))
+        lines.extend(notes)
         now = task.get_loop().time()
         lines.extend(
             f"    woken by a timer due in {h.when() - now:.3f} s: {describe_call(h)}"
@@ -274,8 +301,25 @@ def _describe(task: asyncio.Task[Any], timers: Iterable[asyncio.TimerHandle] = (
         lines.append("    created at (innermost first):")
         lines.extend(format_frames(site))
     elif site is None:
-        lines.append("    created at: unknown (made before the test's loop tracked tasks)")
+        # Made without the loop's task factory: asyncio.Task(coro) directly (as
+        # aiohttp's server does), or before the loop tracked tasks. Where its
+        # coroutine was made is usually the same line (cr_origin, noted while
+        # check_coroutines is on).
+        origin = [f for f in getattr(coro, "cr_origin", None) or () if not is_plumbing(f[0])]
+        if origin:
+            lines.append("    created at (where its coroutine was made, innermost first):")
+            lines.extend(format_frames(origin[:_SITE_DEPTH]))
+        else:
+            lines.append(
+                "    created at: unknown (made without the loop's create_task(), e.g. with "
+                "asyncio.Task() directly, while coroutine origins were not tracked)"
+            )
     return "\n".join(lines)
+
+
+# Parts below this module that can say more about what a task waits for
+# (`_resources`: what a Server.wait_closed() waits for): each returns lines.
+EXPLAINERS: list[Callable[[asyncio.Task[Any]], list[str]]] = []
 
 
 def _cancel_state(task: asyncio.Task[Any]) -> str:
@@ -303,7 +347,11 @@ def _describe_awaited(fut: asyncio.Future[Any]) -> str:
 
 
 def format_tasks(
-    tasks: Iterable[asyncio.Task[Any]], title: str, *, timers: Iterable[asyncio.TimerHandle] = ()
+    tasks: Iterable[asyncio.Task[Any]],
+    title: str,
+    *,
+    timers: Iterable[asyncio.TimerHandle] = (),
+    notes: Mapping[int, list[str]] | None = None,
 ) -> str:
     """Format a report of ``tasks`` under ``title``, one block per task, by name.
 
@@ -312,13 +360,16 @@ def format_tasks(
         title: The heading.
         timers: Pending timers; each one that wakes a task (see `wakes`) is
             shown in that task's block.
+        notes: More lines for a task's block, by ``id(task)`` (whether it is
+            stuck forever or would resume, see ``_fate.py``).
 
     Returns:
         The report; ``"<title>: none"`` when there is no task.
     """
     timers = list(timers)
     ordered = sorted(tasks, key=lambda t: t.get_name())
-    blocks = [_describe(t, timers) for t in ordered]
+    notes = notes or {}
+    blocks = [_describe(t, timers, notes.get(id(t), ())) for t in ordered]
     if not blocks:
         return f"{title}: none"
     report = f"{title} ({len(blocks)}):\n" + "\n".join(blocks)
@@ -440,10 +491,54 @@ def describe_call(handle: object) -> str:
     return f"{name}({', '.join(reprlib.repr(a) for a in args)})"
 
 
-def raise_failure(failure: type[BaseException], message: str) -> NoReturn:
-    """Fail the test with ``message``: the one toolkit frame a pytest report shows (see above)."""
-    __tracebackhide__ = False  # read by pytest from this frame's locals
-    raise failure(message) from None
+# The hygiene verdict's failure carries this attribute, so `_verdict/_onereport.py`
+# can tell it from the test's own failure.
+_MESS = "_asynctestkit_mess"
+
+
+def mark_mess(exc: BaseException) -> BaseException:
+    """Mark ``exc`` as the hygiene verdict's failure (see ``_verdict/_onereport.py``); return it."""
+    setattr(exc, _MESS, True)
+    return exc
+
+
+def is_mess(exc: BaseException | None) -> bool:
+    """Whether ``exc`` is a hygiene verdict's failure."""
+    return bool(getattr(exc, _MESS, False))
+
+
+def raise_failure(failure: type[BaseException], message: str, *, mess: bool = False) -> NoReturn:
+    """Fail the test with ``message`` (``mess``: the verdict's; see ``_onereport.py``)."""
+    __tracebackhide__ = False  # read by pytest from this frame's locals: the one frame shown
+    raise (mark_mess(failure(message)) if mess else failure(message)) from None
+
+
+def at_user_line(exc: BaseException, task: asyncio.Future[Any]) -> BaseException:
+    """Give ``exc`` (a `DeadlockError` out of the loop) the traceback of where ``task`` waits.
+
+    The loop raises it from its own internals, five frames of asyncio and
+    the virtual loop (a pytest report shows the whole body of the innermost
+    one); what the reader needs is the line the test waits at. The new
+    traceback holds the user's frames of the task's await chain, outermost
+    first; for a task with no user frame, ``exc`` is returned as it is.
+    """
+    if task.done():
+        return exc
+    frames = []
+    coro: Any = task.get_coro() if isinstance(task, asyncio.Task) else None
+    for _ in range(50):
+        if coro is None:
+            break
+        frame = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None)
+        if frame is not None and not is_plumbing(frame.f_code.co_filename):
+            frames.append(frame)
+        coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
+    if not frames:
+        return exc
+    tb = None
+    for frame in reversed(frames):
+        tb = types.TracebackType(tb, frame, frame.f_lasti, frame.f_lineno)
+    return exc.with_traceback(tb)
 
 
 def format_thread(thread_id: int) -> str:

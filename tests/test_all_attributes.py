@@ -6,6 +6,7 @@ import importlib
 import inspect
 import pkgutil
 import sys
+import traceback
 import unittest
 from pathlib import Path
 
@@ -41,7 +42,19 @@ class TestPublicNames(unittest.TestCase):
             obj = getattr(asynctestkit, name)
             module = getattr(obj, "__module__", "")
             with self.subTest(name=name):
+                if isinstance(obj, type) and issubclass(obj, BaseException):
+                    continue  # named under the package (see the next test)
                 self.assertRegex(module, r"^asynctestkit\.(_[a-z]+\.)?_[a-z]+$")
+
+    def test_public_errors_print_under_the_package_name(self) -> None:
+        """A traceback says asynctestkit.DeadlockError, never the private module's path."""
+        for name in asynctestkit.__all__:
+            obj = getattr(asynctestkit, name)
+            if not (isinstance(obj, type) and issubclass(obj, BaseException)):
+                continue
+            with self.subTest(name=name):
+                line = traceback.format_exception_only(obj, obj("boom"))[-1]
+                self.assertEqual(line, f"asynctestkit.{name}: boom\n")
 
     def test_every_public_name_has_a_docstring(self) -> None:
         """A user reading help() on any public name gets an explanation."""

@@ -362,7 +362,9 @@ class TestSettle(unittest.TestCase):
             loop = asyncio.get_running_loop()
             while True:
                 fut = loop.create_future()
-                loop.call_soon(fut.set_result, None)
+                # Not set_result itself: once the task is cancelled, its
+                # future is too, and the queued call would raise InvalidStateError.
+                loop.call_soon(lambda fut=fut: fut.done() or fut.set_result(None))
                 await fut
 
         async def main() -> None:

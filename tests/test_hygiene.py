@@ -739,7 +739,8 @@ class SlowCallbackTest(unittest.TestCase):
         self.assertRegex(
             str(slow[0].message),
             r"^Callbacks blocked the loop longer than slow_callback_duration=0\.1 s:\n"
-            r"- a step of task '.*test_blocks: test_blocks' running .*Test\.test_blocks\(\), which then waited at line \d+ of .*test_hygiene\.py"
+            r"- a step of task '.*test_blocks: test_blocks' running .*Test\.test_blocks\(\), between the line it "
+            r"resumed at and line \d+ of .*test_hygiene\.py, where it waited next"
             r".* blocked the loop for \d\.\d\d\d s \(real time\)",
         )
         with warnings.catch_warnings(record=True) as caught:

@@ -43,9 +43,29 @@ class FormatTasksTest(AsyncTestCase):
         text = format_tasks([outer, bare, finished], "Tasks")
         self.assertRegex(text, r"(?m)^- task 'outer' running FormatTasksTest\.wait_for\(\)$")
         self.assertRegex(text, r"(?m)^    awaiting task 'inner'$")
-        self.assertRegex(text, r"(?m)^    created at: unknown \(made before the test's loop tracked tasks\)$")
+        # asyncio.Task(coro) skips the factory: the site is where its coroutine was made.
+        self.assertRegex(
+            text,
+            r"(?m)^    created at \(where its coroutine was made, innermost first\):\n"
+            r'      File ".*test_report\.py", line \d+, in test_done_unknown_site_and_awaited_task\n'
+            r"        bare = asyncio\.Task\(forever\(\), loop=loop, name=\"bare\"\)",
+        )
         self.assertRegex(text, r"(?m)^- task 'finished' running sleep\(\)\n    done$")
         self.assertEqual(format_tasks([], "Tasks"), "Tasks: none")
+
+    async def test_unknown_site_without_origin_tracking(self) -> None:
+        """A task made with asyncio.Task() while coroutine origins are not tracked: unknown, and why."""
+        loop = asyncio.get_running_loop()
+        depth = sys.get_coroutine_origin_tracking_depth()
+        sys.set_coroutine_origin_tracking_depth(0)
+        try:
+            bare = asyncio.Task(forever(), loop=loop, name="bare")
+        finally:
+            sys.set_coroutine_origin_tracking_depth(depth)
+        self.addAsyncCleanup(self.cancel, bare)
+        await asyncio.sleep(0)
+        text = format_tasks([bare], "Tasks")
+        self.assertRegex(text, r"(?m)^    created at: unknown \(made without the loop's create_task\(\), e\.g\. with asyncio\.Task\(\)")
 
     async def wait_for(self, task: asyncio.Task[None]) -> None:
         await task

@@ -114,8 +114,18 @@ class WatchdogTest(unittest.TestCase):
         self.assertEqual(REACHED, [])  # cut short: the line after time.sleep never ran
         self.assertRegex(text, r"(?m)^the loop's thread is running \(most recent call last\):$")
         self.assertRegex(text, r"(?m)^    time\.sleep\(5\)  # blocks the loop's thread$")
-        # The stack ends at the user's line, not in the watchdog's own frames.
+        # The stack ends at the user's line, not in the watchdog's own frames,
+        # and starts there too: the runner's and the loop's frames are left out.
         self.assertRegex(last_frame(text), in_this_file("test_blocks_in_sleep"))
+        self.assertRegex(
+            text,
+            r"(?m)^the loop's thread is running \(most recent call last\):\n"
+            r"  \(\d+ frames of the test runner and the loop left out\)\n"
+            rf'  File "{re.escape(__file__)}", line \d+, in test_blocks_in_sleep\n'
+            r"    time\.sleep\(5\)  # blocks the loop's thread\n\n",
+        )
+        for plumbing in ("unittest/", "base_events.py", "_lifecycle.py"):
+            self.assertNotIn(plumbing, text.partition("Pending tasks")[0])
 
     @unittest.skipUnless(HAS_ALARM, "needs SIGALRM")
     def test_signal_handler_and_timer_are_restored(self) -> None:
@@ -262,7 +272,7 @@ class _Stubborn:
         timeout = 0.05
 
         async def test_spins(self) -> None:
-            asyncio.get_running_loop().call_later(3600, print)
+            asyncio.get_running_loop().call_later(3600, int)  # a no-op (print would print)
             while True:
                 await asyncio.sleep(0)
 
@@ -523,3 +533,35 @@ class WatchdogRacesTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class TimeHeldTest(unittest.TestCase):
+    """On the virtual clock, a timeout names what kept virtual time from moving, and the time."""
+
+    def test_a_subprocess_and_a_thread_are_named(self) -> None:
+        import sys
+
+        release = threading.Event()
+
+        class Case(ClockedTestCase):
+            timeout = 0.3  # the verdict then kills the process it left running
+
+            async def test_it(self) -> None:
+                await asyncio.sleep(5)
+                self.proc = await asyncio.create_subprocess_exec(sys.executable, "-c", "import time; time.sleep(30)")
+                self.thread = threading.Thread(target=release.wait, name="worker")
+                self.thread.start()
+                await asyncio.sleep(10)  # virtual time cannot move: both run
+
+        case = Case("test_it")
+        try:
+            text = only_failure(self, run(case))
+        finally:
+            release.set()
+            case.thread.join()
+        self.assertRegex(
+            text,
+            r"(?m)^Virtual time: 5\.000 s\. It does not move while \(real time runs meanwhile\):\n"
+            r"- subprocess pid \d+ \(.*time\.sleep\(30\)\) is running\n"
+            r"- thread 'worker' running Event\.wait\(\) is running$",
+        )

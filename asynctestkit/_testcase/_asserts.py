@@ -13,6 +13,7 @@ import unittest
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .._report import format_tasks
+from .._virtual._jump import waiting_outside
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -179,7 +180,7 @@ _POLL = 0.01
 def _next_poll(loop: Any, deadline: float) -> float:
     """Seconds until the next poll worth making: on a virtual loop at rest, until the next timer."""
     next_when = getattr(loop, "_atk_next_when", None)
-    if next_when is None or loop._ready or loop._atk_waiting_outside():
+    if next_when is None or loop._ready or waiting_outside(loop):
         return _POLL  # a real loop, or something may change at any moment
     # Nothing runs before the next timer fires: poll just after it (the
     # timer fired first, being older; what it woke runs before the poll, or

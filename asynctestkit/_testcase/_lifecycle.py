@@ -36,10 +36,13 @@ from .._compat import (
     make_current,
     queued_aclose,
 )
-from .._report import raise_failure
+from .._report import at_user_line, raise_failure
 from .._shield import allowed_interrupts, deferred_interrupts, restore
 from .._verdict._hygiene import Hygiene, SlowCallbackWarning, format_problems
+from .._verdict._onereport import one_report
+from .._verdict._resources import Resources, format_resources, resource_kinds
 from .._verdict._watchdog import Watchdog, WatchdogTimeout, bury, is_buried
+from .._virtual._clock import DeadlockError
 from ._step import LoopRun, run_step, start_step, step_context
 
 if TYPE_CHECKING:
@@ -134,6 +137,10 @@ class TestLifecycle(unittest.IsolatedAsyncioTestCase):
             stack.callback(restore, hygiene.uninstall)
             hygiene.install()
             self._asynctestkit_hygiene = hygiene
+            resources = Resources(loop, resource_kinds(option("check_resources")), shared=not owned)
+            stack.callback(restore, resources.uninstall)
+            resources.install()
+            self._asynctestkit_resources = resources
             watchdog = Watchdog(loop)
             stack.callback(restore, watchdog.disarm)
             watchdog.arm(option("timeout"))
@@ -198,7 +205,11 @@ class TestLifecycle(unittest.IsolatedAsyncioTestCase):
             with deferred_interrupts():
                 self._asynctestkit_finish()  # a test an earlier debug() left paused
                 try:
-                    outcome = unittest.TestCase.run(self, result)
+                    # One report per test: the mess a failing test left joins its failure.
+                    # TestCase.run called from here: the frames above _callTestMethod's
+                    # deprecation warning stay those of IsolatedAsyncioTestCase.
+                    with one_report(self, result) as shown:
+                        unittest.TestCase.run(self, shown)  # type: ignore[arg-type]
                 except KeyboardInterrupt:
                     # A Ctrl-C comes out as itself, whatever ending the test
                     # then runs into (a loop it left stopping, "Event loop
@@ -210,7 +221,7 @@ class TestLifecycle(unittest.IsolatedAsyncioTestCase):
                     self._asynctestkit_finish()
                     raise
                 self._asynctestkit_finish()
-                return outcome
+                return shown.result
         except KeyboardInterrupt:
             self._asynctestkit_interrupted()
             raise
@@ -380,6 +391,10 @@ class TestLifecycle(unittest.IsolatedAsyncioTestCase):
             if watchdog.expired:  # the watchdog cancelled the step, or stopped the loop
                 raise WatchdogTimeout(watchdog.report) from None
             self._asynctestkit_explain(exc)
+            if isinstance(exc, DeadlockError):
+                # Raised by the loop's internals: shown at the user's line
+                # the step waits at instead.
+                raise at_user_line(exc, task) from None
             raise
         finally:
             self._asynctestkit_context = step_context(task, context)
@@ -447,6 +462,11 @@ class TestLifecycle(unittest.IsolatedAsyncioTestCase):
             check_coroutines=option("check_coroutines"),
             check_threads=option("check_threads"),
         )
+        left_open = self._asynctestkit_resources.findings()
+        reaping = None
+        if left_open:
+            sections.append(format_resources(left_open))
+            reaping = self._asynctestkit_resources.close_left_open()
         for timer in timers:
             timer.cancel()
         # After a timeout the watchdog's report already shows what blocked.
@@ -456,16 +476,20 @@ class TestLifecycle(unittest.IsolatedAsyncioTestCase):
                 sections.append(slow)
             else:
                 warnings.warn(slow, SlowCallbackWarning, stacklevel=1)
-        if leaked:
-            return self._asynctestkit_reap_leaked(leaked, sections)
+        if leaked or reaping:
+            return self._asynctestkit_reap_leaked(leaked, sections, reaping)
         if sections:
-            raise_failure(self.failureException, format_problems(sections))
+            raise_failure(self.failureException, format_problems(sections), mess=True)
         return None
 
-    async def _asynctestkit_reap_leaked(self, leaked: list[asyncio.Task[Any]], sections: list[str]) -> None:
+    async def _asynctestkit_reap_leaked(
+        self, leaked: list[asyncio.Task[Any]], sections: list[str], reaping: Awaitable[None] | None = None
+    ) -> None:
         await cancel_and_wait(leaked)
+        if reaping is not None:
+            await reaping  # the processes left running, killed
         if sections:
-            raise_failure(self.failureException, format_problems(sections))
+            raise_failure(self.failureException, format_problems(sections), mess=True)
 
 
 def _same_test(obj: object, test: unittest.TestCase) -> bool:

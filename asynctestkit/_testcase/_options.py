@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, final
 
 from .._faketime._aliases import _check_targets
 from .._faketime._walltime import _check_wall
+from .._verdict._resources import resource_kinds
 from .._virtual._clock import BUSY_POLL_LIMIT, HORIZON
 
 if TYPE_CHECKING:
@@ -124,6 +125,13 @@ def _targets(value: Any) -> None:
                     f"{_got(value)}: there is no module {target!r} to patch; name the modules "
                     "of the code under test, as `import` would"
                 )
+
+
+def _resources(value: Any) -> None:
+    try:
+        resource_kinds(value)
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(f"{_got(value)}: {exc}") from None
 
 
 def _wall(value: Any) -> None:
@@ -232,6 +240,18 @@ _TABLE = (
     Option(
         "check_threads", owner="AsyncTestCase", default=True, expected="True or False", check=_boolean,
         doc="Fail a test whose loop was called from another thread without call_soon_threadsafe.",
+    ),
+    Option(
+        "check_resources", owner="AsyncTestCase", default=True,
+        expected=(
+            "True (every kind), False (none) or a set of kinds: 'servers', 'connections', "
+            "'sockets', 'subprocesses', 'executors', 'threads'"
+        ),
+        check=_resources,
+        doc=(
+            "Fail a test that leaves open a server, connection, socket, subprocess, executor "
+            "or thread it opened (each named with the line that opened it)."
+        ),
     ),
     Option(
         "slow_callback_duration", owner="AsyncTestCase", default=0.1,

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, final
 
 from .._compat import blocked_seconds, swap_unawaited_coroutine_hook, thread_usage
 from .._report import (
+    OWN_DIR,
     Site,
     creation_site,
     describe_call,
@@ -42,6 +43,7 @@ from .._report import (
 )
 from .._shield import deferred_interrupts, restore
 from .._virtual._selector import DelegatingSelector
+from ._fate import fates
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -545,6 +547,7 @@ class Hygiene:
                 "Tasks still pending at the end of the test; own them with "
                 "self.create_task() or cancel and await them in the test or a cleanup",
                 timers=[h for h in timers if id(h) in of_tasks],
+                notes=fates(leaked, self.loop, getattr(self.loop, "_scheduled", ())),
             ))
         if self.lost and check_tasks:
             sections.append(
@@ -623,10 +626,20 @@ def describe_handle(handle: object) -> str:
     if isinstance(task, asyncio.Task):
         coro = shown_coroutine(task.get_coro())
         name = getattr(coro, "__qualname__", None) or repr(coro)
-        text = f"a step of task {task.get_name()!r} running {name}()"
+        code = getattr(coro, "cr_code", None)
         frame = getattr(coro, "cr_frame", None)
+        if code is not None and code.co_filename.startswith(OWN_DIR):
+            # A step of the test that has ended: the toolkit's wrapper is all
+            # that is left; the task's name says which step of which test.
+            return f"a step of the test, task {task.get_name()!r}, which blocked the loop before it returned"
+        text = f"a step of task {task.get_name()!r} running {name}()"
         if frame is not None:
-            text += f", which then waited at line {frame.f_lineno} of {frame.f_code.co_filename}"
+            text += (
+                f", between the line it resumed at and line {frame.f_lineno} of "
+                f"{frame.f_code.co_filename}, where it waited next"
+            )
+        elif code is not None:
+            text += f" (line {code.co_firstlineno} of {code.co_filename}), before it returned"
         return text
     return describe_call(handle)
 

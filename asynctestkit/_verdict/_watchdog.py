@@ -39,7 +39,7 @@ import time
 import traceback
 from typing import TYPE_CHECKING, Any, final
 
-from .._report import OWN_DIR, format_tasks
+from .._report import OWN_DIR, format_tasks, is_plumbing
 from .._shield import deferred_interrupts
 
 if TYPE_CHECKING:
@@ -329,16 +329,89 @@ class Watchdog:
 
     def _tasks_report(self) -> str:
         tasks = [t for t in asyncio.all_tasks(self.loop) if not t.done()]
-        return format_tasks(tasks, "Pending tasks")
+        report = format_tasks(tasks, "Pending tasks")
+        held = _time_held(self.loop)
+        return f"{report}\n\n{held}" if held else report
+
+
+# Where the test's own code starts on the loop's thread: below the deepest
+# of these frames of asyncio's or asynctestkit's (a callback the loop runs, a
+# step the test case calls), everything is the test runner's and the loop's.
+_ENTRIES = frozenset({"_run", "_run_once", "_asynctestkit_call", "guarded_step"})
 
 
 def _format_stack(frame: FrameType) -> str:
-    """Format the stack down to ``frame``, without asynctestkit's own frames at its end."""
+    """Format the stack down to ``frame``, from where the test's code starts.
+
+    The frames of the test runner (unittest, pytest), the test case and the
+    loop above it, 20 to 40 of them, are left out (and counted), and so are
+    asynctestkit's own at its end.
+    """
     summary = traceback.extract_stack(frame)
     while len(summary) > 1 and summary[-1].filename.startswith(OWN_DIR):
         summary.pop()
-    stack = "".join(traceback.format_list(summary))
-    return f"the loop's thread is running (most recent call last):\n{stack}"
+    start = 0
+    for i, entry in enumerate(summary[:-1]):
+        if entry.name in _ENTRIES and is_plumbing(entry.filename):
+            start = i + 1
+    left_out = f"  ({start} frames of the test runner and the loop left out)\n" if start else ""
+    stack = "".join(traceback.format_list(summary[start:])).rstrip()
+    return f"the loop's thread is running (most recent call last):\n{left_out}{stack}"
+
+
+def _time_held(loop: asyncio.AbstractEventLoop) -> str:
+    """On a virtual loop: the virtual time, and what keeps it from moving ("" elsewhere).
+
+    Time waits while a subprocess runs, outside work is in flight
+    (``run_in_executor``), a thread started since the loop was made runs, or
+    ``hold()`` is on: a timeout then means real time ran out while virtual
+    time waited. Reads the virtual loop's ``_atk_clock``,
+    ``_atk_subprocesses``, ``_atk_in_flight`` and ``_atk_threads`` (the
+    threads there when it was made).
+    """
+    clock: Any = getattr(loop, "_atk_clock", None)
+    if clock is None:
+        return ""
+    waits: list[str] = []
+    for transport in list(getattr(loop, "_atk_subprocesses", ())):
+        if transport.get_returncode() is None and not transport.is_closing():
+            popen = getattr(transport, "_proc", None)
+            args = getattr(popen, "args", "?")
+            command = " ".join(map(str, args)) if isinstance(args, (list, tuple)) else str(args)
+            waits.append(f"- subprocess pid {transport.get_pid()} ({command[:60]}) is running")
+    in_flight = getattr(loop, "_atk_in_flight", 0)
+    if in_flight:
+        waits.append(f"- {in_flight} job(s) handed to threads (run_in_executor, to_thread) are not done")
+    holds = getattr(clock, "_holds", 0)
+    if holds:
+        waits.append(f"- hold() is on ({holds})")
+    before = getattr(getattr(loop, "_atk_threads", None), "_baseline", {})
+    frames = sys._current_frames()
+    for thread in threading.enumerate():
+        ident = thread.ident
+        if ident in before or ident == threading.get_ident() or ident not in frames:
+            continue
+        if getattr(thread, "_asynctestkit_ignore", False) or thread is threading.main_thread():
+            continue
+        where = ""
+        frame: FrameType | None = frames[ident]
+        while frame is not None:
+            if not is_plumbing(frame.f_code.co_filename):
+                where = f", at line {frame.f_lineno} of {frame.f_code.co_filename} ({frame.f_code.co_name})"
+                break
+            frame = frame.f_back
+        function = getattr(thread, "_target", None)
+        if str(getattr(function, "__module__", "")).startswith("asyncio"):
+            continue  # asyncio's own (3.10-3.11's child watcher): its process is named
+        target = getattr(function, "__qualname__", None)
+        running = f" running {target}()" if target else ""
+        waits.append(f"- thread {thread.name!r}{running} is running{where}")
+    now = f"Virtual time: {clock.now:.3f} s."
+    if not waits:
+        return now
+    return (
+        f"{now} It does not move while (real time runs meanwhile):\n" + "\n".join(waits)
+    )
 
 
 def _raise_in_thread(thread_id: int) -> None:
