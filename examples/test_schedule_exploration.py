@@ -43,7 +43,7 @@ class TestExplorationFindsTheRace(unittest.TestCase):
         result = run_naive()
         self.assertEqual(len(result.errors), 1, result.failures)
         report = result.errors[0][1]
-        self.assertIn("StaleValueError: read at 10.0", report)
+        self.assertRegex(report, r"StaleValueError: read at 10\.\d+s")
         found = re.search(
             r"Failed under schedule seed (\d+) \(found exploring 100 seeds; the default order "
             r"passes\)\. Replay it with:\n    ASYNCTESTKIT_SEED=(\d+) python -m unittest "
@@ -79,7 +79,7 @@ class TestTheFixHoldsUnderEverySeed(ClockedTestCase):
         self.assertEqual(await value.read(), 1)
         await asyncio.sleep(10)
         self.assertEqual(await value.read(), 2)
-        self.assertLess(self.clock.now, 10.1)  # at most 1% late (schedule_jitter)
+        self.assertLessEqual(self.clock.now, 11)  # at most 10% late (schedule_jitter)
 
 
 if __name__ == "__main__":

@@ -322,11 +322,12 @@ class ClockedTestCase(AsyncTestCase):
         explore: Run the test under this many seeds (1 to N), stopping at
             the first that fails, then under the default order; a failure
             names its seed and the line that replays it. 0.
-        schedule_jitter: Under a seed, how late the loop may wake for a
-            timer, as a fraction of the time it slept (``0``: never late;
-            for tests that assert exact timestamps). 0.01.
-        schedule_eager: Under a seed, on 3.12+, start each task eagerly or
-            lazily as the seed says. False.
+        schedule_jitter: Under half the seeds, how late each timer may
+            fire, as a fraction of its own delay (``0``: never late; for
+            tests that assert exact timestamps; ``ASYNCTESTKIT_JITTER=0``
+            for a whole suite). 0.1.
+        schedule_eager: Under a seed, on 3.12+, start the loop's tasks
+            eagerly or lazily (one choice per seed). False.
 
     The environment overrides the schedule options with no code change:
     ``ASYNCTESTKIT_SEED=N`` runs every clocked test under seed N,
