@@ -45,8 +45,8 @@ class TestExplorationFindsTheRace(unittest.TestCase):
         report = result.errors[0][1]
         self.assertRegex(report, r"StaleValueError: read at 10\.\d+s")
         found = re.search(
-            r"Failed under schedule seed (\d+) \(found exploring 100 seeds; the default order "
-            r"passes\)\. Replay it with:\n    ASYNCTESTKIT_SEED=(\d+) python -m unittest "
+            r"Failed under schedule seed (\d+) \(found exploring 100 seeds: \d+ run, \d+ distinct "
+            r"schedules?; the default order passes\)\. Replay it with:\n    ASYNCTESTKIT_SEED=(\d+) python -m unittest "
             + re.escape(f"examples.naive_refresh_checks.TestNaiveRefresh.{NAIVE_TEST}") + "$",
             report,
             re.MULTILINE,

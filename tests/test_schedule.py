@@ -783,8 +783,8 @@ class ExploreTest(unittest.TestCase):
         with env():
             text = only_failure(self, run_test(Test("test_race")))
         found = re.search(
-            r"(?m)^Failed under schedule seed (\d+) \(found exploring 100 seeds; the default order "
-            r"passes\)\. Replay it with:\n    ASYNCTESTKIT_SEED=(\d+) python -m unittest "
+            r"(?m)^Failed under schedule seed (\d+) \(found exploring 100 seeds: \d+ run, \d+ distinct "
+            r"schedules?; the default order passes\)\. Replay it with:\n    ASYNCTESTKIT_SEED=(\d+) python -m unittest "
             + re.escape(Test("test_race").id()) + "$",
             text,
         )
@@ -792,12 +792,13 @@ class ExploreTest(unittest.TestCase):
         seed = int(found.group(1))
         self.assertEqual(int(found.group(2)), seed)
         self.assertRegex(text, r"(?m)^AssertionError: Lists differ: \['second', 'first'\] != \['first', 'second'\]")
-        # Seeds 1..seed, then the default order to see whether the order is the cause.
-        self.assertEqual(len(RaceMixin.runs), seed + 1)
+        # Seeds 1..seed, then the default order to see whether the order is the cause,
+        # then the runs that explain the failure (the last: the default order, recorded).
+        self.assertEqual(RaceMixin.runs[seed], 6.0)
         self.assertEqual(RaceMixin.runs[-1], 6.0)
 
         # The printed line replays it: the same failure, at the same virtual time.
-        failing_time = RaceMixin.runs[-2]
+        failing_time = RaceMixin.runs[seed - 1]
         with env(ASYNCTESTKIT_SEED=str(seed)):
             replay = only_failure(self, run_test(Test("test_race")))
         self.assertEqual(RaceMixin.runs[-1], failing_time)

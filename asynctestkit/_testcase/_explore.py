@@ -24,6 +24,13 @@ Which runs (`plan`), in order of precedence:
 ``ASYNCTESTKIT_CHECK_DETERMINISM=1`` runs each of those twice, traced, and
 fails the test at the first step (a callback run, with its virtual time)
 where the two runs differ.
+
+An exploration's seeds may be split: ``ASYNCTESTKIT_EXPLORE_SHARD=i/n``
+keeps every n-th seed from the i-th (1 <= i <= n: a CI matrix of n
+machines), and ``ASYNCTESTKIT_EXPLORE_JOBS=N`` (or ``explore_jobs``) runs
+them in N forked processes (`_sweep.py`); the lowest failing seed is
+reported whatever N. A failing seed is explained (`_explain.py`), and
+``ASYNCTESTKIT_CHOICES=a,b`` with its seed replays the minimized schedule.
 """
 
 from __future__ import annotations
@@ -35,8 +42,10 @@ import unittest
 from typing import TYPE_CHECKING, Any
 
 from .._compat import PY311
+from .._virtual._choices import Choices
 from .._virtual._loop import virtual_event_loop
 from .._virtual._schedule import Trace, seeded_event_loop
+from . import _explain, _sweep
 from ._lifecycle import TestLifecycle
 
 if TYPE_CHECKING:
@@ -47,11 +56,65 @@ if TYPE_CHECKING:
 
 __unittest = True  # keep these frames out of failure tracebacks
 
-__all__ = ("check_explore", "check_seed", "class_seed", "run_test", "seeded_loop", "single_seed")
+__all__ = (
+    "check_explore", "check_seed", "class_seed", "env_choices", "override", "run_test", "seeded_loop",
+    "single_seed",
+)
 
 SEED_ENV = "ASYNCTESTKIT_SEED"
 EXPLORE_ENV = "ASYNCTESTKIT_EXPLORE"
 CHECK_ENV = "ASYNCTESTKIT_CHECK_DETERMINISM"
+CHOICES_ENV = "ASYNCTESTKIT_CHOICES"
+JITTER_ENV = "ASYNCTESTKIT_JITTER"
+
+# Set by `override` (a command line that runs tests): read before the environment.
+_overrides: dict[str, Any] = {}
+
+
+def override(
+    *,
+    seed: int | None = None,
+    explore: int | None = None,
+    jobs: int | None = None,
+    shard: str | None = None,
+    jitter: float | None = None,
+    replay: Callable[[Any, str], str] | None = None,
+) -> None:
+    """Set the schedule settings for this process, as the environment variables would.
+
+    For a command line that runs tests (``python -m asynctestkit --explore K
+    --seed N``). Each argument given wins over its variable:
+    ``ASYNCTESTKIT_SEED``, ``ASYNCTESTKIT_EXPLORE``,
+    ``ASYNCTESTKIT_EXPLORE_JOBS``, ``ASYNCTESTKIT_EXPLORE_SHARD`` and
+    ``ASYNCTESTKIT_JITTER``; ``replay(test, variables)`` returns the command
+    line a failure prints to replay ``test`` with those variables set (e.g.
+    ``"ASYNCTESTKIT_SEED=3"``). Call with no arguments to clear them all.
+    """
+    given = {"seed": seed, "explore": explore, "jobs": jobs, "shard": shard, "jitter": jitter, "replay": replay}
+    if all(value is None for value in given.values()):
+        _overrides.clear()
+    _overrides.update({k: v for k, v in given.items() if v is not None})
+
+
+def env_choices() -> frozenset[int] | None:
+    """The choice points ``ASYNCTESTKIT_CHOICES`` keeps (None: unset, keep all).
+
+    Raises:
+        ValueError: not a comma-separated list of non-negative ints.
+    """
+    text = os.environ.get(CHOICES_ENV, "").strip()
+    if not text:
+        return None
+    try:
+        points = frozenset(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        points = frozenset({-1})
+    if any(point < 0 for point in points):
+        raise ValueError(
+            f"{CHOICES_ENV} needs the choice points to keep, non-negative ints separated by commas, "
+            f"as a failure's replay line prints them; got {text!r}"
+        )
+    return points
 
 # The loop's own default, for the seeded loops made here.
 _IO_GRACE: float = (virtual_event_loop.__kwdefaults__ or {})["io_grace"]
@@ -89,6 +152,10 @@ def _env_int(name: str) -> int | None:
     return value
 
 
+def _seed_env() -> int | None:
+    return _overrides["seed"] if "seed" in _overrides else _env_int(SEED_ENV)
+
+
 def single_seed(option: Callable[[str], Any]) -> int | None:
     """The seed of a test run once (``debug()``): as `plan` says, the default order if exploring.
 
@@ -101,7 +168,7 @@ def single_seed(option: Callable[[str], Any]) -> int | None:
 
 def class_seed(cls: type) -> int | None:
     """The seed of a class's shared loop (``loop_scope = "class"``): the same sources, per class."""
-    seed = _env_int(SEED_ENV)
+    seed = _seed_env()
     if seed is not None:
         return seed
     return check_seed(getattr(cls, "schedule_seed", None), "schedule_seed")
@@ -109,14 +176,15 @@ def class_seed(cls: type) -> int | None:
 
 def plan(option: Callable[[str], Any]) -> tuple[list[int | None], bool]:
     """Return the seeds to run the test under, in order, and whether it is an exploration."""
-    seed = _env_int(SEED_ENV)
+    seed = _seed_env()
     if seed is not None:
         return [seed], False
-    explore = _env_int(EXPLORE_ENV)
+    explore = _overrides["explore"] if "explore" in _overrides else _env_int(EXPLORE_ENV)
     if explore is None:
         explore = check_explore(option("explore"), "explore")
     if explore:
-        return [*range(1, explore + 1), None], True
+        index, count = _sweep.shard(_overrides.get("shard"))
+        return [*range(index, explore + 1, count), None], True
     return [check_seed(option("schedule_seed"), "schedule_seed")], False
 
 
@@ -138,7 +206,7 @@ def run_test(case: Any, result: unittest.TestResult | None, run_once: Callable[[
         # test runs nothing.
         seeds, exploring, check = [None], False, False
     if not check and not exploring and seeds[0] is None:
-        case._asynctestkit_schedule = (None, None)
+        case._asynctestkit_schedule = (None, None, None)
         return run_once(result)
     if result is None:
         # As TestCase.run does without a result.
@@ -154,21 +222,56 @@ def run_test(case: Any, result: unittest.TestResult | None, run_once: Callable[[
 def _run_schedules(
     case: Any, result: unittest.TestResult, seeds: list[int | None], *, exploring: bool, check: bool
 ) -> unittest.TestResult:
-    for seed in seeds:
-        # One seed: the test itself; explored seeds: a fresh instance each.
-        outcome = _run_schedule(case, seed, check, fresh=exploring)
-        if getattr(result, "shouldStop", False):
-            break
-        if not exploring or outcome.was_skipped or seed is None:
-            _report(case, result, outcome, seed, exploring=False)
-            break
-        if outcome.broke:
-            default = _run_schedule(case, None, check)
-            if default.broke:
-                _report(case, result, default, None, exploring=False)
-            else:
-                _report(case, result, outcome, seed, exploring=True, explored=len(seeds) - 1)
-            break
+    if not exploring:
+        # One seed (replay, or the option): the test itself; ASYNCTESTKIT_CHOICES
+        # keeps only those departures (a minimized schedule's replay).
+        seed = seeds[0]
+        keep = env_choices() if seed is not None else None
+        choices = Choices(keep) if keep is not None else None
+        outcome = _run_schedule(case, seed, check, fresh=False, choices=choices)
+        if not getattr(result, "shouldStop", False):
+            _report(case, result, outcome, seed, exploring=False, keep=keep)
+        return result
+    explored = [s for s in seeds if s is not None]
+    outcomes: dict[int, _Recorder] = {}
+
+    def run_seed(seed: int) -> tuple[bool, int]:
+        # Stops the sweep at a failure, or a skip (which the other seeds would repeat).
+        choices = Choices()
+        outcome = outcomes[seed] = _run_schedule(case, seed, check, choices=choices)
+        if not (outcome.broke or outcome.was_skipped):
+            del outcomes[seed]
+        return outcome.broke or outcome.was_skipped, choices.fingerprint
+
+    jobs = _sweep.jobs(_overrides.get("jobs"), case._asynctestkit_option)
+    failing, distinct, ran = _sweep.sweep(run_seed, explored, jobs, lambda: getattr(result, "shouldStop", False))
+    if getattr(result, "shouldStop", False):
+        return result
+    if failing is None:
+        _report(case, result, _run_schedule(case, None, check), None, exploring=False)
+        return result
+    # A forked sweep's children ran the seed: run it here too.
+    outcome = outcomes.get(failing) or _run_schedule(case, failing, check)
+    if outcome.was_skipped:
+        _report(case, result, outcome, None, exploring=False)
+        return result
+    default = _run_schedule(case, None, check)
+    if default.broke or not outcome.broke:
+        # The order is not the cause (or the seed did not fail again).
+        _report(case, result, default if default.broke else outcome, None if default.broke else failing,
+                exploring=False)
+        return result
+
+    def attempt(choices: Choices) -> bool:
+        return _run_schedule(case, failing, check, choices=choices).broke
+
+    why, kept, late = _explain.explain(attempt, failing)
+    found = (
+        f" (found exploring {len(explored)} seeds: {ran} run, {distinct} distinct "
+        f"schedule{'s' if distinct != 1 else ''}; "
+        "the default order passes)"
+    )
+    _report(case, result, outcome, failing, exploring=True, found=found, why=why, kept=kept, late=late)
     return result
 
 
@@ -217,20 +320,23 @@ class _Recorder(unittest.TestResult):
         self.calls.append(("addDuration", (elapsed,)))
 
 
-def _run_schedule(case: Any, seed: int | None, check: bool, *, fresh: bool = True) -> _Recorder:
+def _run_schedule(
+    case: Any, seed: int | None, check: bool, *, fresh: bool = True, choices: Choices | None = None
+) -> _Recorder:
     """Run the test under ``seed`` into a `_Recorder`; twice, compared, with ``check``."""
     first = _Recorder()
     trace = Trace() if check else None
     if fresh:
-        _run_once(_fresh(case, seed, trace), first)
+        _run_once(_fresh(case, seed, trace, choices), first)
     else:
-        case._asynctestkit_schedule = (seed, trace)
+        case._asynctestkit_schedule = (seed, trace, choices)
         _run_once(case, first)
     if trace is None:
         return first
     second = _Recorder()
     other = Trace()
-    _run_once(_fresh(case, seed, other), second)
+    again = None if choices is None else Choices(choices.keep)
+    _run_once(_fresh(case, seed, other, again), second)
     difference = trace.first_difference(other)
     if difference is None:
         return first
@@ -250,7 +356,7 @@ def _run_once(test: Any, result: unittest.TestResult) -> None:
     TestLifecycle.run(test, result)
 
 
-def _fresh(case: Any, seed: int | None, trace: Trace | None) -> Any:
+def _fresh(case: Any, seed: int | None, trace: Trace | None, choices: Choices | None = None) -> Any:
     # A new instance for each run, as the loader would make: a run starts from
     # the same state whatever the previous run left on the instance.
     try:
@@ -259,7 +365,7 @@ def _fresh(case: Any, seed: int | None, trace: Trace | None) -> Any:
         test = case
     else:
         test = type(case)(case._testMethodName)
-    test._asynctestkit_schedule = (seed, trace)
+    test._asynctestkit_schedule = (seed, trace, choices)
     return test
 
 
@@ -277,16 +383,33 @@ def _report(
     seed: int | None,
     *,
     exploring: bool,
-    explored: int = 0,
+    found: str = "",
+    why: list[str] | None = None,
+    kept: list[int] | None = None,
+    late: bool = False,
+    keep: frozenset[int] | None = None,
 ) -> None:
     """Pass one run's outcome on to ``result`` as ``case``'s, each failure with its replay line."""
     note = None
     if seed is not None:
-        found = f" (found exploring {explored} seeds; the default order passes)" if exploring else ""
-        note = (
-            f"Failed under schedule seed {seed}{found}. Replay it with:\n"
-            f"    {SEED_ENV}={seed} python -m unittest {case.id()}"
-        )
+        variables = f"{SEED_ENV}={seed}"
+        if keep is not None:
+            variables += f" {CHOICES_ENV}={','.join(map(str, sorted(keep)))}"
+        lines = [f"Failed under schedule seed {seed}{found if exploring else ''}. Replay it with:"]
+        lines += [f"    {line}" for line in replay_lines(case, variables)]
+        if kept is not None:
+            lines.append("Replay only the departures below (the minimized schedule) with:")
+            minimized = f"{SEED_ENV}={seed} {CHOICES_ENV}={','.join(map(str, sorted(kept)))}"
+            lines += [f"    {line}" for line in replay_lines(case, minimized)]
+        lines += why or []
+        if late:
+            lines.append(
+                "Under this seed timers fire late (schedule_jitter: up to that fraction of each "
+                "timer's delay), and a late timer is among the causes. If the test compares virtual "
+                "times exactly (self.clock.now == ...), that is the jitter's doing: set "
+                f"schedule_jitter = 0 on the test, or {JITTER_ENV}=0 for the whole suite"
+            )
+        note = "\n".join(lines)
     result.startTest(case)
     try:
         for name, args in outcome.calls:
@@ -300,6 +423,28 @@ def _report(
             method(case, *args)
     finally:
         result.stopTest(case)
+
+
+def replay_lines(case: Any, variables: str) -> list[str]:
+    """The command lines that re-run ``case`` where it ran, with ``variables`` set.
+
+    A test module run as a script (``python test_x.py``) is re-run as that
+    script; under pytest, the pytest node id is given too.
+    """
+    replay = _overrides.get("replay")
+    if replay is not None:
+        return [replay(case, variables)]
+    test_id = case.id()
+    module = type(case).__module__
+    if module == "__main__" and sys.argv and sys.argv[0]:
+        name = test_id.split(".", 1)[1] if "." in test_id else test_id
+        lines = [f"{variables} python {sys.argv[0]} {name}"]
+    else:
+        lines = [f"{variables} python -m unittest {test_id}"]
+    node = os.environ.get("PYTEST_CURRENT_TEST", "").rsplit(" ", 1)[0]
+    if node and node.split("::")[-1].split("[")[0] == case._testMethodName:
+        lines.append(f"{variables} python -m pytest '{node}'")
+    return lines
 
 
 def _annotated(err: _Err, note: str) -> _Err:
@@ -324,15 +469,38 @@ def _skipped(case: Any) -> bool:
     )
 
 
+def _jitter(option: Callable[[str], Any]) -> Any:
+    if "jitter" in _overrides:
+        return _overrides["jitter"]
+    text = os.environ.get(JITTER_ENV, "").strip()
+    if not text:
+        return option("schedule_jitter")
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not (value >= 0 and value != float("inf")):
+        raise ValueError(
+            f"{JITTER_ENV} needs a finite, non-negative fraction of a timer's delay (0: timers never "
+            f"fire late); got {text!r}"
+        )
+    return value
+
+
 def seeded_loop(
-    clock: VirtualClock, seed: int | None, option: Callable[[str], Any], trace: Trace | None
+    clock: VirtualClock,
+    seed: int | None,
+    option: Callable[[str], Any],
+    trace: Trace | None,
+    choices: Choices | None = None,
 ) -> asyncio.AbstractEventLoop:
     """Make a test's seeded (or traced) loop with its ``schedule_jitter`` and ``schedule_eager``."""
     return seeded_event_loop(
         clock,
         _IO_GRACE,
         check_seed(seed, "schedule_seed"),
-        option("schedule_jitter"),
+        _jitter(option),
         option("schedule_eager"),
         trace,
+        choices,
     )

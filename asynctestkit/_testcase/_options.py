@@ -84,6 +84,12 @@ def _count(value: Any) -> None:
         raise ValueError(_got(value))
 
 
+def _jobs(value: Any) -> None:
+    _count(value)
+    if value < 1:
+        raise ValueError(_got(value))
+
+
 def _seed(value: Any) -> None:
     if value is not None:
         _count(value)
@@ -294,6 +300,11 @@ _TABLE = (
         "schedule_eager", owner="ClockedTestCase", default=False, expected="True or False",
         check=_boolean,
         doc="Under a seed, on 3.12+, start the loop's tasks eagerly or lazily (one choice per seed).",
+    ),
+    Option(
+        "explore_jobs", owner="ClockedTestCase", default=1,
+        expected="a positive int, the processes to run an exploration's seeds in", check=_jobs,
+        doc="Run an exploration's seeds in this many forked processes (POSIX); the lowest failing seed is reported.",
     ),
 )
 

@@ -373,8 +373,11 @@ class SeededEventLoop(_VirtualEventLoop):
             keys = [rng.random() for _ in group]
             shuffled = sorted(order, key=keys.__getitem__)
             if shuffled != order and self._atk_kept(index):
+                # Recorded: at the first place the orders differ, the timer
+                # run there and the one the default order runs there.
+                at = next(i for i, j in enumerate(shuffled) if i != j)
+                self._atk_departed(index, "tie", (group[shuffled[at]][2], group[at][2]))
                 order = shuffled
-                self._atk_departed(index, "tie", tuple(group[i][2] for i in order))
         seq = self._atk_seq
         for i in order:
             heapq.heappush(heap, (when, next(seq), group[i][2]))
