@@ -35,10 +35,11 @@ _MAX_RUNS: Final = 200
 # Steps shown in the timeline.
 _TIMELINE: Final = 10
 
-Attempt = "Callable[[Choices], bool]"  # run the test with these choices; True if it failed
 
 
-def ddmin(items: Sequence[int], fails: Callable[[frozenset[int]], bool], budget: int = _MAX_RUNS) -> list[int]:
+def ddmin(
+    items: Sequence[int], fails: Callable[[frozenset[int]], bool], budget: int = _MAX_RUNS
+) -> list[int]:
     """Return a subset of ``items`` that still ``fails``, where removing any one item passes.
 
     Zeller and Hildebrandt's ddmin: try halves, then complements, at finer
@@ -80,7 +81,7 @@ def ddmin(items: Sequence[int], fails: Callable[[frozenset[int]], bool], budget:
     return current
 
 
-def explain(attempt: Attempt, seed: int) -> tuple[list[str], list[int] | None, bool]:
+def explain(attempt: Callable[[Choices], bool], seed: int) -> tuple[list[str], list[int] | None, bool]:
     """Minimize seed ``seed``'s departures and describe them.
 
     ``attempt(choices)`` runs the test once under the seed with ``choices``
@@ -154,7 +155,8 @@ def _departure(d: Departure, run: Choices) -> str:
         return (f"at {_t(nominal)} {other} {_verb(other) if timers else 'ran'} before {text} "
                 f"{_verb(text)} ({late}); the default order runs them the other way")
     if fired == len(run.steps):
-        return f"{text} was {late} (due at {_t(nominal)}); the test ended before it; the default order fires it on time"
+        return (f"{text} was {late} (due at {_t(nominal)}); the test ended before it; the default "
+                "order fires it on time")
     return (f"{text} {_verb(text)} at {_t(run.steps[fired][0])} ({late}, due at {_t(nominal)}), and what "
             "it woke ran that much later; the default order fires it on time")
 
@@ -163,7 +165,7 @@ def _timeline(run: Choices, default: Choices) -> list[str]:
     mine = [s for s in run.steps if not s[2].endswith("_run_until_complete_cb()")]
     theirs = [s for s in default.steps if not s[2].endswith("_run_until_complete_cb()")]
     same = 0
-    while same < min(len(mine), len(theirs)) and mine[same][0] == theirs[same][0] and mine[same][2] == theirs[same][2]:
+    while same < min(len(mine), len(theirs)) and mine[same][::2] == theirs[same][::2]:
         same += 1
     if same == len(mine):
         return []

@@ -90,7 +90,9 @@ def override(
     line a failure prints to replay ``test`` with those variables set (e.g.
     ``"ASYNCTESTKIT_SEED=3"``). Call with no arguments to clear them all.
     """
-    given = {"seed": seed, "explore": explore, "jobs": jobs, "shard": shard, "jitter": jitter, "replay": replay}
+    given = {
+        "seed": seed, "explore": explore, "jobs": jobs, "shard": shard, "jitter": jitter, "replay": replay,
+    }
     if all(value is None for value in given.values()):
         _overrides.clear()
     _overrides.update({k: v for k, v in given.items() if v is not None})
@@ -244,7 +246,8 @@ def _run_schedules(
         return outcome.broke or outcome.was_skipped, choices.fingerprint
 
     jobs = _sweep.jobs(_overrides.get("jobs"), case._asynctestkit_option)
-    failing, distinct, ran = _sweep.sweep(run_seed, explored, jobs, lambda: getattr(result, "shouldStop", False))
+    stop = lambda: bool(getattr(result, "shouldStop", False))  # noqa: E731
+    failing, distinct, ran = _sweep.sweep(run_seed, explored, jobs, stop)
     if getattr(result, "shouldStop", False):
         return result
     if failing is None:

@@ -304,7 +304,7 @@ _TABLE = (
     Option(
         "explore_jobs", owner="ClockedTestCase", default=1,
         expected="a positive int, the processes to run an exploration's seeds in", check=_jobs,
-        doc="Run an exploration's seeds in this many forked processes (POSIX); the lowest failing seed is reported.",
+        doc="Run an exploration's seeds in this many forked processes; the lowest failing seed is reported.",
     ),
 )
 

@@ -133,7 +133,7 @@ def _parallel(
         os.close(write)
         children.append((pid, read))
     failures: list[int] = []
-    prints: set[int] = set()
+    seen: set[int] = set()
     ran = 0
     problems: list[str] = []
     for pid, read in children:
@@ -146,11 +146,11 @@ def _parallel(
         failing, child_prints, child_ran = json.loads(data)
         if failing is not None:
             failures.append(failing)
-        prints.update(child_prints)
+        seen.update(child_prints)
         ran += child_ran
     if problems:
         raise RuntimeError(
             f"a process sweeping seeds ended without reporting ({'; '.join(problems)}); "
             f"run with {JOBS_ENV}=1 to sweep in this process"
         )
-    return (min(failures) if failures else None), len(prints), ran
+    return (min(failures) if failures else None), len(seen), ran

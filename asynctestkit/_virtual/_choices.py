@@ -51,7 +51,7 @@ _TIMER_KINDS: Final = {
 class Departure:
     """One kept departure from the default order, as recorded (see `Choices`)."""
 
-    __slots__ = ("index", "kind", "ns", "handles", "amount")
+    __slots__ = ("amount", "handles", "index", "kind", "ns")
 
     def __init__(self, index: int, kind: str, ns: int, handles: tuple[Any, ...], amount: float) -> None:
         self.index = index  # the choice point's number
@@ -75,7 +75,7 @@ class Choices:
             step run with its virtual time (slower; for explaining a failure).
     """
 
-    __slots__ = ("keep", "record", "made", "steps", "sites", "points", "late", "fingerprint")
+    __slots__ = ("fingerprint", "keep", "late", "made", "points", "record", "sites", "steps")
 
     def __init__(self, keep: Collection[int] | None = None, *, record: bool = False) -> None:
         self.keep = None if keep is None else frozenset(keep)
@@ -94,7 +94,9 @@ class Choices:
         keep = self.keep
         return keep is None or index in keep
 
-    def departed(self, index: int, kind: str, ns: int, handles: tuple[Any, ...] = (), amount: float = 0.0) -> None:
+    def departed(
+        self, index: int, kind: str, ns: int, handles: tuple[Any, ...] = (), amount: float = 0.0
+    ) -> None:
         """Note a kept departure (recording only)."""
         if self.record:
             self.made.append(Departure(index, kind, ns, handles, amount))

@@ -246,7 +246,9 @@ class SeededEventLoop(_VirtualEventLoop):
         choices = self._atk_choices
         return choices is None or choices.keep is None or index in choices.keep
 
-    def _atk_departed(self, index: int, kind: str, handles: tuple[Any, ...] = (), amount: float = 0.0) -> None:
+    def _atk_departed(
+        self, index: int, kind: str, handles: tuple[Any, ...] = (), amount: float = 0.0
+    ) -> None:
         choices = self._atk_choices
         if choices is not None and choices.record:
             choices.departed(index, kind, self._atk_clock._ns, handles, amount)
