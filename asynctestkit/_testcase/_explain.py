@@ -136,7 +136,7 @@ def _departure(d: Departure, run: Choices) -> str:
                 "the default order runs them the other way")
     if d.kind == "outside":
         outside = run.describe(d.handles[0]) if d.handles else "real IO"
-        at = next((i for i, s in enumerate(run.steps) if s[0] >= d.ns and s[1] not in d.handles), None)
+        at = next((i for i in range(d.step, len(run.steps)) if id(run.steps[i][1]) in run.sites), None)
         timer = run.steps[at][2] if at is not None else "the timers due"
         return (f"at {_t(d.ns)} {timer} {_verb(timer)} before {outside} ran; the default order "
                 "runs the outside event first")

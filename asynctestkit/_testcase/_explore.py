@@ -165,6 +165,9 @@ def single_seed(option: Callable[[str], Any]) -> int | None:
         TypeError, ValueError: a schedule option or variable is not valid.
     """
     seeds, exploring = plan(option)
+    # The variables run_test reads too: a bad one is this test's error.
+    env_choices()
+    _sweep.jobs(_overrides.get("jobs"), option)
     return None if exploring else seeds[0]
 
 
@@ -199,6 +202,8 @@ def run_test(case: Any, result: unittest.TestResult | None, run_once: Callable[[
     check = os.environ.get(CHECK_ENV, "").strip() not in ("", "0")
     try:
         seeds, exploring = plan(case._asynctestkit_option)
+        env_choices()
+        _sweep.jobs(_overrides.get("jobs"), case._asynctestkit_option)
     except (TypeError, ValueError):
         # Run it once: making its loop raises the same error, as the test's error.
         case._asynctestkit_schedule = None

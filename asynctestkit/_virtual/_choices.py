@@ -51,14 +51,17 @@ _TIMER_KINDS: Final = {
 class Departure:
     """One kept departure from the default order, as recorded (see `Choices`)."""
 
-    __slots__ = ("amount", "handles", "index", "kind", "ns")
+    __slots__ = ("amount", "handles", "index", "kind", "ns", "step")
 
-    def __init__(self, index: int, kind: str, ns: int, handles: tuple[Any, ...], amount: float) -> None:
+    def __init__(
+        self, index: int, kind: str, ns: int, handles: tuple[Any, ...], amount: float, step: int
+    ) -> None:
         self.index = index  # the choice point's number
         self.kind = kind  # "late", "tie", "outside" or "eager"
         self.ns = ns  # virtual time it was made at
         self.handles = handles  # late: (timer,); tie: timers in the order run; outside: held back
         self.amount = amount  # late: seconds late
+        self.step = step  # the steps run before it was made
 
     def __repr__(self) -> str:
         return f"<Departure #{self.index} {self.kind} at {self.ns / 1e9!r}s>"
@@ -99,7 +102,7 @@ class Choices:
     ) -> None:
         """Note a kept departure (recording only)."""
         if self.record:
-            self.made.append(Departure(index, kind, ns, handles, amount))
+            self.made.append(Departure(index, kind, ns, handles, amount, len(self.steps)))
 
     def timer(self, handle: Any, nominal: float) -> None:
         """Note where a timer was armed and when it was due by default (recording only)."""
@@ -133,9 +136,18 @@ def _is_library(filename: str) -> bool:
     )
 
 
-def _qualname(code: Any) -> str:
-    # co_qualname is 3.11+; 3.10 names the function only.
-    return getattr(code, "co_qualname", code.co_name)  # type: ignore[no-any-return]
+def _qualname(frame: Any) -> str:
+    code: Any = frame.f_code
+    name: str | None = getattr(code, "co_qualname", None)
+    if name is not None:
+        return name
+    # 3.10 (co_qualname is 3.11+): a method is named by the class that defines it.
+    owner = frame.f_locals.get("self")
+    if owner is not None:
+        for klass in type(owner).__mro__:
+            if getattr(klass.__dict__.get(code.co_name), "__code__", None) is code:
+                return f"{klass.__qualname__}.{code.co_name}"
+    return str(code.co_name)
 
 
 def _callback_name(callback: Any) -> str:
@@ -171,7 +183,7 @@ def timer_site(callback: Any) -> str:
         what = f"the timer {name}()"
     if frame is None:  # pragma: no cover - armed with no user frame at all
         return what
-    return f"{what} in {_qualname(frame.f_code)} ({_shown_path(frame.f_code.co_filename)}:{frame.f_lineno})"
+    return f"{what} in {_qualname(frame)} ({_shown_path(frame.f_code.co_filename)}:{frame.f_lineno})"
 
 
 def _waiting_frame(coro: Any) -> Any:
@@ -198,7 +210,7 @@ def describe_handle(handle: Any) -> str:
         if frame is None:
             return f"a step of task {owner.get_name()}"
         where = f"{_shown_path(frame.f_code.co_filename)}:{frame.f_lineno}"
-        return f"the task in {_qualname(frame.f_code)} waiting at {where}"
+        return f"the task in {_qualname(frame)} waiting at {where}"
     name = _callback_name(callback)
     if name == "BaseSelectorEventLoop._read_from_self":
         return "the loop woken by another thread"

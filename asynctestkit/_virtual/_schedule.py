@@ -247,11 +247,11 @@ class SeededEventLoop(_VirtualEventLoop):
         return choices is None or choices.keep is None or index in choices.keep
 
     def _atk_departed(
-        self, index: int, kind: str, handles: tuple[Any, ...] = (), amount: float = 0.0
+        self, index: int, kind: str, handles: tuple[Any, ...] = (), amount: float = 0.0, ns: int = -1
     ) -> None:
         choices = self._atk_choices
         if choices is not None and choices.record:
-            choices.departed(index, kind, self._atk_clock._ns, handles, amount)
+            choices.departed(index, kind, self._atk_clock._ns if ns < 0 else ns, handles, amount)
 
     def _atk_late_call_later(
         self, delay: float, callback: Callable[..., object], *args: Any, context: Any = None
@@ -378,7 +378,9 @@ class SeededEventLoop(_VirtualEventLoop):
                 # Recorded: at the first place the orders differ, the timer
                 # run there and the one the default order runs there.
                 at = next(i for i, j in enumerate(shuffled) if i != j)
-                self._atk_departed(index, "tie", (group[shuffled[at]][2], group[at][2]))
+                self._atk_departed(
+                    index, "tie", (group[shuffled[at]][2], group[at][2]), ns=round(when * 1e9)
+                )
                 order = shuffled
         seq = self._atk_seq
         for i in order:
