@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._compat import PY311
 from .._virtual._choices import Choices
-from .._virtual._loop import virtual_event_loop
+from .._virtual._factory import virtual_event_loop
 from .._virtual._schedule import Trace, seeded_event_loop
 from . import _explain, _sweep
 from ._lifecycle import TestLifecycle

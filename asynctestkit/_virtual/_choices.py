@@ -138,16 +138,17 @@ def _is_library(filename: str) -> bool:
 
 def _qualname(frame: Any) -> str:
     code: Any = frame.f_code
-    name: str | None = getattr(code, "co_qualname", None)
-    if name is not None:
-        return name
+    short: str = code.co_name
+    qualified: str | None = getattr(code, "co_qualname", None)
+    if qualified is not None:
+        return qualified
     # 3.10 (co_qualname is 3.11+): a method is named by the class that defines it.
     owner = frame.f_locals.get("self")
     if owner is not None:
         for klass in type(owner).__mro__:
-            if getattr(klass.__dict__.get(code.co_name), "__code__", None) is code:
-                return f"{klass.__qualname__}.{code.co_name}"
-    return str(code.co_name)
+            if getattr(klass.__dict__.get(short), "__code__", None) is code:
+                return f"{klass.__qualname__}.{short}"
+    return short
 
 
 def _callback_name(callback: Any) -> str:

@@ -544,7 +544,9 @@ class VirtualClock:
 
     def _target_ns(self, seconds: float, what: str) -> int:
         # Where stepping by `seconds` lands, refused past the end of time.
-        ns = self._ns + _to_ns(seconds, what)
+        step = _to_ns(seconds, what)
+        # A positive step moves at least 1 ns (jump(1e-12) is not nothing).
+        ns = self._ns + (step or (seconds > 0))
         if ns > MAX_NS:
             raise ValueError(
                 f"{what} needs a step that keeps virtual time within its end at "

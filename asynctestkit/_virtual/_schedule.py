@@ -50,8 +50,8 @@ from collections import deque
 from typing import TYPE_CHECKING, Any, Final, final
 
 from .._compat import EAGER_START
-from ._clock import due_until
-from ._loop import DelegatingSelector, _VirtualEventLoop
+from ._loop import _VirtualEventLoop
+from ._selector import DelegatingSelector
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Coroutine
@@ -170,7 +170,6 @@ def describe_step(handle: Any) -> str:
 # The unseeded loop's own methods, called without super()'s lookup: the
 # seeded loop's _run_once adds one step before each iteration.
 _base_run_once = _VirtualEventLoop._run_once
-_base_jump = _VirtualEventLoop._atk_jump
 _base_call_at = _VirtualEventLoop.call_at
 
 
@@ -196,9 +195,6 @@ class SeededEventLoop(_VirtualEventLoop):
         choices: Choices | None = None,
     ) -> None:
         self._atk_rng = rng = random.Random(seed) if seed is not None else None
-        # Lateness of the loop's wake-up, read by the jump below: none; each
-        # timer is made late on its own instead (_atk_late_call_later).
-        self._atk_jitter = 0.0
         self._atk_late = 0.0
         self._atk_eager = False
         self._atk_trace = trace
@@ -313,46 +309,19 @@ class SeededEventLoop(_VirtualEventLoop):
             # were due with them: they go first now, in their own order.
             self._ready.extendleft(reversed(deferred))  # type: ignore[attr-defined]
             deferred.clear()
-        elif not self._stopping:  # type: ignore[attr-defined]
-            heap = self._atk_heap
-            if heap:
-                clock = self._atk_clock
-                head = heap[0]
-                if head[0] <= clock._end:
-                    # Timers due at this instant, and outside events (another
-                    # thread's callbacks, real IO) may be ready: asyncio takes
-                    # the outside ones first; they may as well land just after.
-                    if self._selector._others or self._atk_woken:
-                        index = self._atk_point()
-                        if rng.random() < 0.5 and self._atk_kept(index):
-                            self._atk_defer_outside()
-                            self._atk_departed(index, "outside", tuple(deferred))
-                elif not (
-                    self._ready or head[2]._cancelled or not clock._autojump  # type: ignore[attr-defined]
-                    or self._atk_in_flight or clock._holds or self._selector._others
-                    or self._atk_woken or self._atk_subprocesses
-                    # Past the budget or the end of virtual time (sleep(math.inf)):
-                    # the unseeded loop's slow path decides.
-                    or head[0] > clock._limit_s
-                ):
-                    # The jump the loop would make inline (_atk_jump, inlined
-                    # as there), landing up to jitter x the sleep late.
-                    when = head[0]
-                    jitter = self._atk_jitter
-                    if jitter:
-                        when += rng.random() * jitter * (when - clock._s)
-                    ns = round(when * 1e9)
-                    now = ns / 1e9
-                    end = now + 5.3e-10 if now < 65536.0 else due_until(now)
-                    while end < when:
-                        ns += 1
-                        now = ns / 1e9
-                        end = due_until(now)
-                    if clock._budget_ns is not None and ns > clock._budget_ns:
-                        _base_jump(self, when)  # raises LivelockError with the report
-                    clock._ns = ns
-                    clock._s = now
-                    clock._end = end
+        elif (
+            not self._stopping  # type: ignore[attr-defined]
+            and heap and heap[0][0] <= clock._end and (self._selector._others or self._atk_woken)
+        ):
+            # Timers due at this instant, and outside events (another thread's
+            # callbacks, real IO) may be ready: asyncio takes the outside ones
+            # first; they may as well land just after. (Where nothing is due,
+            # the loop's one jump decision, _jump.step, moves time to the next
+            # timer: each timer's own lateness is in its deadline.)
+            index = self._atk_point()
+            if rng.random() < 0.5 and self._atk_kept(index):
+                self._atk_defer_outside()
+                self._atk_departed(index, "outside", tuple(deferred))
         _base_run_once(self)
 
     def _atk_order_ties(self, heap: list[Any], rng: random.Random) -> None:
@@ -407,15 +376,6 @@ class SeededEventLoop(_VirtualEventLoop):
     def _atk_busy(self) -> bool:
         # Callbacks held back behind timers are ready work too (clock.settle()).
         return bool(self._atk_deferred) or super()._atk_busy()
-
-    def _atk_jump(self, when: float) -> None:
-        # Every jump to the next timer lands up to jitter x the sleep late.
-        jitter = self._atk_jitter
-        if jitter:
-            slept = when - self._atk_clock._s
-            if slept > 0:
-                when += self._atk_rng.random() * jitter * slept  # type: ignore[union-attr]
-        _base_jump(self, when)
 
     # -- outside events ----------------------------------------------------
 
