@@ -172,8 +172,8 @@ def main() -> int:
         print("simloop is not installed: the seeds/s comparison is skipped (pip install simloop, 3.12+, "
               "in the benchmark's own environment)")
         simloop = None
-    print(f"Seeds per second exploring {SEEDS} seeds: ClockedTestCase (explore = {SEEDS})"
-          + (f" vs simloop {simloop.__version__} (explore(), target >= {SIMLOOP_TARGET}x)" if simloop else ""))
+    versus = f" vs simloop {simloop.__version__} (explore(), target >= {SIMLOOP_TARGET}x)" if simloop else ""
+    print(f"Seeds per second exploring {SEEDS} seeds: ClockedTestCase (explore = {SEEDS}){versus}")
     for label, workload in SCENARIOS:
         ours = max(clocked_seeds_per_second(workload, SEEDS) for _ in range(3))
         if simloop is None:
