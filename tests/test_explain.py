@@ -14,7 +14,7 @@ import unittest
 from typing import Any, ClassVar
 
 from asynctestkit import ClockedTestCase, VirtualClock, virtual_event_loop
-from asynctestkit._testcase import _explore, _sweep
+from asynctestkit._testcase import _explore, _settings, _sweep
 from asynctestkit._testcase._explain import ddmin
 from asynctestkit._virtual._choices import Choices
 from tests import _raceset
@@ -378,12 +378,12 @@ class ReplayLineTest(unittest.TestCase):
 
     def test_override_for_a_command_line(self) -> None:
         """override() sets what the variables set, and the replay command; called empty, it clears."""
-        self.addCleanup(_explore.override)
-        _explore.override(explore=100, replay=lambda test, variables: f"{variables} mytool {test.id()}")
+        self.addCleanup(_settings.override)
+        _settings.override(explore=100, replay=lambda test, variables: f"{variables} mytool {test.id()}")
         with env():
             text = failure_text(run_test(_raceset.Bugs("test_grace_period")))
         self.assertRegex(text, r"(?m)^    ASYNCTESTKIT_SEED=\d+ mytool tests\._raceset\.Bugs\.test_grace_period$")
-        _explore.override()
+        _settings.override()
         with env():
             self.assertTrue(run_test(_raceset.Bugs("test_grace_period")).wasSuccessful())
 

@@ -3,7 +3,7 @@
 `ClockedTestCase.run` hands each test here. Without a seed, an exploration
 or the determinism check, the test runs once, as it always did (`run_test`
 costs three environment look-ups). Otherwise each run reports into a
-`_Recorder` (the test itself for one seed, a fresh instance for each
+`Recorder` (the test itself for one seed, a fresh instance for each
 explored seed and for the determinism check's second run); what one run
 reported is then passed on to the real result as this test's outcome, each
 failure annotated with the seed and the one line that replays it.
@@ -41,12 +41,27 @@ import sys
 import unittest
 from typing import TYPE_CHECKING, Any
 
-from .._compat import PY311
 from .._virtual._choices import Choices
 from .._virtual._factory import virtual_event_loop
 from .._virtual._schedule import Trace, seeded_event_loop
 from . import _explain, _sweep
 from ._lifecycle import TestLifecycle
+from ._outcome import Recorder, failure, pass_on
+from ._settings import (
+    CHECK_ENV,
+    CHOICES_ENV,
+    EXPLORE_ENV,
+    JITTER_ENV,
+    SEED_ENV,
+    check_explore,
+    check_seed,
+    env_choices,
+    env_int,
+    jitter,
+    override,
+    overrides,
+    seed_env,
+)
 
 if TYPE_CHECKING:
     import asyncio
@@ -56,107 +71,13 @@ if TYPE_CHECKING:
 
 __unittest = True  # keep these frames out of failure tracebacks
 
+# The loop's own default, for the seeded loops made here.
+_IO_GRACE: float = (virtual_event_loop.__kwdefaults__ or {})["io_grace"]
+
 __all__ = (
     "check_explore", "check_seed", "class_seed", "env_choices", "override", "run_test", "seeded_loop",
     "single_seed",
 )
-
-SEED_ENV = "ASYNCTESTKIT_SEED"
-EXPLORE_ENV = "ASYNCTESTKIT_EXPLORE"
-CHECK_ENV = "ASYNCTESTKIT_CHECK_DETERMINISM"
-CHOICES_ENV = "ASYNCTESTKIT_CHOICES"
-JITTER_ENV = "ASYNCTESTKIT_JITTER"
-
-# Set by `override` (a command line that runs tests): read before the environment.
-_overrides: dict[str, Any] = {}
-
-
-def override(
-    *,
-    seed: int | None = None,
-    explore: int | None = None,
-    jobs: int | None = None,
-    shard: str | None = None,
-    jitter: float | None = None,
-    replay: Callable[[Any, str], str] | None = None,
-) -> None:
-    """Set the schedule settings for this process, as the environment variables would.
-
-    For a command line that runs tests (``python -m asynctestkit --explore K
-    --seed N``). Each argument given wins over its variable:
-    ``ASYNCTESTKIT_SEED``, ``ASYNCTESTKIT_EXPLORE``,
-    ``ASYNCTESTKIT_EXPLORE_JOBS``, ``ASYNCTESTKIT_EXPLORE_SHARD`` and
-    ``ASYNCTESTKIT_JITTER``; ``replay(test, variables)`` returns the command
-    line a failure prints to replay ``test`` with those variables set (e.g.
-    ``"ASYNCTESTKIT_SEED=3"``). Call with no arguments to clear them all.
-    """
-    given = {
-        "seed": seed, "explore": explore, "jobs": jobs, "shard": shard, "jitter": jitter, "replay": replay,
-    }
-    if all(value is None for value in given.values()):
-        _overrides.clear()
-    _overrides.update({k: v for k, v in given.items() if v is not None})
-
-
-def env_choices() -> frozenset[int] | None:
-    """The choice points ``ASYNCTESTKIT_CHOICES`` keeps (None: unset, keep all).
-
-    Raises:
-        ValueError: not a comma-separated list of non-negative ints.
-    """
-    text = os.environ.get(CHOICES_ENV, "").strip()
-    if not text:
-        return None
-    try:
-        points = frozenset(int(part) for part in text.split(",") if part.strip())
-    except ValueError:
-        points = frozenset({-1})
-    if any(point < 0 for point in points):
-        raise ValueError(
-            f"{CHOICES_ENV} needs the choice points to keep, non-negative ints separated by commas, "
-            f"as a failure's replay line prints them; got {text!r}"
-        )
-    return points
-
-# The loop's own default, for the seeded loops made here.
-_IO_GRACE: float = (virtual_event_loop.__kwdefaults__ or {})["io_grace"]
-
-_Err = tuple[type[BaseException], BaseException, Any]
-
-
-def check_seed(value: object, where: str) -> int | None:
-    """Return a schedule seed (an int >= 0, or None) or raise TypeError naming ``where``."""
-    if value is None or (isinstance(value, int) and not isinstance(value, bool) and value >= 0):
-        return value
-    raise TypeError(f"{where} needs a non-negative int seed, or None for the default order; got {value!r}")
-
-
-def check_explore(value: object, where: str) -> int:
-    """Return a number of seeds to explore (an int >= 0) or raise TypeError naming ``where``."""
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-        return value
-    raise TypeError(f"{where} needs a non-negative int, the number of seeds to explore; got {value!r}")
-
-
-def _env_int(name: str) -> int | None:
-    text = os.environ.get(name, "").strip()
-    if not text:
-        return None
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise ValueError(
-            f"{name} needs a non-negative integer; got {text!r}. Unset it or set it to a number, "
-            f"e.g. {name}=7"
-        )
-    return value
-
-
-def _seed_env() -> int | None:
-    return _overrides["seed"] if "seed" in _overrides else _env_int(SEED_ENV)
-
 
 def single_seed(option: Callable[[str], Any]) -> int | None:
     """The seed of a test run once (``debug()``): as `plan` says, the default order if exploring.
@@ -167,13 +88,13 @@ def single_seed(option: Callable[[str], Any]) -> int | None:
     seeds, exploring = plan(option)
     # The variables run_test reads too: a bad one is this test's error.
     env_choices()
-    _sweep.jobs(_overrides.get("jobs"), option)
+    _sweep.jobs(overrides.get("jobs"), option)
     return None if exploring else seeds[0]
 
 
 def class_seed(cls: type) -> int | None:
     """The seed of a class's shared loop (``loop_scope = "class"``): the same sources, per class."""
-    seed = _seed_env()
+    seed = seed_env()
     if seed is not None:
         return seed
     return check_seed(getattr(cls, "schedule_seed", None), "schedule_seed")
@@ -181,14 +102,14 @@ def class_seed(cls: type) -> int | None:
 
 def plan(option: Callable[[str], Any]) -> tuple[list[int | None], bool]:
     """Return the seeds to run the test under, in order, and whether it is an exploration."""
-    seed = _seed_env()
+    seed = seed_env()
     if seed is not None:
         return [seed], False
-    explore = _overrides["explore"] if "explore" in _overrides else _env_int(EXPLORE_ENV)
+    explore = overrides["explore"] if "explore" in overrides else env_int(EXPLORE_ENV)
     if explore is None:
         explore = check_explore(option("explore"), "explore")
     if explore:
-        index, count = _sweep.shard(_overrides.get("shard"))
+        index, count = _sweep.shard(overrides.get("shard"))
         return [*range(index, explore + 1, count), None], True
     return [check_seed(option("schedule_seed"), "schedule_seed")], False
 
@@ -203,7 +124,7 @@ def run_test(case: Any, result: unittest.TestResult | None, run_once: Callable[[
     try:
         seeds, exploring = plan(case._asynctestkit_option)
         env_choices()
-        _sweep.jobs(_overrides.get("jobs"), case._asynctestkit_option)
+        _sweep.jobs(overrides.get("jobs"), case._asynctestkit_option)
     except (TypeError, ValueError):
         # Run it once: making its loop raises the same error, as the test's error.
         case._asynctestkit_schedule = None
@@ -240,7 +161,7 @@ def _run_schedules(
             _report(case, result, outcome, seed, exploring=False, keep=keep)
         return result
     explored = [s for s in seeds if s is not None]
-    outcomes: dict[int, _Recorder] = {}
+    outcomes: dict[int, Recorder] = {}
 
     def run_seed(seed: int) -> tuple[bool, int]:
         # Stops the sweep at a failure, or a skip (which the other seeds would repeat).
@@ -250,7 +171,7 @@ def _run_schedules(
             del outcomes[seed]
         return outcome.broke or outcome.was_skipped, choices.fingerprint
 
-    jobs = _sweep.jobs(_overrides.get("jobs"), case._asynctestkit_option)
+    jobs = _sweep.jobs(overrides.get("jobs"), case._asynctestkit_option)
     stop = lambda: bool(getattr(result, "shouldStop", False))  # noqa: E731
     failing, distinct, ran = _sweep.sweep(run_seed, explored, jobs, stop)
     if getattr(result, "shouldStop", False):
@@ -283,56 +204,11 @@ def _run_schedules(
     return result
 
 
-class _Recorder(unittest.TestResult):
-    """Keeps what one run of a test reported, to pass on (or not) to the real result."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.calls: list[tuple[str, tuple[Any, ...]]] = []
-        self.broke = False
-        self.was_skipped = False
-
-    def startTest(self, test: unittest.TestCase) -> None:
-        pass
-
-    def stopTest(self, test: unittest.TestCase) -> None:
-        pass
-
-    def addSuccess(self, test: unittest.TestCase) -> None:
-        self.calls.append(("addSuccess", ()))
-
-    def addFailure(self, test: unittest.TestCase, err: Any) -> None:
-        self.broke = True
-        self.calls.append(("addFailure", (err,)))
-
-    def addError(self, test: unittest.TestCase, err: Any) -> None:
-        self.broke = True
-        self.calls.append(("addError", (err,)))
-
-    def addSkip(self, test: unittest.TestCase, reason: str) -> None:
-        self.was_skipped = True
-        self.calls.append(("addSkip", (reason,)))
-
-    def addExpectedFailure(self, test: unittest.TestCase, err: Any) -> None:
-        self.calls.append(("addExpectedFailure", (err,)))
-
-    def addUnexpectedSuccess(self, test: unittest.TestCase) -> None:
-        self.calls.append(("addUnexpectedSuccess", ()))
-
-    def addSubTest(self, test: unittest.TestCase, subtest: unittest.TestCase, err: Any) -> None:
-        if err is not None:
-            self.broke = True
-        self.calls.append(("addSubTest", (subtest, err)))
-
-    def addDuration(self, test: unittest.TestCase, elapsed: float) -> None:
-        self.calls.append(("addDuration", (elapsed,)))
-
-
 def _run_schedule(
     case: Any, seed: int | None, check: bool, *, fresh: bool = True, choices: Choices | None = None
-) -> _Recorder:
-    """Run the test under ``seed`` into a `_Recorder`; twice, compared, with ``check``."""
-    first = _Recorder()
+) -> Recorder:
+    """Run the test under ``seed`` into a `Recorder`; twice, compared, with ``check``."""
+    first = Recorder()
     trace = Trace() if check else None
     if fresh:
         _run_once(_fresh(case, seed, trace, choices), first)
@@ -341,7 +217,7 @@ def _run_schedule(
         _run_once(case, first)
     if trace is None:
         return first
-    second = _Recorder()
+    second = Recorder()
     other = Trace()
     again = None if choices is None else Choices(choices.keep)
     _run_once(_fresh(case, seed, other, again), second)
@@ -349,8 +225,8 @@ def _run_schedule(
     if difference is None:
         return first
     order = "the default order" if seed is None else f"schedule seed {seed}"
-    outcome = _Recorder()
-    outcome.addFailure(case, _failure(case, (
+    outcome = Recorder()
+    outcome.addFailure(case, failure(case, (
         f"Not deterministic: two runs of this test under {order} differ at {difference}. "
         "Something the schedule does not control decides what runs when: real time, another "
         "thread, the random module, the order of a set or dict of str (PYTHONHASHSEED) or real IO. "
@@ -377,17 +253,10 @@ def _fresh(case: Any, seed: int | None, trace: Trace | None, choices: Choices | 
     return test
 
 
-def _failure(case: Any, message: str) -> _Err:
-    try:
-        raise case.failureException(message) from None
-    except case.failureException:
-        return sys.exc_info()  # type: ignore[return-value]
-
-
 def _report(
     case: Any,
     result: unittest.TestResult,
-    outcome: _Recorder,
+    outcome: Recorder,
     seed: int | None,
     *,
     exploring: bool,
@@ -418,19 +287,7 @@ def _report(
                 f"schedule_jitter = 0 on the test, or {JITTER_ENV}=0 for the whole suite"
             )
         note = "\n".join(lines)
-    result.startTest(case)
-    try:
-        for name, args in outcome.calls:
-            method = getattr(result, name, None)
-            if method is None:  # addDuration before 3.12, or a minimal result
-                continue
-            if note is not None and name in ("addFailure", "addError"):
-                args = (_annotated(args[0], note),)
-            elif note is not None and name == "addSubTest" and args[1] is not None:
-                args = (args[0], _annotated(args[1], note))
-            method(case, *args)
-    finally:
-        result.stopTest(case)
+    pass_on(case, result, outcome, note)
 
 
 def replay_lines(case: Any, variables: str) -> list[str]:
@@ -439,7 +296,7 @@ def replay_lines(case: Any, variables: str) -> list[str]:
     A test module run as a script (``python test_x.py``) is re-run as that
     script; under pytest, the pytest node id is given too.
     """
-    replay = _overrides.get("replay")
+    replay = overrides.get("replay")
     if replay is not None:
         return [replay(case, variables)]
     test_id = case.id()
@@ -455,44 +312,11 @@ def replay_lines(case: Any, variables: str) -> list[str]:
     return lines
 
 
-def _annotated(err: _Err, note: str) -> _Err:
-    _, exc, tb = err
-    if PY311:
-        # 3.11+ print exception notes (PEP 678) after the message.
-        exc.add_note(note)  # type: ignore[attr-defined,unused-ignore]
-        return err
-    if len(exc.args) == 1 and isinstance(exc.args[0], str):
-        exc.args = (f"{exc.args[0]}\n\n{note}",)
-        return err
-    # 3.10, an exception whose message is not its one argument: say it after.
-    wrapper = RuntimeError(note)
-    wrapper.__cause__ = exc
-    return (RuntimeError, wrapper, tb)
-
-
 def _skipped(case: Any) -> bool:
     method = getattr(case, case._testMethodName, None)
     return bool(
         getattr(type(case), "__unittest_skip__", False) or getattr(method, "__unittest_skip__", False)
     )
-
-
-def _jitter(option: Callable[[str], Any]) -> Any:
-    if "jitter" in _overrides:
-        return _overrides["jitter"]
-    text = os.environ.get(JITTER_ENV, "").strip()
-    if not text:
-        return option("schedule_jitter")
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not (value >= 0 and value != float("inf")):
-        raise ValueError(
-            f"{JITTER_ENV} needs a finite, non-negative fraction of a timer's delay (0: timers never "
-            f"fire late); got {text!r}"
-        )
-    return value
 
 
 def seeded_loop(
@@ -507,7 +331,7 @@ def seeded_loop(
         clock,
         _IO_GRACE,
         check_seed(seed, "schedule_seed"),
-        _jitter(option),
+        jitter(option),
         option("schedule_eager"),
         trace,
         choices,
