@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import inspect
 import os
+import re
 import sys
 import unittest
 from typing import TYPE_CHECKING, Any
@@ -279,15 +280,25 @@ def _report(
             minimized = f"{SEED_ENV}={seed} {CHOICES_ENV}={','.join(map(str, sorted(kept)))}"
             lines += [f"    {line}" for line in replay_lines(case, minimized)]
         lines += why or []
-        if late:
+        if late and _compares_times(outcome):
             lines.append(
                 "Under this seed timers fire late (schedule_jitter: up to that fraction of each "
-                "timer's delay), and a late timer is among the causes. If the test compares virtual "
-                "times exactly (self.clock.now == ...), that is the jitter's doing: set "
-                f"schedule_jitter = 0 on the test, or {JITTER_ENV}=0 for the whole suite"
+                "timer's delay), a late timer is among the causes, and the failure shows a time. "
+                "If the test compares virtual times exactly (self.clock.now == ...), that is the "
+                f"jitter's doing: set schedule_jitter = 0 on the test, or {JITTER_ENV}=0 for the "
+                "whole suite"
             )
         note = "\n".join(lines)
     pass_on(case, result, outcome, note)
+
+
+def _compares_times(outcome: Recorder) -> bool:
+    # A failure whose message shows a number with a fraction (5.604 != 5.0).
+    for name, args in outcome.calls:
+        err = args[0] if name in ("addFailure", "addError") else args[1] if name == "addSubTest" else None
+        if err is not None and re.search(r"\d\.\d", str(err[1])):
+            return True
+    return False
 
 
 def replay_lines(case: Any, variables: str) -> list[str]:
