@@ -248,6 +248,7 @@ class VirtualClock:
         "_limit_s",
         "_lock",
         "_ns",
+        "_read",
         "_s",
         "_stepping",
         "_thread_id",
@@ -284,6 +285,10 @@ class VirtualClock:
         # How many settle() calls are running: the loop never autojumps on
         # busy polling under them (advance() steps time itself).
         self._stepping = 0
+        # Set by every read of virtual time (loop.time(), the time fakes),
+        # cleared by the loop when a busy poll starts: a poll that reads the
+        # time may be waiting for a deadline, which moving time ends.
+        self._read = False
 
     # -- reading -----------------------------------------------------------
 

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, final
 
 from .._compat import blocked_seconds, callback_failed, thread_usage
 from .._report import format_tasks, shown_coroutine, tracking_task_factory
-from ._clock import HORIZON, LivelockError, VirtualClock
+from ._clock import HORIZON, MAX_NS, LivelockError, VirtualClock
 from ._jump import land as _land
 from ._jump import step as _step
 from ._jump import waiting_outside as _waiting_outside
@@ -51,6 +51,9 @@ _RUNAWAY_LIMIT = 100_000
 # 30,000 by default, about a second of real time in a ClockedTestCase
 # (checks on), however many tasks spin together.
 _SPIN_FACTOR = 30
+# The first step time takes for a poll that reads the time with no timer
+# pending (see _atk_spin): 1 ms, doubling while the poll goes on.
+_SPIN_STEP_NS = 1_000_000
 # Batches of callbacks that only ran what earlier ones queued, after a timer
 # fired or IO, that go unchecked for busy polling (see _run_once).
 _SPIN_SKIP = 8
@@ -139,6 +142,10 @@ class _VirtualEventLoop(asyncio.SelectorEventLoop):
         self._atk_spins = 0
         self._atk_spin_steps = 0
         self._atk_spin_ns = -1
+        # A poll that reads the time, with no timer: time moves this much at
+        # its next check, if it is still at the time it moved to last.
+        self._atk_spin_step = _SPIN_STEP_NS
+        self._atk_spin_jumped = -1
         # Called with (handle, real seconds) for each callback that ran longer
         # than _atk_slow_threshold; set by the hygiene checks.
         self._atk_slow_threshold = math.inf
@@ -173,7 +180,9 @@ class _VirtualEventLoop(asyncio.SelectorEventLoop):
         return self._atk_clock
 
     def time(self) -> float:
-        return self._atk_clock._s
+        clock = self._atk_clock
+        clock._read = True
+        return clock._s
 
     def __repr__(self) -> str:
         return (
@@ -255,8 +264,12 @@ class _VirtualEventLoop(asyncio.SelectorEventLoop):
         if when <= clock._end and delay > 0:
             # A positive delay fires later than now, as on a real loop, even
             # one too small to move a float (5.55e-17 s, left over by
-            # `deadline - loop.time()`): at the first instant not due now.
-            when = _nextafter(clock._end, math.inf)
+            # `deadline - loop.time()`): 1 ns later, or past about 18 hours,
+            # where a nanosecond is below the float spacing, at the first
+            # float deadline not due now.
+            when = (clock._ns + 1) / 1e9
+            if when <= clock._end:
+                when = _nextafter(clock._end, math.inf)
         if self._atk_fast:
             timer = _new(_TimerHandle)
             timer._context = _copy_context() if context is None else context  # type: ignore[attr-defined]
@@ -493,6 +506,7 @@ class _VirtualEventLoop(asyncio.SelectorEventLoop):
             self._atk_spin_ns = clock._ns
             self._atk_spins = 1
             self._atk_spin_steps = ntodo
+            clock._read = False
             return
         self._atk_spins = spins = self._atk_spins + 1
         self._atk_spin_steps += ntodo
@@ -515,6 +529,20 @@ class _VirtualEventLoop(asyncio.SelectorEventLoop):
                 self._atk_spins = 0  # also if the jump raises: a new streak
                 self._atk_jump(when)
                 return
+            if clock._read:
+                # No timer, but the poll reads the time: it may wait for a
+                # deadline (`while time.monotonic() < deadline: await
+                # asyncio.sleep(0)`), which only time passing ends. Let time
+                # pass as it would while a real loop spins: 1 ms, then twice
+                # as much at each next check of the same poll, up to the
+                # budget or the end of virtual time.
+                step = self._atk_spin_step if self._atk_spin_jumped == clock._ns else _SPIN_STEP_NS
+                if clock._ns + step <= MAX_NS:
+                    self._atk_spins = 0
+                    self._atk_spin_step = step * 2
+                    self._atk_jump((clock._ns + step) / 1e9)
+                    self._atk_spin_jumped = clock._ns
+                    return
         if self._atk_spin_steps >= limit * _SPIN_FACTOR and not self._selector._others:
             # Nothing can ever end the spin (a peer on real IO might).
             report = self._atk_spin_report(batch)

@@ -297,9 +297,6 @@ class ThreadWatch:
         count = active_threads()
         last = last_thread()
         callers = self._callers
-        alive = _current_frames().keys() - {_get_ident()}  # no frame kept: see _look
-        for gone in [i for i in list(callers) if i not in alive]:
-            callers.discard(gone)
         known = len(callers)
         first = self._look(loop_thread)
         if first is None:
@@ -357,6 +354,8 @@ class ThreadWatch:
         # frame would hold each other (and every thread's frames) until gc.
         del frames[_get_ident()]
         callers = self._callers
+        if not callers.issubset(frames):
+            callers.intersection_update(frames)  # forget callers that ended
         baseline = self._baseline
         confirmed = self._confirmed
         keys: dict[int, _Key] = {}
