@@ -192,18 +192,50 @@ class PerturbationsTest(unittest.TestCase):
         )
 
     def test_timers_fire_late_but_never_early(self) -> None:
-        """A sleep(d) wakes within [d, d * (1 + jitter)], late under most seeds."""
+        """A sleep(d) wakes within [d, d * (1 + jitter)]: late under about half the seeds, exact
+        under the others."""
         wakes = [run_seeded(seed, lambda: woken_at(100)) for seed in SEEDS]
-        self.assertTrue(all(100 <= t <= 101 for t in wakes), wakes)
-        self.assertGreater(sum(t > 100 for t in wakes), 150)
-        self.assertGreater(max(wakes), 100.9)
+        self.assertTrue(all(100 <= t <= 110 for t in wakes), wakes)
+        self.assertGreater(sum(t > 100 for t in wakes), 60)
+        self.assertGreater(sum(t == 100 for t in wakes), 60)
+        self.assertGreater(max(wakes), 109)
 
     def test_jitter_sets_the_bound(self) -> None:
-        """jitter=0.1 allows up to 10% late; jitter=0, never late."""
-        wakes = [run_seeded(seed, lambda: woken_at(100), jitter=0.1) for seed in SEEDS]
-        self.assertTrue(all(100 <= t <= 110 for t in wakes), wakes)
-        self.assertGreater(max(wakes), 109)
+        """jitter=0.5 allows up to 50% late; jitter=0, never late."""
+        wakes = [run_seeded(seed, lambda: woken_at(100), jitter=0.5) for seed in SEEDS]
+        self.assertTrue(all(100 <= t <= 150 for t in wakes), wakes)
+        self.assertGreater(max(wakes), 145)
         self.assertEqual({run_seeded(seed, lambda: woken_at(100), jitter=0) for seed in SEEDS}, {100.0})
+
+    def test_each_timer_is_late_on_its_own(self) -> None:
+        """Two timers due together fire in different iterations, in either order: each is late by
+        its own fraction of its own delay (a 10 s timer armed at 0, a 5 s one armed at 5)."""
+
+        async def main() -> tuple[str, ...]:
+            loop = asyncio.get_running_loop()
+            order: list[str] = []
+            loop.call_later(10, order.append, "long")
+            await asyncio.sleep(5)
+            loop.call_later(5, order.append, "short")
+            await asyncio.sleep(10)
+            return tuple(order)
+
+        late = [seed for seed in SEEDS if run_seeded(seed, lambda: woken_at(1.0)) > 1.0]
+        self.assertEqual(outcomes(main, late), {("long", "short"), ("short", "long")})  # type: ignore[arg-type]
+        self.assertEqual(run_seeded(None, main), ("long", "short"))
+
+    def test_late_timers_far_apart_keep_their_order(self) -> None:
+        """A timer never fires after one due more than the bound later (here 10% of its delay)."""
+
+        async def main() -> tuple[float, ...]:
+            loop = asyncio.get_running_loop()
+            order: list[float] = []
+            for delay in (1.0, 1.11, 1.23, 1.36):
+                loop.call_later(delay, order.append, delay)
+            await asyncio.sleep(3)
+            return tuple(order)
+
+        self.assertEqual(outcomes(main), {(1.0, 1.11, 1.23, 1.36)})
 
     def test_thread_callbacks_go_before_or_after_timers_due_with_them(self) -> None:
         """Another thread's callback runs before or after a timer due at the same instant."""
@@ -254,7 +286,7 @@ class LatenessEdgesTest(unittest.TestCase):
                 b.close()
 
         wakes = [run_seeded(seed, main, io_grace=0) for seed in range(20)]
-        self.assertTrue(all(10 <= t <= 10.1 for t in wakes), wakes)
+        self.assertTrue(all(10 <= t <= 11 for t in wakes), wakes)
         self.assertGreater(max(wakes), 10)
 
     def test_never_early_at_large_times(self) -> None:
@@ -470,12 +502,12 @@ class GuaranteesTest(unittest.TestCase):
         self.assert_under_every_seed(main)
 
     def test_timers_with_different_deadlines_keep_their_order(self) -> None:
-        """Lateness never puts a timer before one due earlier."""
+        """Lateness never puts a timer before one due earlier by more than the bound (10%)."""
 
         async def main() -> None:
             loop = asyncio.get_running_loop()
             order: list[float] = []
-            for delay in (1.0, 1.001, 1.002, 1.5, 2.0):
+            for delay in (1.0, 1.2, 1.5, 2.0):
                 loop.call_later(delay, order.append, delay)
             await asyncio.sleep(3)
             assert order == sorted(order), order
@@ -512,7 +544,7 @@ class LoopOptionsTest(unittest.TestCase):
         """jitter must be a finite, non-negative number."""
         for bad in (-0.1, float("inf"), "1%"):
             with self.subTest(jitter=bad), self.assertRaisesRegex(
-                ValueError, r"^jitter needs a finite, non-negative fraction of the time the loop sleeps"
+                ValueError, r"^jitter needs a finite, non-negative fraction of a timer's delay"
             ):
                 virtual_event_loop(seed=1, jitter=bad)  # type: ignore[arg-type]
 
@@ -623,7 +655,6 @@ class ScheduleSeedTest(unittest.TestCase):
                 texts.add(only_failure(self, run_test(RaceTest("test_race"))).splitlines()[-4])
         self.assertEqual(len(texts), 1, texts)
         self.assertEqual(len(set(RaceMixin.runs)), 1, RaceMixin.runs)
-        self.assertGreater(RaceMixin.runs[0], 6.0)  # the jump to 5 s landed late
 
     def test_bad_env_seed_is_the_tests_error(self) -> None:
         """A malformed ASYNCTESTKIT_SEED fails the test with what to do."""
@@ -751,8 +782,8 @@ class ExploreTest(unittest.TestCase):
         with env():
             text = only_failure(self, run_test(Test("test_race")))
         found = re.search(
-            r"(?m)^Failed under schedule seed (\d+) \(found exploring 100 seeds; the default order "
-            r"passes\)\. Replay it with:\n    ASYNCTESTKIT_SEED=(\d+) python -m unittest "
+            r"(?m)^Failed under schedule seed (\d+) \(found exploring 100 seeds: \d+ run, \d+ distinct "
+            r"schedules?; the default order passes\)\. Replay it with:\n    ASYNCTESTKIT_SEED=(\d+) python -m unittest "
             + re.escape(Test("test_race").id()) + "$",
             text,
         )
@@ -760,12 +791,13 @@ class ExploreTest(unittest.TestCase):
         seed = int(found.group(1))
         self.assertEqual(int(found.group(2)), seed)
         self.assertRegex(text, r"(?m)^AssertionError: Lists differ: \['second', 'first'\] != \['first', 'second'\]")
-        # Seeds 1..seed, then the default order to see whether the order is the cause.
-        self.assertEqual(len(RaceMixin.runs), seed + 1)
+        # Seeds 1..seed, then the default order to see whether the order is the cause,
+        # then the runs that explain the failure (the last: the default order, recorded).
+        self.assertEqual(RaceMixin.runs[seed], 6.0)
         self.assertEqual(RaceMixin.runs[-1], 6.0)
 
         # The printed line replays it: the same failure, at the same virtual time.
-        failing_time = RaceMixin.runs[-2]
+        failing_time = RaceMixin.runs[seed - 1]
         with env(ASYNCTESTKIT_SEED=str(seed)):
             replay = only_failure(self, run_test(Test("test_race")))
         self.assertEqual(RaceMixin.runs[-1], failing_time)

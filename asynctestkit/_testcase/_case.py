@@ -51,7 +51,7 @@ def configure(**options: Any) -> Callable[[F], F]:
     ``check_timers``, ``check_threads``, ``slow_callback_duration``, ``slow_callback_fails``,
     ``autojump``, ``clock_start``, ``clock_budget``, ``busy_poll_limit``, ``time_targets``,
     ``time_wall``, ``schedule_seed``, ``explore``, ``schedule_jitter``,
-    ``schedule_eager`` (the table of options is in ``_options.py``).
+    ``schedule_eager``, ``explore_jobs`` (the table of options is in ``_options.py``).
 
     Raises:
         TypeError: an option name is unknown (the message suggests close
@@ -416,11 +416,15 @@ class ClockedTestCase(AsyncTestCase):
         explore: Run the test under this many seeds (1 to N), stopping at
             the first that fails, then under the default order; a failure
             names its seed and the line that replays it. 0.
-        schedule_jitter: Under a seed, how late the loop may wake for a
-            timer, as a fraction of the time it slept (``0``: never late;
-            for tests that assert exact timestamps). 0.01.
-        schedule_eager: Under a seed, on 3.12+, start each task eagerly or
-            lazily as the seed says. False.
+        schedule_jitter: Under half the seeds, how late each timer may
+            fire, as a fraction of its own delay (``0``: never late; for
+            tests that assert exact timestamps; ``ASYNCTESTKIT_JITTER=0``
+            for a whole suite). 0.1.
+        schedule_eager: Under a seed, on 3.12+, start the loop's tasks
+            eagerly or lazily (one choice per seed). False.
+        explore_jobs: Run an exploration's seeds in this many forked
+            processes (``ASYNCTESTKIT_EXPLORE_JOBS``); the lowest failing
+            seed is reported whatever the number. 1.
 
     The environment overrides the schedule options with no code change:
     ``ASYNCTESTKIT_SEED=N`` runs every clocked test under seed N,
@@ -446,9 +450,10 @@ class ClockedTestCase(AsyncTestCase):
     explore: ClassVar[int]
     schedule_jitter: ClassVar[float]
     schedule_eager: ClassVar[bool]
+    explore_jobs: ClassVar[int]
     clock: VirtualClock
-    # (seed, trace) of this run's loop, set by _explore.run_test.
-    _asynctestkit_schedule: tuple[int | None, Any] | None = None
+    # (seed, trace, choices) of this run's loop, set by _explore.run_test.
+    _asynctestkit_schedule: tuple[int | None, Any, Any] | None = None
     clock_started_at: float
     # clock.now_ns when the test started: clock_elapsed subtracts integers.
     _asynctestkit_started_ns: int
@@ -486,10 +491,10 @@ class ClockedTestCase(AsyncTestCase):
         self.clock_started_at = self.clock.now
         self._asynctestkit_started_ns = self.clock.now_ns
         schedule = self._asynctestkit_schedule
-        seed, trace = (_explore.single_seed(option), None) if schedule is None else schedule
+        seed, trace, choices = (_explore.single_seed(option), None, None) if schedule is None else schedule
         if seed is None and trace is None:
             return virtual_event_loop(self.clock)
-        return _explore.seeded_loop(self.clock, seed, option, trace)
+        return _explore.seeded_loop(self.clock, seed, option, trace, choices)
 
     @classmethod
     def _asynctestkit_make_class_loop(cls) -> asyncio.AbstractEventLoop:

@@ -87,6 +87,12 @@ def _count(value: Any) -> None:
         raise ValueError(_got(value))
 
 
+def _jobs(value: Any) -> None:
+    _count(value)
+    if value < 1:
+        raise ValueError(_got(value))
+
+
 def _seed(value: Any) -> None:
     if value is not None:
         _count(value)
@@ -324,15 +330,20 @@ _TABLE = (
         doc="Run the test under this many seeds, then the default order.",
     ),
     Option(
-        "schedule_jitter", owner="ClockedTestCase", default=0.01,
-        expected="a non-negative, finite fraction of the time the loop sleeps (0: never late)",
+        "schedule_jitter", owner="ClockedTestCase", default=0.1,
+        expected="a non-negative, finite fraction of a timer's delay (0: never late)",
         check=_seconds(zero=True, none=False),
-        doc="Under a seed, how late a timer may fire, as a fraction of the time the loop slept.",
+        doc="Under half the seeds, how late each timer may fire, as a fraction of its own delay.",
     ),
     Option(
         "schedule_eager", owner="ClockedTestCase", default=False, expected="True or False",
         check=_boolean,
-        doc="Under a seed, on 3.12+, start each task eagerly or lazily as the seed says.",
+        doc="Under a seed, on 3.12+, start the loop's tasks eagerly or lazily (one choice per seed).",
+    ),
+    Option(
+        "explore_jobs", owner="ClockedTestCase", default=1,
+        expected="a positive int, the processes to run an exploration's seeds in", check=_jobs,
+        doc="Run an exploration's seeds in this many forked processes; the lowest failing seed is reported.",
     ),
 )
 

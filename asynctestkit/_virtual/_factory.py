@@ -23,7 +23,7 @@ def virtual_event_loop(
     clock: VirtualClock | None = None,
     *,
     seed: int | None = None,
-    jitter: float = 0.01,
+    jitter: float = 0.1,
     eager_tasks: bool = False,
     io_grace: float = 0.005,
 ) -> asyncio.AbstractEventLoop:
@@ -37,10 +37,10 @@ def virtual_event_loop(
 
     With a ``seed``, the loop makes reproducibly, from ``random.Random(seed)``,
     the choices real asyncio leaves open: the order of timers due at the same
-    instant, how late the loop wakes for its next timer, whether outside
+    instant, how late each timer fires, whether outside
     events (other threads' callbacks, executor results, real IO) ready with
     timers due at the same instant go before or after them, and with
-    ``eager_tasks`` whether each task starts eagerly. It never reorders what
+    ``eager_tasks`` whether the loop starts its tasks eagerly. It never reorders what
     asyncio promises: FIFO ``call_soon``, done callbacks in order, fair
     queues and locks. See the README, "Exploring schedules".
 
@@ -48,12 +48,13 @@ def virtual_event_loop(
         clock: The clock to run on; a clock drives one open loop at a time.
         seed: ``None`` (the default): the one deterministic order, at no cost.
             An int: perturb as above; the same seed, the same order.
-        jitter: With a seed, the loop sleeping until its next timer wakes up
-            to ``jitter`` x the time it slept late (never early), then runs
-            every timer due by then in deadline order. 0.01 (1%); ``0``:
-            never late.
-        eager_tasks: With a seed, on 3.12+, start each task eagerly (as
-            ``asyncio.eager_task_factory`` does) or lazily, as the seed says.
+        jitter: With a seed, on half the seeds, each timer fires up to
+            ``jitter`` x its own delay late (never early), independently;
+            on the others deadlines are exact and ties are shuffled. 0.1
+            (10%); ``0``: never late.
+        eager_tasks: With a seed, on 3.12+, start the loop's tasks eagerly
+            (as ``asyncio.eager_task_factory`` does) or lazily: one choice
+            per loop, as the seed says.
             Ignored before 3.12, which has no eager start.
         io_grace: Real seconds to wait for real IO (sockets, pipes) before
             autojump moves time, while any real file descriptor is registered.

@@ -4,17 +4,28 @@
 loop with a ``random.Random(N)`` that decides, and only decides, what real
 asyncio leaves to chance:
 
-* **ties**: timers due at the same virtual instant fire in a seeded order (the
-  heap's tie-breaker is a seeded random key instead of a counter);
-* **lateness**: when the loop sleeps until its next timer, it wakes up to
-  ``jitter`` x the time it slept late (never early), and runs every timer due
-  by then in deadline order, as a real loop woken late does;
+* **lateness**: on half the seeds (`LATE_SHARE`), each timer armed with a
+  delay fires late by its own seeded fraction of that delay, up to
+  ``jitter`` (never early), independently of every other timer: a test's
+  nominal durations stand for work that takes a little more or less. Two
+  timers due together may then fire in different iterations, in either
+  order; timers further apart than the bound keep their order, so a margin
+  of ``1 + jitter`` (1.1x by default) is never crossed;
+* **ties**: on the other seeds deadlines stay exact, and timers due at the
+  same instant fire in a seeded order (on every seed, in fact: under
+  lateness, ties are rare);
 * **outside events**: callbacks from other threads (``call_soon_threadsafe``,
   so executor results too) and real IO that are ready while timers are due
   at the same instant run before those timers (asyncio's own order) or after
   them;
-* **eager start** (3.12+, with ``eager_tasks=True``): each task starts eagerly
-  (as under ``asyncio.eager_task_factory``) or lazily.
+* **eager start** (3.12+, with ``eager_tasks=True``): the loop starts every
+  task eagerly (as under ``asyncio.eager_task_factory``) or every task
+  lazily: one choice per loop, as an application installs the factory for a
+  whole loop or not at all.
+
+Each of these is a *choice point* (`_choices.py`): a `Choices` given to the
+loop can revert any of them to the default order, and record the departures
+kept, to explain a failure in the user's terms.
 
 Never touched: callbacks the loop's thread queues with ``call_soon`` run in
 FIFO order, a future's done callbacks in registration order, so ``Queue``,
@@ -31,6 +42,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import heapq
 import math
 import random
 import selectors
@@ -44,9 +56,22 @@ from ._selector import DelegatingSelector
 if TYPE_CHECKING:
     from collections.abc import Callable, Coroutine
 
+    from ._choices import Choices
     from ._clock import VirtualClock
 
-__all__ = ("SeededEventLoop", "Trace", "describe_step", "seeded_event_loop")
+__all__ = ("DEFAULT_JITTER", "LATE_SHARE", "SeededEventLoop", "Trace", "describe_step", "seeded_event_loop")
+
+# The share of seeds under which timers fire late; on the others deadlines
+# stay exact and only ties are shuffled.
+LATE_SHARE: Final = 0.5
+# How late a timer may fire, as a fraction of its own delay. Races in
+# ordinary code are ties in nominal time (a 10 s request and a 5 s grace
+# period started at t=5): any bound above 0 reorders them on about half the
+# late seeds. 10% stands for work that takes a little longer than its
+# nominal duration, and stays far below the 4x margins correct code keeps
+# (a chain of timers ends by (1 + jitter) x its nominal time, and a timer
+# never fires early, so only a margin below 1.1x can be crossed).
+DEFAULT_JITTER: Final = 0.1
 
 # Callbacks from another thread are made as instances of this subclass: the
 # type is the mark that tells them from the loop's own, set before the handle
@@ -145,7 +170,7 @@ def describe_step(handle: Any) -> str:
 # The unseeded loop's own methods, called without super()'s lookup: the
 # seeded loop's _run_once adds one step before each iteration.
 _base_run_once = _VirtualEventLoop._run_once
-_base_jump = _VirtualEventLoop._atk_jump
+_base_call_at = _VirtualEventLoop.call_at
 
 
 @final
@@ -167,26 +192,100 @@ class SeededEventLoop(_VirtualEventLoop):
         jitter: float,
         eager_tasks: bool,
         trace: Trace | None = None,
+        choices: Choices | None = None,
     ) -> None:
         self._atk_rng = rng = random.Random(seed) if seed is not None else None
-        self._atk_jitter = jitter if rng is not None else 0.0
-        self._atk_eager = eager_tasks and rng is not None and EAGER_START
+        self._atk_late = 0.0
+        self._atk_eager = False
         self._atk_trace = trace
+        self._atk_choices = choices
+        self._atk_points = 0  # choice points met (see _choices.py)
+        self._atk_tied_at = math.nan  # the deadline of the last group of ties ordered
+        self._atk_fp = 0  # the schedule's fingerprint (Choices.fingerprint)
         self._atk_deferred: deque[Any] = deque()
         self._atk_inner_factory: Any = None
         super().__init__(clock, io_grace)
         if rng is not None:
-            # The heap's tie-breaker (see _loop._Entry), read by call_at and
-            # call_later for each timer, becomes a seeded random float: timers
-            # due at one instant fire in a seeded order. Two equal keys (about
-            # one chance in 2**53 per pair) would compare the TimerHandles,
-            # which compare by deadline: no error, only that pair's order left
-            # to the heap.
-            self._atk_seq = iter(rng.random, -1.0)  # type: ignore[assignment]
+            # Drawn on every seed, whatever the options: the same seed
+            # makes the same later draws.
+            late = rng.random() < LATE_SHARE
+            eager = rng.random() < 0.5
+            if late and jitter:
+                self._atk_late = jitter
+            if choices is not None:
+                choices.late = bool(self._atk_late)
+            if self._atk_late or (choices is not None and choices.record):
+                # Every timer armed with a delay goes through here (asyncio
+                # calls self._loop.call_later): instance attributes, so the
+                # unseeded loop's methods stay as fast as they are.
+                self.call_later = self._atk_late_call_later  # type: ignore[method-assign]
+                self.call_at = self._atk_late_call_at  # type: ignore[method-assign]
+            if eager_tasks and EAGER_START:  # pragma: no branch - 3.12+ only
+                index = self._atk_point()
+                if eager and self._atk_kept(index):  # pragma: no cover - 3.12+ only
+                    self._atk_eager = True
+                    self._atk_departed(index, "eager")
+                    self.set_task_factory(self._atk_inner_factory)
             selector = self._selector
             selector._inner = self._atk_io = _DeferringSelector(selector._inner)
-        if trace is not None:
+        if trace is not None or (choices is not None and choices.record):
             self._atk_timed = True
+
+    # -- choice points ---------------------------------------------------
+
+    def _atk_point(self) -> int:
+        index = self._atk_points
+        self._atk_points = index + 1
+        return index
+
+    def _atk_kept(self, index: int) -> bool:
+        choices = self._atk_choices
+        return choices is None or choices.keep is None or index in choices.keep
+
+    def _atk_departed(
+        self, index: int, kind: str, handles: tuple[Any, ...] = (), amount: float = 0.0, ns: int = -1
+    ) -> None:
+        choices = self._atk_choices
+        if choices is not None and choices.record:
+            choices.departed(index, kind, self._atk_clock._ns if ns < 0 else ns, handles, amount)
+
+    def _atk_late_call_later(
+        self, delay: float, callback: Callable[..., object], *args: Any, context: Any = None
+    ) -> asyncio.TimerHandle:
+        if delay is None:
+            raise TypeError("delay must not be None")
+        return self._atk_late_call_at(self._atk_clock._s + delay, callback, *args, context=context)
+
+    def _atk_late_call_at(
+        self, when: float, callback: Callable[..., object], *args: Any, context: Any = None
+    ) -> asyncio.TimerHandle:
+        # A timer armed with a positive delay fires up to jitter x that delay
+        # late: its own draw, independent of every other timer's.
+        if when is None:
+            raise TypeError("when cannot be None")
+        nominal = when
+        extra = 0.0
+        index = -1
+        delay = when - self._atk_clock._s
+        if delay > 0 and self._atk_late:
+            index = self._atk_point()
+            extra = self._atk_rng.random() * self._atk_late * delay  # type: ignore[union-attr]
+            if not self._atk_kept(index):
+                extra = 0.0
+        handle = _base_call_at(self, when + extra, callback, *args, context=context)
+        choices = self._atk_choices
+        if choices is not None and choices.record:
+            choices.timer(handle, nominal)
+            if extra:
+                self._atk_departed(index, "late", (handle,), extra)
+        return handle
+
+    def close(self) -> None:
+        choices = self._atk_choices
+        if choices is not None:
+            choices.points = self._atk_points
+            choices.fingerprint = self._atk_fp
+        super().close()
 
     # -- each iteration --------------------------------------------------
 
@@ -195,25 +294,68 @@ class SeededEventLoop(_VirtualEventLoop):
         if rng is None:
             _base_run_once(self)
             return
+        clock = self._atk_clock
+        # The schedule's fingerprint: when each iteration runs, and how much.
+        self._atk_fp = hash((self._atk_fp, clock._ns, len(self._ready)))  # type: ignore[attr-defined]
+        heap = self._atk_heap
+        if heap and heap[0][0] != self._atk_tied_at and (
+            (len(heap) > 1 and heap[1][0] == heap[0][0]) or (len(heap) > 2 and heap[2][0] == heap[0][0])
+        ):
+            # Timers due at one instant, the next to fire: order them once.
+            self._atk_order_ties(heap, rng)
         deferred = self._atk_deferred
         if deferred:
             # Outside callbacks held back one iteration, behind the timers that
             # were due with them: they go first now, in their own order.
             self._ready.extendleft(reversed(deferred))  # type: ignore[attr-defined]
             deferred.clear()
-        elif not self._stopping:  # type: ignore[attr-defined]
-            heap = self._atk_heap
+        elif (
+            not self._stopping  # type: ignore[attr-defined]
+            and heap and heap[0][0] <= clock._end and (self._selector._others or self._atk_woken)
+        ):
             # Timers due at this instant, and outside events (another thread's
             # callbacks, real IO) may be ready: asyncio takes the outside ones
             # first; they may as well land just after. (Where nothing is due,
-            # the loop's one jump decision, _jump.step, lands late through
-            # _atk_jump.)
-            if (
-                heap and heap[0][0] <= self._atk_clock._end
-                and (self._selector._others or self._atk_woken) and rng.random() < 0.5
-            ):
+            # the loop's one jump decision, _jump.step, moves time to the next
+            # timer: each timer's own lateness is in its deadline.)
+            index = self._atk_point()
+            if rng.random() < 0.5 and self._atk_kept(index):
                 self._atk_defer_outside()
+                self._atk_departed(index, "outside", tuple(deferred))
         _base_run_once(self)
+
+    def _atk_order_ties(self, heap: list[Any], rng: random.Random) -> None:
+        # The live timers due at the head's deadline fire in a seeded order
+        # (asyncio's heap of TimerHandles leaves their order open); re-keyed
+        # with new sequence numbers, so they keep it however the heap moves.
+        when = heap[0][0]
+        self._atk_tied_at = when
+        group: list[Any] = []
+        dropped: list[Any] = []
+        while heap and heap[0][0] == when:
+            entry = heapq.heappop(heap)
+            if entry[2]._cancelled:
+                dropped.append(entry)
+            else:
+                group.append(entry)
+        order = list(range(len(group)))
+        if len(group) > 1:
+            index = self._atk_point()
+            keys = [rng.random() for _ in group]
+            shuffled = sorted(order, key=keys.__getitem__)
+            if shuffled != order and self._atk_kept(index):
+                # Recorded: at the first place the orders differ, the timer
+                # run there and the one the default order runs there.
+                at = next(i for i, j in enumerate(shuffled) if i != j)
+                self._atk_departed(
+                    index, "tie", (group[shuffled[at]][2], group[at][2]), ns=round(when * 1e9)
+                )
+                order = shuffled
+        seq = self._atk_seq
+        for i in order:
+            heapq.heappush(heap, (when, next(seq), group[i][2]))
+        for entry in dropped:
+            heapq.heappush(heap, entry)
 
     def _atk_defer_outside(self) -> None:
         # Take the other thread's callbacks out of `ready`, keeping every
@@ -234,15 +376,6 @@ class SeededEventLoop(_VirtualEventLoop):
     def _atk_busy(self) -> bool:
         # Callbacks held back behind timers are ready work too (clock.settle()).
         return bool(self._atk_deferred) or super()._atk_busy()
-
-    def _atk_jump(self, when: float) -> None:
-        # Every jump to the next timer lands up to jitter x the sleep late.
-        jitter = self._atk_jitter
-        if jitter:
-            slept = when - self._atk_clock._s
-            if slept > 0:
-                when += self._atk_rng.random() * jitter * slept  # type: ignore[union-attr]
-        _base_jump(self, when)
 
     # -- outside events ----------------------------------------------------
 
@@ -268,7 +401,7 @@ class SeededEventLoop(_VirtualEventLoop):
         self._atk_inner_factory = factory
         if self._atk_eager:
             # 3.12+ only (EAGER_START): on 3.10-3.11 _atk_eager is always False.
-            self._task_factory = functools.partial(_maybe_eager, self, factory)  # pragma: no cover
+            self._task_factory = functools.partial(_eager, self, factory)  # pragma: no cover
 
     def get_task_factory(self) -> Any:
         return self._atk_inner_factory
@@ -291,18 +424,18 @@ class SeededEventLoop(_VirtualEventLoop):
         trace = self._atk_trace
         if trace is not None:
             trace.steps.append((self._atk_clock._ns, describe_step(handle)))
+        choices = self._atk_choices
+        if choices is not None and choices.record:
+            choices.step(self._atk_clock._ns, handle)
         super()._atk_run_timed(handle)
 
 
-def _maybe_eager(  # pragma: no cover - 3.12+ only (EAGER_START); not called on 3.10-3.11
+def _eager(  # pragma: no cover - 3.12+ only (EAGER_START); not called on 3.10-3.11
     loop: SeededEventLoop, factory: Any, _loop: Any, coro: Coroutine[Any, Any, Any], **kwargs: Any
 ) -> asyncio.Task[Any]:
     # 3.12+ Task(eager_start=True) runs the coroutine up to its first
     # suspension inside create_task(), as asyncio.eager_task_factory does.
-    rng = loop._atk_rng
-    assert rng is not None
-    if rng.random() < 0.5:
-        kwargs["eager_start"] = True
+    kwargs["eager_start"] = True
     if factory is None:
         return asyncio.Task(coro, loop=loop, **kwargs)
     task: asyncio.Task[Any] = factory(loop, coro, **kwargs)
@@ -313,9 +446,10 @@ def seeded_event_loop(
     clock: VirtualClock,
     io_grace: float,
     seed: int | None,
-    jitter: float = 0.01,
+    jitter: float = DEFAULT_JITTER,
     eager_tasks: bool = False,
     trace: Trace | None = None,
+    choices: Choices | None = None,
 ) -> asyncio.AbstractEventLoop:
     """Check the schedule options and return a new `SeededEventLoop` (see `virtual_event_loop`).
 
@@ -332,11 +466,12 @@ def seeded_event_loop(
         math.isfinite(jitter) and jitter >= 0
     ):
         raise ValueError(
-            f"jitter needs a finite, non-negative fraction of the time the loop sleeps "
-            f"(0.01: up to 1% late; 0: never late); got {jitter!r}"
+            f"jitter needs a finite, non-negative fraction of a timer's delay "
+            f"(0.1: up to 10% late; 0: never late); got {jitter!r}"
         )
     if not isinstance(eager_tasks, bool):
         raise TypeError(f"eager_tasks needs True or False; got {eager_tasks!r}")
     return SeededEventLoop(
-        clock, io_grace, seed=seed, jitter=float(jitter), eager_tasks=eager_tasks, trace=trace
+        clock, io_grace, seed=seed, jitter=float(jitter), eager_tasks=eager_tasks, trace=trace,
+        choices=choices,
     )
