@@ -96,6 +96,13 @@ def _scope(value: Any) -> None:
         raise ValueError(_got(value))
 
 
+def _network(value: Any) -> None:
+    if not isinstance(value, str):
+        raise TypeError(_got(value))
+    if value not in ("real", "virtual"):
+        raise ValueError(_got(value))
+
+
 def _loop_factory(value: Any) -> None:
     if isinstance(value, (staticmethod, classmethod)):
         value = value.__func__
@@ -294,6 +301,12 @@ _TABLE = (
         "schedule_eager", owner="ClockedTestCase", default=False, expected="True or False",
         check=_boolean,
         doc="Under a seed, on 3.12+, start each task eagerly or lazily as the seed says.",
+    ),
+    Option(
+        "network", owner="ClockedTestCase", default="real",
+        expected="'real' (real sockets) or 'virtual' (an in-memory VirtualNetwork)",
+        check=_network,
+        doc="Whether the test's connections and servers use real sockets or a VirtualNetwork.",
     ),
 )
 
