@@ -26,7 +26,7 @@ from ._verdict._watchdog import WatchdogTimeout as WatchdogTimeout
 from ._virtual._clock import DeadlockError as DeadlockError
 from ._virtual._clock import LivelockError as LivelockError
 from ._virtual._clock import VirtualClock as VirtualClock
-from ._virtual._loop import virtual_event_loop as virtual_event_loop
+from ._virtual._factory import virtual_event_loop as virtual_event_loop
 
 __version__ = "0.1.0"
 

@@ -39,7 +39,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from asynctestkit._virtual._loop import virtual_event_loop
+from asynctestkit._virtual._factory import virtual_event_loop
 
 REPEATS = 5
 RAW_ITERATIONS = 20_000

@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench_clock import many_tasks, sequential_sleeps, timeouts
 
-from asynctestkit._virtual._loop import virtual_event_loop
+from asynctestkit._virtual._factory import virtual_event_loop
 
 TARGET = 1.3
 REPEATS = 7

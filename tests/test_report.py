@@ -17,11 +17,10 @@ from types import FrameType, TracebackType
 from typing import Any
 from unittest import mock
 
-from asynctestkit import AsyncTestCase
+from asynctestkit import AsyncTestCase, _report
 from asynctestkit._compat import current_loop
-from asynctestkit._verdict import _report
+from asynctestkit._report import creation_site, format_tasks, format_thread
 from asynctestkit._verdict._hygiene import Hygiene, _LappingSelector, _TimedReady
-from asynctestkit._verdict._report import creation_site, format_tasks, format_thread
 
 
 async def forever() -> None:
@@ -377,7 +376,7 @@ class PytestTracebackTest(unittest.TestCase):
                 capture_output=True, text=True, timeout=120, env=env, cwd=tmp,
             )
         out = run.stdout
-        self.assertEqual(out.count(f"_verdict{os.sep}_report.py:"), 2, out)  # the frame raising
+        self.assertEqual(out.count(f"asynctestkit{os.sep}_report.py:"), 2, out)  # the frame raising
         self.assertNotRegex(out, r"asynctestkit.(?!_report\.py)\w+\.py:\d+")  # no other toolkit frame
         self.assertIn("E       AssertionError: The test left a mess behind", out)
         self.assertIn("E       AssertionError: The test ran longer than its timeout of 0.2 s", out)

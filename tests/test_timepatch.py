@@ -24,7 +24,7 @@ from tests.timepatch_fixtures import aliases, dates, sub, unpatchable
 from tests.timepatch_fixtures.sub import deep
 
 try:
-    from asynctestkit._virtual._loop import virtual_event_loop
+    from asynctestkit._virtual._factory import virtual_event_loop
 except ImportError:  # the loop is built separately; its tests skip without it
     virtual_event_loop = None  # type: ignore[assignment]
 

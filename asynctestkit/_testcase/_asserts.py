@@ -12,7 +12,7 @@ import math
 import unittest
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from .._verdict._report import format_tasks
+from .._report import format_tasks
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable

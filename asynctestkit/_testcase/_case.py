@@ -21,7 +21,7 @@ from .._faketime._timepatch import patch_time
 from .._mock._patching import PatchingMixin
 from .._net._network import VirtualNetwork
 from .._virtual._clock import VirtualClock
-from .._virtual._loop import virtual_event_loop
+from .._virtual._factory import virtual_event_loop
 from . import _classloop, _explore, _options
 from ._asserts import AssertionsMixin
 from ._lifecycle import TestLifecycle, cancel_and_wait, context_methods

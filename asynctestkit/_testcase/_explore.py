@@ -35,7 +35,7 @@ import unittest
 from typing import TYPE_CHECKING, Any
 
 from .._compat import PY311
-from .._virtual._loop import virtual_event_loop
+from .._virtual._factory import virtual_event_loop
 from .._virtual._schedule import Trace, seeded_event_loop
 from ._lifecycle import TestLifecycle
 

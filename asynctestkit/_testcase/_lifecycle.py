@@ -36,9 +36,9 @@ from .._compat import (
     make_current,
     queued_aclose,
 )
+from .._report import raise_failure
 from .._shield import allowed_interrupts, deferred_interrupts, restore
 from .._verdict._hygiene import Hygiene, SlowCallbackWarning, format_problems
-from .._verdict._report import raise_failure
 from .._verdict._watchdog import Watchdog, WatchdogTimeout, bury, is_buried
 
 if TYPE_CHECKING:

@@ -28,9 +28,7 @@ import weakref
 from typing import TYPE_CHECKING, Any, final
 
 from .._compat import blocked_seconds, swap_unawaited_coroutine_hook, thread_usage
-from .._shield import deferred_interrupts, restore
-from .._virtual._loop import DelegatingSelector
-from ._report import (
+from .._report import (
     Site,
     creation_site,
     describe_call,
@@ -42,6 +40,8 @@ from ._report import (
     tracking_task_factory,
     wakes,
 )
+from .._shield import deferred_interrupts, restore
+from .._virtual._selector import DelegatingSelector
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable

@@ -39,8 +39,8 @@ import time
 import traceback
 from typing import TYPE_CHECKING, Any, final
 
+from .._report import OWN_DIR, format_tasks
 from .._shield import deferred_interrupts
-from ._report import OWN_DIR, format_tasks
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -1,13 +1,9 @@
 """The virtual event loop: a SelectorEventLoop whose time is a VirtualClock.
 
-The loop's selector is wrapped. Whenever asyncio would block in ``select()``
-waiting for its next timer, the wrapper decides instead:
-
-* work is ready, or real IO is ready: run it (real IO is always polled first);
-* outside work is in flight (an executor future, a live subprocess, a
-  ``hold()``): wait for it in *real* time, never jumping past it;
-* the clock may autojump: move virtual time straight to the next timer;
-* nothing at all can ever wake the loop: raise `DeadlockError` with a report.
+Whenever asyncio would block in ``select()`` waiting for its next timer, the
+loop asks `_jump.step` instead, the one decision every virtual loop shares:
+run what is ready or real IO brought, wait in *real* time for outside work,
+autojump to the next timer, or raise `DeadlockError` with a report.
 
 While work is ready, the loop also watches for busy polling: iterations that
 only resume tasks which yielded, or run callbacks no future scheduled. After
@@ -31,22 +27,21 @@ import time
 from typing import TYPE_CHECKING, Any, final
 
 from .._compat import blocked_seconds, callback_failed, thread_usage
-from .._verdict._report import format_tasks, shown_coroutine, tracking_task_factory
-from ._clock import HORIZON, MAX_NS, DeadlockError, LivelockError, VirtualClock, due_ns, due_until
-from ._threads import ThreadWatch, _active, _active_threads, _limbo, last_thread
+from .._report import format_tasks, shown_coroutine, tracking_task_factory
+from ._clock import HORIZON, LivelockError, VirtualClock
+from ._jump import land as _land
+from ._jump import step as _step
+from ._jump import waiting_outside as _waiting_outside
+from ._selector import DelegatingSelector
+from ._threads import ThreadWatch
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable
     from concurrent.futures import Executor
     from contextvars import Context
 
-    from ._clock import _Driver
 
-__all__ = ("DelegatingSelector", "virtual_event_loop")
 
-# Real seconds the loop waits between checks while it waits on outside work;
-# completions wake it at once through the self-pipe, this is only a safety net.
-_REAL_WAIT_CAP = 0.5
 # Timer firings at one instant, with nothing else ready, before the loop is
 # called runaway (a callback that re-arms call_at(loop.time(), ...) forever).
 _RUNAWAY_LIMIT = 100_000
@@ -63,6 +58,8 @@ _SPIN_SKIP = 8
 _FUTURES: tuple[type, ...] = tuple(
     {asyncio.Future, getattr(asyncio.futures, "_PyFuture", asyncio.Future)}
 )
+
+__all__ = ("_VirtualEventLoop",)
 
 _logger = logging.getLogger("asyncio")
 # Slow callbacks are measured in real time: captured at import, because
@@ -95,38 +92,6 @@ _new = object.__new__
 _Entry = tuple[float, int, asyncio.TimerHandle]
 
 
-class DelegatingSelector(selectors.BaseSelector):
-    """A selector that hands every call to the one it wraps; subclasses watch some.
-
-    The loop's selector is where asyncio waits, so it is where the virtual loop
-    counts real file descriptors and where the hygiene checks time iterations.
-    """
-
-    def __init__(self, inner: selectors.BaseSelector) -> None:
-        self._inner = inner
-
-    def register(self, fileobj: Any, events: int, data: Any = None) -> selectors.SelectorKey:
-        return self._inner.register(fileobj, events, data)
-
-    def unregister(self, fileobj: Any) -> selectors.SelectorKey:
-        return self._inner.unregister(fileobj)
-
-    def modify(self, fileobj: Any, events: int, data: Any = None) -> selectors.SelectorKey:
-        return self._inner.modify(fileobj, events, data)
-
-    def get_key(self, fileobj: Any) -> selectors.SelectorKey:
-        return self._inner.get_key(fileobj)
-
-    def get_map(self) -> Mapping[Any, selectors.SelectorKey]:
-        return self._inner.get_map()
-
-    def close(self) -> None:
-        self._inner.close()
-
-    def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
-        return self._inner.select(timeout)
-
-
 @final
 class _VirtualSelector(DelegatingSelector):
     """Counts the real file descriptors registered besides the loop's own."""
@@ -154,6 +119,9 @@ class _VirtualEventLoop(asyncio.SelectorEventLoop):
     """A selector event loop on a `VirtualClock` (made by `virtual_event_loop`)."""
 
     _selector: _VirtualSelector
+    # How late a jump lands, as a fraction of the sleep: 0 here; the seeded
+    # loop sets its own (and overrides _atk_jump).
+    _atk_jitter = 0.0
 
     def __init__(self, clock: VirtualClock, io_grace: float) -> None:
         selector = _VirtualSelector(selectors.DefaultSelector())
@@ -334,7 +302,7 @@ class _VirtualEventLoop(asyncio.SelectorEventLoop):
     def _run_once(self) -> None:
         # BaseEventLoop._run_once (3.10-3.14) with two changes: the timers are
         # _Entry tuples, and where asyncio would block in select() until its
-        # next timer, we decide how time moves (_atk_idle). Inlined because
+        # next timer, the one jump decision says how time moves (_jump.step). Inlined because
         # this runs once per iteration.
         heap = self._atk_heap
         count = len(heap)
@@ -390,39 +358,9 @@ class _VirtualEventLoop(asyncio.SelectorEventLoop):
             if real:
                 self._atk_woken = False
                 self._process_events(selector._inner.select(0))  # type: ignore[attr-defined]
-        elif (
-            # `ready` again: another thread may have queued a callback since.
-            real or ready or self._atk_in_flight or self._atk_subprocesses
-            or clock._holds or not clock._autojump or not heap
-            # Threads (see ThreadWatch.idle): look unless the last look found
-            # none of the loop's own and none has started since. A new thread
-            # is the last in threading's registry (or still in _limbo); one
-            # ending then is not the loop's, and needs no look.
-            or self._atk_threads.quiet < 0 or _limbo
-            or next(reversed(_active_threads), None) is not self._atk_threads.last
-        ):
-            self._atk_idle(heap, real)
         else:
-            # The common case, inlined (it is most of a virtual sleep's cost):
-            # autojump to the next timer, the head of the heap once cancelled
-            # heads are dropped, at the nearest nanosecond where it is due
-            # (due_ns and due_until, inlined).
-            when = heap[0][0]
-            if when > clock._limit_s:
-                # Past the budget (LivelockError), or past the end of virtual
-                # time: sleep(math.inf), a timer that never fires (DeadlockError).
-                self._atk_idle(heap, real)
-            else:
-                ns = round(when * 1e9)
-                s = ns / 1e9
-                end = s + 5.3e-10 if s < 65536.0 else due_until(s)
-                while end < when:
-                    ns += 1
-                    s = ns / 1e9
-                    end = due_until(s)
-                clock._ns = ns
-                clock._s = s
-                clock._end = end
+            # Where asyncio would block in select(): the one jump decision.
+            _step(self, heap, real)
 
         end_time = clock._end
         handle: Any
@@ -514,76 +452,10 @@ class _VirtualEventLoop(asyncio.SelectorEventLoop):
         # reported late, maybe in another test. asyncio's _run_once does the same.
         handle = None
 
-    def _atk_idle(self, heap: list[_Entry], real: object) -> None:
-        # Nothing is ready: asyncio would block in select() until the next
-        # timer. Real IO first, then outside work, then jump or deadlock.
-        # Whatever runs next comes from outside, or a timer: no busy polling.
-        self._atk_spins = 0
-        selector = self._selector
-        if real:
-            self._atk_woken = False
-            events = selector._inner.select(0)
-            if events:
-                self._process_events(events)  # type: ignore[attr-defined]
-                return
-        if self._ready:  # type: ignore[attr-defined]
-            # Another thread queued a callback meanwhile: run it first.
-            return
-        clock = self._atk_clock
-        if self._atk_in_flight or clock._holds or (
-            self._atk_subprocesses and self._atk_live_subprocesses()
-        ):
-            # Outside work in flight: wait for it in real time. Completions wake
-            # the loop through the self-pipe; the cap is only a safety net.
-            self._process_events(selector._inner.select(_REAL_WAIT_CAP))  # type: ignore[attr-defined]
-            return
-        threads = self._atk_threads
-        if threads.quiet != len(_active) + len(_limbo) or last_thread() is not threads.last:
-            wait = threads.idle(
-                clock._thread_id, keep=not clock._autojump or not heap or heap[0][0] > HORIZON
-            )
-            if wait is not None:
-                # A thread that can wake the loop runs: wait for it in real
-                # time, and look again.
-                self._process_events(selector._inner.select(wait))  # type: ignore[attr-defined]
-                return
-            if self._ready or self._atk_woken:  # type: ignore[attr-defined]  # pragma: no cover - a race
-                return  # a thread called in before it parked: run that first
-        if not clock._autojump or not heap or heap[0][0] > HORIZON:
-            if selector._others:
-                # Only real IO (a socket, a signal) can wake the loop now.
-                self._process_events(selector._inner.select(_REAL_WAIT_CAP))  # type: ignore[attr-defined]
-                return
-            raise DeadlockError(self._atk_deadlock_report(heap))
-        if selector._others and self._atk_io_grace:
-            # Real sockets or pipes are open: give their peers a short real-time
-            # grace to answer before time jumps past them.
-            events = selector._inner.select(self._atk_io_grace)
-            if events:
-                self._process_events(events)  # type: ignore[attr-defined]
-                return
-        self._atk_jump(heap[0][0])
-
     def _atk_jump(self, when: float) -> None:
-        # Move time to the nanosecond where `when` is due (due_ns). Called only
-        # when the head of the heap is not due yet, and not past HORIZON:
-        # time moves. A deadline a float step below HORIZON rounds to 2**63.
-        clock = self._atk_clock
-        ns = min(due_ns(when), MAX_NS)
-        budget = clock._budget_ns
-        if budget is not None and ns > budget:
-            raise LivelockError(self._atk_report(
-                f"Virtual-time budget exhausted: autojump would move time to the next "
-                f"timer at {when!r}s, past the budget of {clock._budget_given!r}s of "
-                f"virtual time, which ends at {budget / 1e9!r}s. A loop that never ends "
-                "(a retry or poll without a limit), or a deadline read from real time "
-                "(code that bound `from time import monotonic` before the test reads real "
-                "time unless its module is in time_targets)? Raise the budget if this much "
-                "virtual time is expected"
-            ))
-        clock._ns = ns
-        clock._s = s = ns / 1e9
-        clock._end = due_until(s)
+        # Move time to the nanosecond where `when` is due (the seeded loop
+        # lands later: its override adds the lateness, then calls this).
+        _land(self, when)
 
     def _atk_spin(self, ready: Any) -> None:
         # Called before a batch of callbacks that earlier callbacks queued, with
@@ -616,7 +488,7 @@ class _VirtualEventLoop(asyncio.SelectorEventLoop):
             return
         # Every `limit` iterations of the streak, the loop counts as idle
         # (_atk_busy says so from now on) and decides what that means.
-        if self._atk_waiting_outside() or self._atk_woken:
+        if _waiting_outside(self):
             # Outside work may end the poll, or another thread just called in
             # (checked last: a thread that parks right after calling in): no
             # jump, no livelock; the poll goes on in real time. Look again
@@ -636,19 +508,6 @@ class _VirtualEventLoop(asyncio.SelectorEventLoop):
             report = self._atk_spin_report(batch)
             self._atk_spins = 0  # should the loop run on, count anew
             raise LivelockError(report)
-
-    def _atk_waiting_outside(self) -> bool:
-        # Work outside the loop that may change what its tasks see.
-        threads = self._atk_threads
-        return bool(
-            self._atk_in_flight or self._atk_clock._holds
-            or (self._atk_subprocesses and self._atk_live_subprocesses())
-            # A thread that can wake the loop runs (or a job waits for one).
-            or (
-                (threads.quiet != len(_active) + len(_limbo) or last_thread() is not threads.last)
-                and threads.idle(self._atk_clock._thread_id) is not None
-            )
-        )
 
     def _atk_spin_report(self, batch: list[Any]) -> str:
         spinning: list[str] = []
@@ -880,75 +739,3 @@ del _name
 
 def _nothing() -> None:
     pass
-
-
-def virtual_event_loop(
-    clock: VirtualClock | None = None,
-    *,
-    seed: int | None = None,
-    jitter: float = 0.01,
-    eager_tasks: bool = False,
-    io_grace: float = 0.005,
-) -> asyncio.AbstractEventLoop:
-    """Return a new event loop whose time is ``clock`` (a new `VirtualClock` if omitted).
-
-    The loop is a ``SelectorEventLoop``; ``loop.clock`` is its clock. Pass the
-    function itself as a loop factory: ``asyncio.run(main(),
-    loop_factory=virtual_event_loop)`` (3.12+), ``asyncio.Runner(loop_factory=
-    virtual_event_loop)`` (3.11+), or ``loop_factory = virtual_event_loop`` on
-    an `AsyncTestCase`.
-
-    With a ``seed``, the loop makes reproducibly, from ``random.Random(seed)``,
-    the choices real asyncio leaves open: the order of timers due at the same
-    instant, how late the loop wakes for its next timer, whether outside
-    events (other threads' callbacks, executor results, real IO) ready with
-    timers due at the same instant go before or after them, and with
-    ``eager_tasks`` whether each task starts eagerly. It never reorders what
-    asyncio promises: FIFO ``call_soon``, done callbacks in order, fair
-    queues and locks. See the README, "Exploring schedules".
-
-    Args:
-        clock: The clock to run on; a clock drives one open loop at a time.
-        seed: ``None`` (the default): the one deterministic order, at no cost.
-            An int: perturb as above; the same seed, the same order.
-        jitter: With a seed, the loop sleeping until its next timer wakes up
-            to ``jitter`` x the time it slept late (never early), then runs
-            every timer due by then in deadline order. 0.01 (1%); ``0``:
-            never late.
-        eager_tasks: With a seed, on 3.12+, start each task eagerly (as
-            ``asyncio.eager_task_factory`` does) or lazily, as the seed says.
-            Ignored before 3.12, which has no eager start.
-        io_grace: Real seconds to wait for real IO (sockets, pipes) before
-            autojump moves time, while any real file descriptor is registered.
-            ``0`` jumps at once.
-
-    Returns:
-        The new loop, not yet running and not set as current.
-
-    Raises:
-        TypeError: ``clock`` is not a `VirtualClock`.
-        ValueError: ``clock`` already drives an open loop; ``io_grace`` or
-            ``jitter`` is negative or not finite.
-
-    Example:
-        >>> loop = virtual_event_loop()
-        >>> loop.run_until_complete(asyncio.sleep(3600))  # returns at once
-        >>> loop.time()
-        3600.0
-    """
-    if clock is None:
-        clock = VirtualClock()
-    elif not isinstance(clock, VirtualClock):
-        raise TypeError(f"virtual_event_loop() needs a VirtualClock; got {clock!r}")
-    if isinstance(io_grace, bool) or not isinstance(io_grace, (int, float)) or not (
-        math.isfinite(io_grace) and io_grace >= 0
-    ):
-        raise ValueError(f"io_grace needs a finite, non-negative number of seconds; got {io_grace!r}")
-    if seed is not None:
-        # Imported here: the seeded loop is only loaded when a seed asks for it.
-        from ._schedule import seeded_event_loop
-
-        return seeded_event_loop(clock, float(io_grace), seed, jitter, eager_tasks)
-    driver: _Driver = _VirtualEventLoop(clock, float(io_grace))
-    assert isinstance(driver, asyncio.AbstractEventLoop)
-    return driver

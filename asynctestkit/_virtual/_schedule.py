@@ -38,8 +38,8 @@ from collections import deque
 from typing import TYPE_CHECKING, Any, Final, final
 
 from .._compat import EAGER_START
-from ._clock import due_until
-from ._loop import DelegatingSelector, _VirtualEventLoop
+from ._loop import _VirtualEventLoop
+from ._selector import DelegatingSelector
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Coroutine
@@ -203,41 +203,16 @@ class SeededEventLoop(_VirtualEventLoop):
             deferred.clear()
         elif not self._stopping:  # type: ignore[attr-defined]
             heap = self._atk_heap
-            if heap:
-                clock = self._atk_clock
-                head = heap[0]
-                if head[0] <= clock._end:
-                    # Timers due at this instant, and outside events (another
-                    # thread's callbacks, real IO) may be ready: asyncio takes
-                    # the outside ones first; they may as well land just after.
-                    if (self._selector._others or self._atk_woken) and rng.random() < 0.5:
-                        self._atk_defer_outside()
-                elif not (
-                    self._ready or head[2]._cancelled or not clock._autojump  # type: ignore[attr-defined]
-                    or self._atk_in_flight or clock._holds or self._selector._others
-                    or self._atk_woken or self._atk_subprocesses
-                    # Past the budget or the end of virtual time (sleep(math.inf)):
-                    # the unseeded loop's slow path decides.
-                    or head[0] > clock._limit_s
-                ):
-                    # The jump the loop would make inline (_atk_jump, inlined
-                    # as there), landing up to jitter x the sleep late.
-                    when = head[0]
-                    jitter = self._atk_jitter
-                    if jitter:
-                        when += rng.random() * jitter * (when - clock._s)
-                    ns = round(when * 1e9)
-                    now = ns / 1e9
-                    end = now + 5.3e-10 if now < 65536.0 else due_until(now)
-                    while end < when:
-                        ns += 1
-                        now = ns / 1e9
-                        end = due_until(now)
-                    if clock._budget_ns is not None and ns > clock._budget_ns:
-                        _base_jump(self, when)  # raises LivelockError with the report
-                    clock._ns = ns
-                    clock._s = now
-                    clock._end = end
+            # Timers due at this instant, and outside events (another thread's
+            # callbacks, real IO) may be ready: asyncio takes the outside ones
+            # first; they may as well land just after. (Where nothing is due,
+            # the loop's one jump decision, _jump.step, lands late through
+            # _atk_jump.)
+            if (
+                heap and heap[0][0] <= self._atk_clock._end
+                and (self._selector._others or self._atk_woken) and rng.random() < 0.5
+            ):
+                self._atk_defer_outside()
         _base_run_once(self)
 
     def _atk_defer_outside(self) -> None:

@@ -5,6 +5,9 @@ watchdog, so a test that hangs, leaks or deadlocks always explains itself the
 same way. Creation sites come from a cheap task factory (a few frames, no
 `traceback.extract_stack`), which is what asyncio's debug mode is mostly used
 for, at a fraction of its cost.
+
+It lives below the parts that use it (`_virtual`, `_verdict`, `_testcase`) and
+imports only `_compat`, so imports between the parts run one way.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import unittest
 import weakref
 from typing import TYPE_CHECKING, Any, NoReturn, final
 
-from .._compat import FACTORY_TASKS_NAMED_NONE, capture_call_graph
+from ._compat import FACTORY_TASKS_NAMED_NONE, capture_call_graph
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Coroutine, Iterable
@@ -55,7 +58,7 @@ __all__ = (
 _ASYNCIO_DIR = os.path.dirname(asyncio.__file__)
 _UNITTEST_DIR = os.path.dirname(unittest.__file__)
 # The package's own directory: its frames are plumbing in every report.
-OWN_DIR = os.path.dirname(os.path.dirname(__file__))
+OWN_DIR = os.path.dirname(__file__)
 _PLUMBING = (_ASYNCIO_DIR, _UNITTEST_DIR, OWN_DIR)
 _SITE_DEPTH = 3
 # asyncio.timeout()'s context manager (3.11+): its timer calls a method of it.

@@ -1,0 +1,107 @@
+"""The one jump decision: every virtual loop, seeded or not, waits for running threads alike."""
+
+from __future__ import annotations
+
+import ast
+import asyncio
+import time
+import unittest
+from pathlib import Path
+
+import asynctestkit
+from asynctestkit import VirtualClock, virtual_event_loop
+from tests._support import run_virtual
+
+ROOT = Path(asynctestkit.__file__).parent
+
+
+class TestSeededLoopWaitsForThreads(unittest.TestCase):
+    """A seed orders ties and lands jumps late; it never jumps past a running thread."""
+
+    def test_to_thread_beats_a_virtual_timeout_under_every_seed(self) -> None:
+        """wait_for(to_thread(time.sleep, 0.02), 1) completes under 50 seeds, as in the default order."""
+
+        async def main() -> float:
+            await asyncio.wait_for(asyncio.to_thread(time.sleep, 0.02), 1)
+            return asyncio.get_running_loop().time()
+
+        for seed in [None, *range(50)]:
+            with self.subTest(seed=seed):
+                clock = VirtualClock()
+                # No TimeoutError: the thread's real 20 ms are not jumped past.
+                now = run_virtual(clock, main, seed=seed)
+                self.assertLess(now, 1.0)
+
+    def test_without_jitter_too(self) -> None:
+        """jitter=0 takes the same path: the thread is waited for."""
+
+        async def main() -> None:
+            await asyncio.wait_for(asyncio.to_thread(time.sleep, 0.02), 1)
+
+        for seed in range(5):
+            with self.subTest(seed=seed):
+                run_virtual(VirtualClock(), main, seed=seed, jitter=0)
+
+    def test_seeded_jumps_still_land_late(self) -> None:
+        """Where no thread runs, a seeded sleep still lands up to jitter x late, never early."""
+
+        async def main() -> float:
+            await asyncio.sleep(10)
+            return asyncio.get_running_loop().time()
+
+        landed = {run_virtual(VirtualClock(), main, seed=seed, jitter=0.5) for seed in range(10)}
+        self.assertTrue(all(10.0 <= t <= 15.0 for t in landed), landed)
+        self.assertGreater(len(landed), 1)
+
+
+class TestImportsRunOneWay(unittest.TestCase):
+    """Shared helpers live below the parts that use them: no cycle between parts or loops."""
+
+    @staticmethod
+    def imports(path: Path) -> set[str]:
+        """The package modules ``path`` imports, as dotted names under asynctestkit."""
+        package = ["asynctestkit", *path.relative_to(ROOT).parent.parts]
+        found = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.level:
+                base = package[: len(package) - node.level + 1]
+                found.add(".".join([*base, *([node.module] if node.module else [])]))
+        return found
+
+    def test_virtual_imports_nothing_above_it(self) -> None:
+        """_virtual imports only itself and the shared modules (_compat, _report), never _verdict or _testcase."""
+        for path in sorted((ROOT / "_virtual").glob("*.py")):
+            for name in self.imports(path):
+                with self.subTest(module=path.name, imports=name):
+                    self.assertRegex(name, r"^asynctestkit\.(_virtual\b|_compat$|_report$|_shield$)")
+
+    def test_the_loops_do_not_import_each_other(self) -> None:
+        """The plain loop knows neither the seeded loop nor the factory; the jump decision knows neither loop."""
+        self.assertNotIn("asynctestkit._virtual._schedule", self.imports(ROOT / "_virtual" / "_loop.py"))
+        self.assertNotIn("asynctestkit._virtual._factory", self.imports(ROOT / "_virtual" / "_loop.py"))
+        source = (ROOT / "_virtual" / "_jump.py").read_text(encoding="utf-8")
+        tree = ast.parse(source)
+        runtime = [
+            node for node in tree.body
+            if isinstance(node, ast.ImportFrom) and node.module in ("_loop", "_schedule")
+        ]
+        self.assertEqual(runtime, [])
+
+    def test_shared_report_imports_only_compat(self) -> None:
+        """The task report sits below every part: it imports only _compat."""
+        self.assertEqual(self.imports(ROOT / "_report.py"), {"asynctestkit._compat"})
+
+    def test_factory_makes_both_loops(self) -> None:
+        """virtual_event_loop() makes the plain loop, or the seeded one for a seed."""
+        plain = virtual_event_loop()
+        seeded = virtual_event_loop(seed=1)
+        try:
+            self.assertEqual(type(plain).__name__, "_VirtualEventLoop")
+            self.assertEqual(type(seeded).__name__, "SeededEventLoop")
+        finally:
+            plain.close()
+            seeded.close()
+
+
+if __name__ == "__main__":
+    unittest.main()
