@@ -38,7 +38,7 @@ import socket
 from typing import TYPE_CHECKING, Any, final
 
 from .._compat import task_context
-from .._verdict._report import format_frames
+from .._report import format_frames
 from ._calls import CALLS
 from ._server import VirtualServer
 from ._stream import Endpoint, Site

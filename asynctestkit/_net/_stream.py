@@ -33,7 +33,7 @@ import sys
 from asyncio.protocols import _feed_data_to_buffered_proto  # type: ignore[attr-defined]
 from typing import TYPE_CHECKING, Any, final
 
-from .._verdict._report import creation_site
+from .._report import creation_site
 
 if TYPE_CHECKING:
     import contextvars
