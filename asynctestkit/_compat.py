@@ -28,6 +28,7 @@ __all__ = (
     "PY311",
     "PY314",
     "SERVER_WAITS_FOR_CLIENTS",
+    "STREAM_HANDLER_CANCEL_RAISES",
     "blocked_seconds",
     "callback_failed",
     "capture_call_graph",
@@ -96,6 +97,20 @@ PY314 = sys.version_info >= (3, 14)
 # 3.12's Server.wait_closed() waits for every connection the server accepted
 # to end; 3.10-3.11's returns at once once close() was called (gh-79033).
 SERVER_WAITS_FOR_CLIENTS = sys.version_info >= (3, 12)
+
+
+def _stream_handler_cancel_raises() -> bool:
+    for const in asyncio.StreamReaderProtocol.connection_made.__code__.co_consts:
+        if getattr(const, "co_name", None) == "callback":
+            return "cancelled" not in const.co_names
+    return False  # pragma: no cover - a future streams module without the callback
+
+
+# Some 3.12 releases' StreamReaderProtocol (3.12.0-3.12.1 here) end a
+# start_server handler task with a callback that calls task.exception() first,
+# which raises CancelledError into the loop's exception handler when the
+# handler was cancelled; later releases check task.cancelled() first.
+STREAM_HANDLER_CANCEL_RAISES = _stream_handler_cancel_raises()
 
 
 def task_context(task: asyncio.Task[Any], loop: asyncio.AbstractEventLoop) -> Any:

@@ -32,12 +32,13 @@ import asyncio
 import contextlib
 import contextvars
 import errno
+import functools
 import ipaddress
 import random
 import socket
 from typing import TYPE_CHECKING, Any, final
 
-from .._compat import task_context
+from .._compat import STREAM_HANDLER_CANCEL_RAISES, task_context
 from .._report import format_frames
 from ._calls import CALLS
 from ._server import VirtualServer
@@ -439,6 +440,8 @@ class VirtualNetwork:
                 continue
             ctx = task_context(task, loop)
             if ctx is not None and ctx.get(current_host) == name:
+                if STREAM_HANDLER_CANCEL_RAISES:  # pragma: no cover - some 3.12 releases
+                    _spare_stream_callback(task)
                 task.cancel(f"host {name!r} crashed")
 
     # -- internals: bookkeeping ----------------------------------------------
@@ -657,6 +660,20 @@ class VirtualNetwork:
                 timer.cancel()
                 with contextlib.suppress(ValueError):
                     self._blocked.remove(fut)
+
+
+def _spare_stream_callback(task: asyncio.Task[Any]) -> None:  # pragma: no cover - some 3.12
+    # See _compat.STREAM_HANDLER_CANCEL_RAISES: the handler's end callback, run
+    # only if the task was not cancelled (as later releases do).
+    for callback, _ in list(getattr(task, "_callbacks", None) or ()):
+        if getattr(callback, "__qualname__", "") == "StreamReaderProtocol.connection_made.<locals>.callback":
+            task.remove_done_callback(callback)
+            task.add_done_callback(functools.partial(_unless_cancelled, callback))
+
+
+def _unless_cancelled(callback: Any, task: asyncio.Task[Any]) -> None:  # pragma: no cover - some 3.12
+    if not task.cancelled():
+        callback(task)
 
 
 def _check_bandwidth(bandwidth: Any) -> None:
