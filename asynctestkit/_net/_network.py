@@ -36,6 +36,7 @@ import functools
 import ipaddress
 import random
 import socket
+import ssl
 from typing import TYPE_CHECKING, Any, final
 
 from .._compat import STREAM_HANDLER_CANCEL_RAISES, task_context
@@ -387,6 +388,26 @@ class VirtualNetwork:
         end.reset_now(exc)
         if peer is not end:
             peer.reset_now(ConnectionResetError(errno.ECONNRESET, "Connection reset by peer"))
+
+    @staticmethod
+    def tls_contexts() -> tuple[ssl.SSLContext, ssl.SSLContext]:
+        """Return (server, client) SSL contexts on a shipped, TEST-ONLY certificate.
+
+        The certificate is valid for ``localhost``, ``127.0.0.1``, ``::1``,
+        ``server``, ``db``, ``api``, ``cache``, ``leader``, ``follower``,
+        ``primary``, ``replica``, ``example.com``, ``*.example.com``,
+        ``test.internal`` and ``*.test.internal``; the client context
+        trusts only its test CA and checks host names. Its
+        private key is published in asynctestkit: never use it outside tests.
+
+        Example:
+            >>> server_ctx, client_ctx = VirtualNetwork.tls_contexts()
+            >>> server = await asyncio.start_server(handle, "db", 5432, ssl=server_ctx)
+            >>> r, w = await asyncio.open_connection("db", 5432, ssl=client_ctx)
+        """
+        from ._testcert import tls_contexts  # loaded only by tests that use TLS
+
+        return tls_contexts()
 
     def connections(self) -> list[str]:
         """One line per open connection end: hosts, addresses, bytes buffered, who waits to read."""

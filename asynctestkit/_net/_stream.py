@@ -542,6 +542,10 @@ class Endpoint(asyncio.Transport):
         self.in_flight = 0
         self._lose(exc)
 
+    def _force_close(self, exc: BaseException | None) -> None:
+        # asyncio's SSLProtocol calls it on its transport on a fatal error.
+        self._reset_local(exc)
+
     def _fatal_error(self, exc: BaseException, message: str) -> None:
         if not isinstance(exc, OSError):
             self._loop.call_exception_handler({
