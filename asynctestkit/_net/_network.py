@@ -173,6 +173,7 @@ class VirtualNetwork:
         self._cuts: set[frozenset[str]] = set()
         self._links: dict[tuple[str, str], _Link] = {}
         self._rng: Any = random.Random(0)
+        self._soon = True
         self._loop: Any = None
         self._hosts: dict[str, _Host] = {}
         self._by_ip: dict[str, _Host] = {}
@@ -210,6 +211,8 @@ class VirtualNetwork:
         rng = getattr(loop, "_atk_rng", None)
         # Under a seed, jitter is the seed's too (one draw keeps the loop's own sequence).
         self._rng = random.Random(rng.random()) if rng is not None else random.Random(0)
+        # Unseeded, what arrives at once is a callback; seeded, a timer the seed orders.
+        self._soon = rng is None
         self._links.clear()
         self._loop = loop
         loop._atk_net = self  # type: ignore[attr-defined]

@@ -393,7 +393,7 @@ class Endpoint(asyncio.Transport):
             return  # held until heal(); see release()
         entry[1] = self._schedule(link, size)
 
-    def _schedule(self, link: Any, size: int) -> asyncio.TimerHandle:
+    def _schedule(self, link: Any, size: int) -> asyncio.Handle:
         loop = self._loop
         now = loop.time()
         when = now
@@ -404,6 +404,10 @@ class Endpoint(asyncio.Transport):
         if when < self._last_arrival:
             when = self._last_arrival  # never overtakes an earlier chunk
         self._last_arrival = when
+        if when <= now and self._net._soon:
+            # No delay and no seed to order it: a callback, not a timer (a
+            # long exchange at one instant is progress, not runaway timers).
+            return loop.call_soon(self._arrive, context=self._peer._ctx)  # type: ignore[no-any-return]
         return loop.call_at(when, self._arrive, context=self._peer._ctx)  # type: ignore[no-any-return]
 
     def hold(self) -> None:
