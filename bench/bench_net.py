@@ -107,7 +107,10 @@ def main() -> int:
     ratio = virtual_rate / real_rate
     print(f"Python {sys.version.split()[0]}: {args.trips:,} round trips, best of {args.repeats}")
     print(f"  real localhost sockets: {real_rate:12,.0f} round trips/s")
-    print(f"  VirtualNetwork:         {virtual_rate:12,.0f} round trips/s  (ratio {ratio:.2f}, target >= {RATIO_TARGET})")
+    print(
+        f"  VirtualNetwork:         {virtual_rate:12,.0f} round trips/s  "
+        f"(ratio {ratio:.2f}, target >= {RATIO_TARGET})"
+    )
     ok = ratio >= RATIO_TARGET
     samples: list[int] = []
     gc.collect()

@@ -42,7 +42,7 @@ class TestSlowReaders(ClockedTestCase):
             line = await fast_reader.readline()
             self.assertTrue(line.startswith(b"tick "))
             received += 1
-        self.assertEqual(self.ticker.dropped, ["%s:%d" % slow.get_extra_info("sockname")[:2]])
+        self.assertEqual(self.ticker.dropped, ["{}:{}".format(*slow.get_extra_info("sockname")[:2])])
         self.assertEqual(len(self.ticker.subscribers), 1)
         # Ticks every 10 ms for 10 s: the fast reader missed none (the tick
         # during which the slow one was dropped was late by its 1 s timeout).

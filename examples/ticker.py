@@ -45,7 +45,7 @@ class Ticker:
             await asyncio.wait_for(writer.drain(), self.drain_timeout)
         except (asyncio.TimeoutError, ConnectionError):
             self.subscribers.discard(writer)
-            self.dropped.append("%s:%d" % writer.get_extra_info("peername")[:2])
+            self.dropped.append("{}:{}".format(*writer.get_extra_info("peername")[:2]))
             writer.transport.abort()
 
     async def stop(self) -> None:

@@ -52,10 +52,11 @@ class TestAiohttp(ClockedTestCase):
     async def test_client_session_gets_a_page(self) -> None:
         """A ClientSession request is answered by the aiohttp server, in no real time."""
         self.network.set_link(latency=0.05)
-        async with aiohttp.ClientSession() as session:
-            async with session.get("http://api.example.com:8080/hello/world") as response:
-                self.assertEqual(response.status, 200)
-                self.assertEqual(await response.text(), "hello world")
+        async with aiohttp.ClientSession() as session, session.get(
+            "http://api.example.com:8080/hello/world"
+        ) as response:
+            self.assertEqual(response.status, 200)
+            self.assertEqual(await response.text(), "hello world")
         self.assertGreaterEqual(self.clock.now, 0.2)  # connect + request round trips
 
     async def test_client_timeout_in_virtual_time(self) -> None:

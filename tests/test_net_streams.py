@@ -170,7 +170,7 @@ class TestStreams(NetCase):
         writer_s.close()
         await writer_s.wait_closed()
 
-        reader, writer = await asyncio.open_connection("localhost", port)
+        _reader, writer = await asyncio.open_connection("localhost", port)
         reader_s, writer_s = await accepted.get()
         writer.transport.abort()
         with self.assertRaises(ConnectionResetError):
@@ -247,7 +247,7 @@ class TestStreams(NetCase):
         self.addAsyncCleanup(server.wait_closed)
         self.addCleanup(server.close)
         port = server.sockets[0].getsockname()[1]
-        transport, client = await loop.create_connection(Recorder, "127.0.0.1", port)
+        transport, _client = await loop.create_connection(Recorder, "127.0.0.1", port)
         await asyncio.sleep(0)
         peer = server_side[0].transport
         peer.pause_reading()

@@ -59,6 +59,7 @@ current_host: contextvars.ContextVar[str | None] = contextvars.ContextVar(
 _LOCALHOST = "localhost"
 _WILDCARDS = frozenset({"", "0.0.0.0", "::"})
 _LOOPBACK = frozenset({"127.0.0.1", "::1"})
+_UNSET: Any = object()  # set_link(): an option not given
 _FIRST_PORT = 32768  # Linux's first ephemeral port
 _SERVICES = {"http": 80, "https": 443, "ws": 80, "wss": 443, "ssh": 22, "smtp": 25}
 
@@ -78,7 +79,7 @@ class _Link:
 
     def delay(self) -> float:
         if self.jitter:
-            return self.latency + self.rng.random() * self.jitter
+            return self.latency + float(self.rng.random()) * self.jitter
         return self.latency
 
 
@@ -195,18 +196,19 @@ class VirtualNetwork:
 
     # -- the loop --------------------------------------------------------
 
-    def attach(self, loop: asyncio.AbstractEventLoop) -> None:
+    def attach(self, target: asyncio.AbstractEventLoop) -> None:
         """Make ``loop`` (a `virtual_event_loop`) open its connections and servers here.
 
         Raises:
             TypeError: ``loop`` is not a virtual loop.
             RuntimeError: this network or that loop already has a partner.
         """
+        loop: Any = target
         if not hasattr(loop, "_atk_net"):
             raise TypeError(
                 f"VirtualNetwork.attach() needs a loop made by virtual_event_loop(); got {loop!r}"
             )
-        if self._loop is not None or loop._atk_net is not None:  # type: ignore[attr-defined]
+        if self._loop is not None or loop._atk_net is not None:
             raise RuntimeError("VirtualNetwork.attach(): the network or the loop is already attached")
         rng = getattr(loop, "_atk_rng", None)
         # Under a seed, jitter is the seed's too (one draw keeps the loop's own sequence).
@@ -215,7 +217,7 @@ class VirtualNetwork:
         self._soon = rng is None
         self._links.clear()
         self._loop = loop
-        loop._atk_net = self  # type: ignore[attr-defined]
+        loop._atk_net = self
 
     def detach(self) -> None:
         """Give the loop back its real network (idempotent)."""
@@ -272,7 +274,9 @@ class VirtualNetwork:
         finally:
             current_host.reset(token)
 
-    def run_on(self, name: str, coro: Coroutine[Any, Any, Any], *, task_name: str | None = None) -> asyncio.Task[Any]:
+    def run_on(
+        self, name: str, coro: Coroutine[Any, Any, Any], *, task_name: str | None = None
+    ) -> asyncio.Task[Any]:
         """Start ``coro`` as a task on host ``name`` (see `host`); return the task."""
         with self.host(name):
             return asyncio.get_running_loop().create_task(coro, name=task_name)
@@ -290,7 +294,7 @@ class VirtualNetwork:
         *,
         latency: float | None = None,
         jitter: float | None = None,
-        bandwidth: float | None | type[Ellipsis] = ...,  # type: ignore[valid-type]
+        bandwidth: float | None = _UNSET,
     ) -> None:
         """Set latency (s), jitter (s) or bandwidth (bytes/s) for the link a-b, host a, or everything.
 
@@ -306,11 +310,11 @@ class VirtualNetwork:
             settings["latency"] = float(latency)
         if jitter is not None:
             settings["jitter"] = float(jitter)
-        if bandwidth is not ...:
+        if bandwidth is not _UNSET:
             _check_bandwidth(bandwidth)
             settings["bandwidth"] = bandwidth
         if a is None:
-            old = dict(zip(("latency", "jitter", "bandwidth"), self._default))
+            old: dict[str, Any] = dict(zip(("latency", "jitter", "bandwidth"), self._default, strict=False))
             old.update(settings)
             self._default = (old["latency"], old["jitter"], old["bandwidth"])
         elif b is None:
@@ -338,7 +342,9 @@ class VirtualNetwork:
             if frozenset((end.host, end.peer_host)) in self._cuts:
                 end.hold()
 
-    def heal(self, side_a: str | Iterable[str] | None = None, side_b: str | Iterable[str] | None = None) -> None:
+    def heal(
+        self, side_a: str | Iterable[str] | None = None, side_b: str | Iterable[str] | None = None
+    ) -> None:
         """Undo partitions: all of them, those of ``side_a``, or those between the two sides."""
         if side_a is None:
             healed = set(self._cuts)
@@ -436,7 +442,7 @@ class VirtualNetwork:
         link = self._links.get((a, b))
         if link is None:
             latency, jitter, bandwidth = self._default
-            values = {"latency": latency, "jitter": jitter, "bandwidth": bandwidth}
+            values: dict[str, Any] = {"latency": latency, "jitter": jitter, "bandwidth": bandwidth}
             for name in (a, b):
                 values.update(self._host_settings.get(name, {}))
             values.update(self._link_settings.get(frozenset((a, b)), {}))
@@ -619,7 +625,7 @@ class VirtualNetwork:
     def _bound_host(self, local_addr: Any) -> _Host:
         if local_addr is None:
             return self._current()
-        ip, host = self.resolve(local_addr[0])
+        _ip, host = self.resolve(local_addr[0])
         if host is None:
             raise OSError(errno.EADDRNOTAVAIL, f"Cannot assign requested address: {local_addr!r}")
         return host
@@ -706,7 +712,9 @@ def _check_bandwidth(bandwidth: Any) -> None:
     if isinstance(bandwidth, bool) or not isinstance(bandwidth, (int, float)) or not (
         0 < bandwidth < float("inf")
     ):
-        raise ValueError(f"bandwidth needs a positive, finite number of bytes per second, or None; got {bandwidth!r}")
+        raise ValueError(
+            f"bandwidth needs a positive, finite number of bytes per second, or None; got {bandwidth!r}"
+        )
 
 
 def _settle(fut: asyncio.Future[None]) -> None:

@@ -116,7 +116,8 @@ class VirtualServer(asyncio.AbstractServer):
         if self._ssl:
             options = self._ssl_options
             protocol = ssl_protocol(loop, protocol, self._ssl, None, True, None,
-                                     options.get("ssl_handshake_timeout"), options.get("ssl_shutdown_timeout"))
+                                    options.get("ssl_handshake_timeout"),
+                                    options.get("ssl_shutdown_timeout"))
         end.start(protocol, self)
 
     def _attach(self, end: Endpoint) -> None:

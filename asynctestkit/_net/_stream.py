@@ -129,8 +129,8 @@ class Endpoint(asyncio.Transport):
         network: VirtualNetwork,
         loop: Any,
         host: str,
-        local: tuple[Any, ...],
-        remote: tuple[Any, ...],
+        local: Any,
+        remote: Any,
         context: contextvars.Context,
         site: Site,
         family: int = socket.AF_INET,
@@ -370,8 +370,9 @@ class Endpoint(asyncio.Transport):
             self._send(chunk, len(chunk))
             if buf:
                 return
-            if self._send_waiter is not None:
-                self._send_waiter.done() or self._send_waiter.set_result(None)
+            waiter = self._send_waiter
+            if waiter is not None and not waiter.done():
+                waiter.set_result(None)
             if self._writing_paused:
                 self._maybe_resume_protocol()
             if self._closing and not self._lost:
