@@ -298,8 +298,8 @@ class TestReports(unittest.TestCase):
 
                 server = await asyncio.start_server(silent, "localhost", 0)
                 port = server.sockets[0].getsockname()[1]
-                reader, writer = await asyncio.open_connection("localhost", port)
-                writer.write(b"request")
+                reader, self.writer = await asyncio.open_connection("localhost", port)
+                self.writer.write(b"request")
                 await reader.read(10)
 
         result = unittest.TestResult()

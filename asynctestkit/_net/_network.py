@@ -595,23 +595,11 @@ class VirtualNetwork:
                 continue
             seen.add(end)
             seen.add(end._peer)
-            leaked = not end._closing and not end._peer._closing
-            if leaked:
+            if not end._closing and not end._peer._closing:
                 opener = end if end.site else end._peer
                 lines.append(f"  connection {end.describe()}, opened at:")
                 lines += format_frames(opener.site) or ["      (unknown)"]
-            for one in (end, end._peer):
-                for entry in one._flight:
-                    if entry[1] is not None:
-                        entry[1].cancel()
-                one._flight.clear()
-                if not one._lost:
-                    one._closing = True
-                    one._lost = True
-                    one._sendbuf.clear()
-                self._ends.pop(one, None)
-        for fut in self._blocked:
-            fut.cancel()
+        self.shut_down()
         if not lines:
             return ""
         return (
@@ -620,7 +608,21 @@ class VirtualNetwork:
             "`writer.close(); await writer.wait_closed()`):\n" + "\n".join(lines)
         )
 
-    # -- the loop's calls (see _hooks) -------------------------------------
+    def shut_down(self) -> None:
+        """Close every server and drop every connection, silently: no callback, no timer left.
+
+        Called after the leak report, and when the loop closes.
+        """
+        for server in list(self._servers):
+            server.close()
+        for end in list(self._ends):
+            end.drop()
+        self._ends.clear()
+        for fut in self._blocked:
+            fut.cancel()
+        self._blocked.clear()
+
+    # -- the loop's calls (see _calls) -------------------------------------
 
     def _bound_host(self, local_addr: Any) -> _Host:
         if local_addr is None:

@@ -551,6 +551,19 @@ class Endpoint(asyncio.Transport):
         # asyncio's SSLProtocol calls it on its transport on a fatal error.
         self._reset_local(exc)
 
+    def drop(self) -> None:
+        """Forget the connection without a callback (the test or its loop is over)."""
+        for entry in self._flight:
+            if entry[1] is not None:
+                entry[1].cancel()
+        self._flight.clear()
+        self.in_flight = 0
+        self._sendbuf.clear()
+        self._queue.clear()
+        self.queued = 0
+        self._closing = self._lost = True
+        self._wake_reader()
+
     def _fatal_error(self, exc: BaseException, message: str) -> None:
         if not isinstance(exc, OSError):
             self._loop.call_exception_handler({

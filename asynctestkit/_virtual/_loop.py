@@ -196,6 +196,8 @@ class _VirtualEventLoop(asyncio.SelectorEventLoop):
     def close(self) -> None:
         super().close()  # raises if the loop is running
         self._atk_heap.clear()
+        if self._atk_net is not None:
+            self._atk_net.shut_down()
 
     def call_at(  # type: ignore[override]
         self,
