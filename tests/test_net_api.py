@@ -133,7 +133,8 @@ class TestArguments(ClockedTestCase):
         self.addCleanup(sock.close)
         for call, coro in [
             ("loop.sock_accept()", loop.sock_accept(sock)),
-            ("loop.create_datagram_endpoint()", loop.create_datagram_endpoint(asyncio.DatagramProtocol)),
+            ("loop.create_datagram_endpoint(sock=...)",
+             loop.create_datagram_endpoint(asyncio.DatagramProtocol, sock=sock)),
             ("loop.connect_accepted_socket()", loop.connect_accepted_socket(asyncio.Protocol, sock)),
             ("loop.sock_recv()", loop.sock_recv(sock, 1)),
             ("loop.create_unix_connection(sock=...)", loop.create_unix_connection(asyncio.Protocol, sock=sock)),

@@ -13,8 +13,9 @@ import asyncio
 import socket
 from typing import TYPE_CHECKING, Any
 
+from ._datagram import create_datagram_endpoint, is_address
 from ._server import VirtualServer, ssl_protocol
-from ._stream import Endpoint, VirtualSocket, site_here
+from ._stream import Endpoint, VirtualSocket, refused, site_here
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -24,15 +25,6 @@ if TYPE_CHECKING:
 __all__ = ("CALLS",)
 
 _INET = (socket.AF_INET, socket.AF_INET6)
-
-
-def refused(call: str, why: str) -> RuntimeError:
-    """The error for a call the virtual network cannot honour."""
-    return RuntimeError(
-        f"{call}: {why}. With network = 'virtual' every connection of the test's loop "
-        "is in memory, and nothing falls back to the real network: pass host and port "
-        "(or path) instead, or run this test with network = 'real'"
-    )
 
 
 def _ssl_context(ssl: Any, server_side: bool) -> Any:
@@ -158,7 +150,7 @@ async def create_server(
     sockets: list[VirtualSocket] = []
     bound_host = current
     for name in hosts:
-        if isinstance(name, str) and name and name not in ("localhost",) and not _is_address(name):
+        if isinstance(name, str) and name and name not in ("localhost",) and not is_address(name):
             net.add_host(name)  # binding to a new name declares the host
         ip, bound = net.resolve(name, passive=True)
         if bound is None:
@@ -187,14 +179,6 @@ async def create_server(
         server._start_serving()
         await asyncio.sleep(0)
     return server
-
-
-def _is_address(name: str) -> bool:
-    try:
-        socket.inet_pton(socket.AF_INET6 if ":" in name else socket.AF_INET, name)
-    except OSError:
-        return False
-    return True
 
 
 def _listening_address(sock: Any, call: str) -> tuple[Any, Any]:
@@ -351,10 +335,10 @@ CALLS: dict[str, Callable[..., Any]] = {
     "sock_sendall": sock_sendall,
     "sock_accept": _refuse("loop.sock_accept()", "accepting on a real socket is not virtual yet; "
                            "use loop.create_server() or asyncio.start_server()"),
-    "sock_sendto": _refuse("loop.sock_sendto()", "datagrams are not virtual yet"),
-    "sock_recvfrom": _refuse("loop.sock_recvfrom()", "datagrams are not virtual yet"),
-    "sock_recvfrom_into": _refuse("loop.sock_recvfrom_into()", "datagrams are not virtual yet"),
-    "create_datagram_endpoint": _refuse("loop.create_datagram_endpoint()", "datagrams are not virtual yet"),
+    "sock_sendto": _refuse("loop.sock_sendto()", "use loop.create_datagram_endpoint()"),
+    "sock_recvfrom": _refuse("loop.sock_recvfrom()", "use loop.create_datagram_endpoint()"),
+    "sock_recvfrom_into": _refuse("loop.sock_recvfrom_into()", "use loop.create_datagram_endpoint()"),
+    "create_datagram_endpoint": create_datagram_endpoint,
     "connect_accepted_socket": _refuse("loop.connect_accepted_socket()",
                                        "a real accepted socket is connected to the real network"),
 }

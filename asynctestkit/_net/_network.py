@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Any, final
 from .._compat import STREAM_HANDLER_CANCEL_RAISES, task_context
 from .._report import format_frames
 from ._calls import CALLS
+from ._datagram import DatagramEndpoint
 from ._server import VirtualServer
 from ._stream import Endpoint, Site
 
@@ -68,12 +69,15 @@ _SERVICES = {"http": 80, "https": 443, "ws": 80, "wss": 443, "ssh": 22, "smtp": 
 class _Link:
     """What one pair of hosts sees: delay, bandwidth, and whether a partition cuts it."""
 
-    __slots__ = ("bandwidth", "cut", "jitter", "latency", "rng")
+    __slots__ = ("bandwidth", "cut", "drop", "duplicate", "jitter", "latency", "reorder", "rng")
 
-    def __init__(self, latency: float, jitter: float, bandwidth: float | None, cut: bool, rng: Any) -> None:
-        self.latency = latency
-        self.jitter = jitter
-        self.bandwidth = bandwidth
+    def __init__(self, values: dict[str, Any], cut: bool, rng: Any) -> None:
+        self.latency: float = values["latency"]
+        self.jitter: float = values["jitter"]
+        self.bandwidth: float | None = values["bandwidth"]
+        self.drop: float = values.get("drop", 0.0)
+        self.duplicate: float = values.get("duplicate", 0.0)
+        self.reorder: float = values.get("reorder", 0.0)
         self.cut = cut
         self.rng = rng
 
@@ -182,7 +186,8 @@ class VirtualNetwork:
         self._listeners: dict[tuple[Any, ...], VirtualServer] = {}
         self._servers: list[VirtualServer] = []
         self._ends: dict[Endpoint, None] = {}  # open ends, in the order they were made
-        self._socks: dict[int, tuple[Any, Endpoint]] = {}  # id(real socket) -> its virtual end
+        self._socks: dict[int, tuple[Any, Endpoint]] = {}
+        self._datagrams: dict[tuple[Any, ...], DatagramEndpoint] = {}  # id(real socket) -> its virtual end
         self._blocked: list[asyncio.Future[None]] = []  # connects waiting for heal/restart
         self.add_host(_LOCALHOST, "127.0.0.1")
 
@@ -295,6 +300,9 @@ class VirtualNetwork:
         latency: float | None = None,
         jitter: float | None = None,
         bandwidth: float | None = _UNSET,
+        drop: float | None = None,
+        duplicate: float | None = None,
+        reorder: float | None = None,
     ) -> None:
         """Set latency (s), jitter (s) or bandwidth (bytes/s) for the link a-b, host a, or everything.
 
@@ -302,6 +310,11 @@ class VirtualNetwork:
         ``set_link("db", latency=0.2)`` every link of host ``db``;
         ``set_link("api", "db", bandwidth=1e6)`` that one link (both ways).
         Applies to bytes sent from now on.
+
+        Datagrams (UDP) only: ``drop``, ``duplicate`` and ``reorder`` are
+        the chances (0 to 1) that a datagram is lost, delivered twice, or
+        held back one to two latencies so that later ones overtake it.
+        Streams never lose, duplicate or reorder bytes.
         """
         _check_seconds("latency", latency, none=True)
         _check_seconds("jitter", jitter, none=True)
@@ -310,6 +323,11 @@ class VirtualNetwork:
             settings["latency"] = float(latency)
         if jitter is not None:
             settings["jitter"] = float(jitter)
+        for name, chance in (("drop", drop), ("duplicate", duplicate), ("reorder", reorder)):
+            if chance is not None:
+                if isinstance(chance, bool) or not isinstance(chance, (int, float)) or not 0 <= chance <= 1:
+                    raise ValueError(f"{name} needs a chance from 0 to 1; got {chance!r}")
+                settings[name] = float(chance)
         if bandwidth is not _UNSET:
             _check_bandwidth(bandwidth)
             settings["bandwidth"] = bandwidth
@@ -317,6 +335,9 @@ class VirtualNetwork:
             old: dict[str, Any] = dict(zip(("latency", "jitter", "bandwidth"), self._default, strict=False))
             old.update(settings)
             self._default = (old["latency"], old["jitter"], old["bandwidth"])
+            self._host_settings.setdefault("", {}).update(
+                {k: v for k, v in settings.items() if k in ("drop", "duplicate", "reorder")}
+            )
         elif b is None:
             self._host_settings.setdefault(self._name(a), {}).update(settings)
         else:
@@ -379,6 +400,9 @@ class VirtualNetwork:
         for end in list(self._ends):
             if end.host == host.name:
                 end._reset_local(down)
+        for endpoint in list(self._datagrams.values()):
+            if endpoint.host == host.name:
+                endpoint.close()
         self._cancel_tasks(host.name)
 
     def restart(self, name: str) -> None:
@@ -443,11 +467,11 @@ class VirtualNetwork:
         if link is None:
             latency, jitter, bandwidth = self._default
             values: dict[str, Any] = {"latency": latency, "jitter": jitter, "bandwidth": bandwidth}
+            values.update(self._host_settings.get("", {}))
             for name in (a, b):
                 values.update(self._host_settings.get(name, {}))
             values.update(self._link_settings.get(frozenset((a, b)), {}))
-            link = _Link(values["latency"], values["jitter"], values["bandwidth"],
-                         frozenset((a, b)) in self._cuts, self._rng)
+            link = _Link(values, frozenset((a, b)) in self._cuts, self._rng)
             self._links[a, b] = link
         return link
 
@@ -553,6 +577,23 @@ class VirtualNetwork:
             if (host.ip, port) not in self._listeners:
                 return port
 
+    def _free_datagram_port(self, host: _Host) -> int:
+        while True:
+            port = host.next_port
+            host.next_port = port + 1 if port < 60999 else _FIRST_PORT
+            if (host.ip, port) not in self._datagrams:
+                return port
+
+    def _datagram_listener(self, key: tuple[Any, ...]) -> DatagramEndpoint | None:
+        endpoint = self._datagrams.get(key)
+        if endpoint is None and key[0] in _LOOPBACK:
+            endpoint = self._datagrams.get(("::1" if key[0] == "127.0.0.1" else "127.0.0.1", key[1]))
+        return endpoint
+
+    def _unbind_datagram(self, endpoint: DatagramEndpoint) -> None:
+        for key in [k for k, e in self._datagrams.items() if e is endpoint]:
+            del self._datagrams[key]
+
     def listener(self, key: tuple[Any, ...]) -> VirtualServer | None:
         """The server listening at ``key`` ((address, port), or ("unix", path))."""
         server = self._listeners.get(key)
@@ -567,6 +608,7 @@ class VirtualNetwork:
         """What is open on the network, for deadlock and watchdog reports ("" if nothing)."""
         lines = [s.describe() for s in self._servers]
         lines += [end.describe() for end in self._ends]
+        lines += [d.describe() for d in self._datagrams.values()]
         cuts = sorted("-".join(sorted(c)) for c in self._cuts)
         down = sorted(h.name for h in self._hosts.values() if not h.up)
         if not lines and not cuts and not down:
@@ -599,13 +641,17 @@ class VirtualNetwork:
                 opener = end if end.site else end._peer
                 lines.append(f"  connection {end.describe()}, opened at:")
                 lines += format_frames(opener.site) or ["      (unknown)"]
+        for endpoint in self._datagrams.values():
+            lines.append(f"  {endpoint.describe()}, opened at:")
+            lines += format_frames(endpoint.site) or ["      (unknown)"]
         self.shut_down()
         if not lines:
             return ""
         return (
             "Virtual network: left open at the end of the test (close servers with "
-            "`server.close(); await server.wait_closed()` and connections with "
-            "`writer.close(); await writer.wait_closed()`):\n" + "\n".join(lines)
+            "`server.close(); await server.wait_closed()`, connections with "
+            "`writer.close(); await writer.wait_closed()`, datagram endpoints with "
+            "`transport.close()`):\n" + "\n".join(lines)
         )
 
     def shut_down(self) -> None:
@@ -618,6 +664,8 @@ class VirtualNetwork:
         for end in list(self._ends):
             end.drop()
         self._ends.clear()
+        for endpoint in list(self._datagrams.values()):
+            endpoint.drop()
         for fut in self._blocked:
             fut.cancel()
         self._blocked.clear()

@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 
     from ._network import VirtualNetwork
 
-__all__ = ("Endpoint", "Site", "VirtualSocket", "connection_reset", "site_here")
+__all__ = ("Endpoint", "Site", "VirtualSocket", "connection_reset", "refused", "site_here")
 
 # Where a connection or server was opened: up to three of the user's frames.
 Site = tuple[tuple[str, int, str], ...]
@@ -50,6 +50,15 @@ _FIN = "FIN"
 _RST = "RST"
 # asyncio's socket transport warns after this many writes to a lost connection.
 _LOG_THRESHOLD = 5
+
+
+def refused(call: str, why: str) -> RuntimeError:
+    """The error for a call the virtual network cannot honour."""
+    return RuntimeError(
+        f"{call}: {why}. With network = 'virtual' every connection of the test's loop "
+        "is in memory, and nothing falls back to the real network: pass host and port "
+        "(or path) instead, or run this test with network = 'real'"
+    )
 
 
 def connection_reset() -> ConnectionResetError:
