@@ -312,3 +312,32 @@ class TestReports(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class TestWatchdogReport(unittest.TestCase):
+    """The watchdog's report of a hung test names the open connections."""
+
+    def test_watchdog_report_names_open_connections(self) -> None:
+        """A read held in real time past the timeout: the report shows who waits to read."""
+
+        class Inner(ClockedTestCase):
+            network = "virtual"
+            timeout = 0.2
+            check_tasks = False
+
+            async def test_hung(self) -> None:
+                async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+                    await reader.read()
+
+                server = await asyncio.start_server(silent, "localhost", 0)
+                port = server.sockets[0].getsockname()[1]
+                reader, self.writer = await asyncio.open_connection("localhost", port)
+                with self.clock.hold():  # time waits in real time: the watchdog ends it
+                    await reader.read(10)
+
+        result = unittest.TestResult()
+        Inner("test_hung").run(result)
+        text = "".join(t for _, t in result.errors + result.failures)
+        self.assertIn("ran longer than its timeout", text)
+        self.assertIn("Virtual network:", text)
+        self.assertRegex(text, r"localhost 127\.0\.0\.1:\d+ -> localhost 127\.0\.0\.1:\d+, a task waits to read")

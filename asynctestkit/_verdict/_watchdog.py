@@ -329,7 +329,11 @@ class Watchdog:
 
     def _tasks_report(self) -> str:
         tasks = [t for t in asyncio.all_tasks(self.loop) if not t.done()]
-        return format_tasks(tasks, "Pending tasks")
+        report = format_tasks(tasks, "Pending tasks")
+        # A virtual network's open connections (asynctestkit/_net), if the loop has one.
+        network = getattr(self.loop, "_atk_net", None)
+        connections = network.report() if network is not None else ""
+        return f"{report}\n{connections}" if connections else report
 
 
 def _format_stack(frame: FrameType) -> str:
