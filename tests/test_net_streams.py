@@ -337,6 +337,36 @@ class TestStreams(NetCase):
         with self.assertRaises(ConnectionRefusedError):
             await asyncio.open_unix_connection("/nonexistent/dir/app.sock")
 
+    async def test_blocking_sockets_in_a_thread_use_the_real_network(self) -> None:
+        """A thread's blocking socket calls are not virtual: they never reach a virtual server."""
+        import os
+        import tempfile
+
+        path = os.path.join(tempfile.mkdtemp(), "virtual.sock")
+        self.addCleanup(os.rmdir, os.path.dirname(path))
+        server = await asyncio.start_unix_server(echo, path)
+
+        def blocking_client() -> None:
+            with socket.socket(socket.AF_UNIX) as sock:
+                sock.connect(path)  # the real file system: no such socket file
+
+        with self.assertRaises(FileNotFoundError):
+            await asyncio.to_thread(blocking_client)
+        # The real network, from a thread, still works as ever (time waits for the thread).
+        with socket.create_server(("127.0.0.1", 0)) as real:
+            port = real.getsockname()[1]
+
+            def real_round_trip() -> bytes:
+                with socket.create_connection(("127.0.0.1", port)) as client:
+                    conn, _ = real.accept()
+                    with conn:
+                        client.sendall(b"real")
+                        return conn.recv(4)
+
+            self.assertEqual(await asyncio.to_thread(real_round_trip), b"real")
+        server.close()
+        await server.wait_closed()
+
     @configure(network="real")
     async def test_real_network_stays_the_default_per_test(self) -> None:
         """network='real' (here per test) uses real sockets: the loop has no network."""
