@@ -148,6 +148,36 @@ class TestArguments(ClockedTestCase):
         with self.assertRaisesRegex(RuntimeError, r"^loop\.sock_connect\(\): only TCP"):
             await loop.sock_connect(udp, ("localhost", 1))
 
+    async def test_socketpair_stays_real_and_local(self) -> None:
+        """A socket.socketpair() is in-process, not a network: it works as on a real loop."""
+        a, b = socket.socketpair()
+        reader, writer = await asyncio.open_connection(sock=a)
+        loop = asyncio.get_running_loop()
+        b.setblocking(False)
+        await loop.sock_sendall(b, b"pair")
+        self.assertEqual(await reader.readexactly(4), b"pair")
+        writer.write(b"back")
+        await writer.drain()
+        self.assertEqual(await loop.sock_recv(b, 4), b"back")
+        writer.close()
+        await writer.wait_closed()
+        b.close()
+        sock = writer.get_extra_info("socket")
+        self.assertEqual(sock.family, socket.AF_UNIX)
+
+    async def test_buffer_sizes_answer_the_networks(self) -> None:
+        """SO_SNDBUF and SO_RCVBUF read the network's buffer_size."""
+        server = await asyncio.start_server(echo, "localhost", 0)
+        port = server.sockets[0].getsockname()[1]
+        _, writer = await asyncio.open_connection("localhost", port)
+        sock = writer.get_extra_info("socket")
+        self.assertEqual(sock.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF), self.network.buffer_size)
+        writer.close()
+        await writer.wait_closed()
+        server.close()
+        await server.wait_closed()
+        await asyncio.sleep(1)
+
     async def test_unix_arguments(self) -> None:
         """Unix calls need a path; ssl needs server_hostname; a taken path is refused."""
         loop = asyncio.get_running_loop()

@@ -301,11 +301,12 @@ class TestStreams(NetCase):
 
     async def test_real_connected_socket_is_refused(self) -> None:
         """A socket connected to the real network cannot be made virtual: refused, naming the call."""
-        a, b = socket.socketpair()
-        self.addCleanup(a.close)
-        self.addCleanup(b.close)
+        listener = socket.create_server(("127.0.0.1", 0))
+        self.addCleanup(listener.close)
+        real = socket.create_connection(listener.getsockname())
+        self.addCleanup(real.close)
         with self.assertRaisesRegex(RuntimeError, r"^loop\.create_connection\(sock=\.\.\.\): .*nothing falls back"):
-            await asyncio.open_connection(sock=a)
+            await asyncio.open_connection(sock=real)
 
     async def test_sock_connect_then_create_connection(self) -> None:
         """loop.sock_connect() on a new socket, then create_connection(sock=) (aiohappyeyeballs' path)."""

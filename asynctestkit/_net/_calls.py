@@ -315,6 +315,29 @@ async def sock_sendall(net: VirtualNetwork, loop: Any, sock: Any, data: Any) -> 
     await end.send_all(bytes(data))
 
 
+def _local_pair(sock: Any) -> bool:
+    """Whether ``sock`` is an unnamed Unix socket (``socket.socketpair()``): in-process, not a network."""
+    if not isinstance(sock, socket.socket) or sock.family != getattr(socket, "AF_UNIX", None):
+        return False
+    try:
+        return not sock.getsockname() and not sock.getpeername()
+    except OSError:
+        return False
+
+
+def _or_local_pair(name: str, where: int, call: Callable[..., Any]) -> Callable[..., Any]:
+    """``call``, except for a ``socket.socketpair()`` end: the loop's real method (real, local IO)."""
+    real = getattr(asyncio.SelectorEventLoop, name)
+
+    async def choose(net: VirtualNetwork, loop: Any, *args: Any, **kwargs: Any) -> Any:
+        sock = args[where] if len(args) > where else kwargs.get("sock")
+        if sock is not None and id(sock) not in net._socks and _local_pair(sock):
+            return await real(loop, *args, **kwargs)
+        return await call(net, loop, *args, **kwargs)
+
+    return choose
+
+
 def _refuse(call: str, why: str) -> Callable[..., Any]:
     async def refuse(net: VirtualNetwork, loop: Any, *args: Any, **kwargs: Any) -> Any:
         raise refused(call, why)
@@ -323,22 +346,22 @@ def _refuse(call: str, why: str) -> Callable[..., Any]:
 
 
 CALLS: dict[str, Callable[..., Any]] = {
-    "create_connection": create_connection,
+    "create_connection": _or_local_pair("create_connection", 99, create_connection),
     "create_server": create_server,
-    "create_unix_connection": create_unix_connection,
+    "create_unix_connection": _or_local_pair("create_unix_connection", 99, create_unix_connection),
     "create_unix_server": create_unix_server,
     "getaddrinfo": getaddrinfo,
     "getnameinfo": getnameinfo,
     "sock_connect": sock_connect,
-    "sock_recv": sock_recv,
-    "sock_recv_into": sock_recv_into,
-    "sock_sendall": sock_sendall,
-    "sock_accept": _refuse("loop.sock_accept()", "accepting on a real socket is not virtual yet; "
+    "sock_recv": _or_local_pair("sock_recv", 0, sock_recv),
+    "sock_recv_into": _or_local_pair("sock_recv_into", 0, sock_recv_into),
+    "sock_sendall": _or_local_pair("sock_sendall", 0, sock_sendall),
+    "sock_accept": _refuse("loop.sock_accept()", "accepting on a real socket is not virtual; "
                            "use loop.create_server() or asyncio.start_server()"),
     "sock_sendto": _refuse("loop.sock_sendto()", "use loop.create_datagram_endpoint()"),
     "sock_recvfrom": _refuse("loop.sock_recvfrom()", "use loop.create_datagram_endpoint()"),
     "sock_recvfrom_into": _refuse("loop.sock_recvfrom_into()", "use loop.create_datagram_endpoint()"),
     "create_datagram_endpoint": create_datagram_endpoint,
-    "connect_accepted_socket": _refuse("loop.connect_accepted_socket()",
-                                       "a real accepted socket is connected to the real network"),
+    "connect_accepted_socket": _or_local_pair("connect_accepted_socket", 1, _refuse(
+        "loop.connect_accepted_socket()", "a real accepted socket is connected to the real network")),
 }

@@ -45,6 +45,8 @@ __all__ = ("Endpoint", "Site", "VirtualSocket", "connection_reset", "refused", "
 # Where a connection or server was opened: up to three of the user's frames.
 Site = tuple[tuple[str, int, str], ...]
 
+# Socket options whose default is the network's buffer size.
+_BUFFER_OPTIONS = frozenset({(socket.SOL_SOCKET, socket.SO_SNDBUF), (socket.SOL_SOCKET, socket.SO_RCVBUF)})
 # Markers in a direction's flight queue besides bytes.
 _FIN = "FIN"
 _RST = "RST"
@@ -74,7 +76,7 @@ class VirtualSocket:
     options) and refuses IO: the bytes go through the transport.
     """
 
-    __slots__ = ("_local", "_options", "_peer", "family", "proto", "type")
+    __slots__ = ("_buffer", "_local", "_options", "_peer", "family", "proto", "type")
 
     def __init__(
         self, local: tuple[Any, ...], peer: tuple[Any, ...] | None, kind: int = socket.SOCK_STREAM,
@@ -86,6 +88,7 @@ class VirtualSocket:
         self.type = kind
         self.proto = socket.IPPROTO_TCP if kind == socket.SOCK_STREAM else socket.IPPROTO_UDP
         self._options: dict[tuple[int, int], Any] = {}
+        self._buffer = 0
 
     def __repr__(self) -> str:
         peer = f" raddr={self._peer}" if self._peer is not None else ""
@@ -110,8 +113,9 @@ class VirtualSocket:
         self._options[level, option] = value
 
     def getsockopt(self, level: int, option: int, buflen: int | None = None) -> Any:
-        """The value set, else 0."""
-        return self._options.get((level, option), 0)
+        """The value set, else 0 (the buffer sizes: the network's ``buffer_size``)."""
+        default = self._buffer if (level, option) in _BUFFER_OPTIONS else 0
+        return self._options.get((level, option), default)
 
     def setblocking(self, flag: bool) -> None:
         """Accepted and ignored."""
@@ -158,6 +162,7 @@ class Endpoint(asyncio.Transport):
         self._buffered = False
         self._server: Any = None
         self._sock = VirtualSocket(local, remote, family=family)
+        self._sock._buffer = network.buffer_size
         self._extra: dict[str, Any] = {"peername": remote, "sockname": local, "socket": self._sock}
         # Incoming: received, not yet given to the protocol (reading paused).
         self._queue: collections.deque[Any] = collections.deque()
