@@ -17,6 +17,7 @@ from ._mock._mockwait import ControlledAsyncMock as ControlledAsyncMock
 from ._mock._mockwait import PendingAwait as PendingAwait
 from ._mock._mockwait import latency as latency
 from ._mock._mockwait import wait_awaited as wait_awaited
+from ._net._network import VirtualNetwork as VirtualNetwork
 from ._testcase._case import AsyncTestCase as AsyncTestCase
 from ._testcase._case import ClockedTestCase as ClockedTestCase
 from ._testcase._case import configure as configure
@@ -49,6 +50,7 @@ __all__ = (
     "SlowCallbackWarning",
     "TimePatch",
     "VirtualClock",
+    "VirtualNetwork",
     "WatchdogTimeout",
     "autospec",
     "configure",

@@ -27,6 +27,8 @@ __all__ = (
     "FACTORY_TASKS_NAMED_NONE",
     "PY311",
     "PY314",
+    "SERVER_WAITS_FOR_CLIENTS",
+    "STREAM_HANDLER_CANCEL_RAISES",
     "blocked_seconds",
     "callback_failed",
     "capture_call_graph",
@@ -39,6 +41,7 @@ __all__ = (
     "queued_aclose",
     "set_current_loop",
     "swap_unawaited_coroutine_hook",
+    "task_context",
     "thread_usage",
 )
 
@@ -90,6 +93,46 @@ PY311 = sys.version_info >= (3, 11)
 # 3.14's unittest names the type a test method returned in its deprecation
 # warning ("... (<method> returned 'int')"); 3.11-3.13 name only the method.
 PY314 = sys.version_info >= (3, 14)
+
+# 3.12's Server.wait_closed() waits for every connection the server accepted
+# to end; 3.10-3.11's returns at once once close() was called (gh-79033).
+SERVER_WAITS_FOR_CLIENTS = sys.version_info >= (3, 12)
+
+
+def _stream_handler_cancel_raises() -> bool:
+    for const in asyncio.StreamReaderProtocol.connection_made.__code__.co_consts:
+        if getattr(const, "co_name", None) == "callback":
+            return "cancelled" not in const.co_names
+    return False  # pragma: no cover - a future streams module without the callback
+
+
+# Some 3.12 releases' StreamReaderProtocol (3.12.0-3.12.1 here) end a
+# start_server handler task with a callback that calls task.exception() first,
+# which raises CancelledError into the loop's exception handler when the
+# handler was cancelled; later releases check task.cancelled() first.
+STREAM_HANDLER_CANCEL_RAISES = _stream_handler_cancel_raises()
+
+
+def task_context(task: asyncio.Task[Any], loop: asyncio.AbstractEventLoop) -> Any:
+    """Return the contextvars.Context ``task`` runs in, or None if it cannot be read.
+
+    3.12+ have ``Task.get_context()`` (gh-91150). Before, the context is read
+    where the task left it: on the wakeup callback it added to the future it
+    waits on (``_fut_waiter._callbacks``, (callback, context) pairs), or on
+    its next step in the loop's ready queue (3.10-3.11, C and Python tasks).
+    """
+    get = getattr(task, "get_context", None)
+    if get is not None:
+        return get()
+    waiter = getattr(task, "_fut_waiter", None)  # pragma: no cover - 3.10-3.11
+    for callback, context in getattr(waiter, "_callbacks", None) or ():  # pragma: no cover
+        if getattr(callback, "__self__", None) is task:
+            return context
+    for handle in getattr(loop, "_ready", ()):  # pragma: no cover
+        if getattr(handle._callback, "__self__", None) is task:
+            return handle._context
+    return None  # pragma: no cover
+
 
 # 3.12 added eager task start (asyncio.Task(..., eager_start=True), gh-97696);
 # before it a seeded loop has no eager start to choose.

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 from .._compat import default_loop_factory
 from .._faketime._timepatch import patch_time
 from .._mock._patching import PatchingMixin
+from .._net._network import VirtualNetwork
 from .._virtual._clock import LivelockError, VirtualClock
 from .._virtual._factory import virtual_event_loop
 from . import _classloop, _explore, _options
@@ -51,7 +52,7 @@ def configure(**options: Any) -> Callable[[F], F]:
     ``check_timers``, ``check_threads``, ``slow_callback_duration``, ``slow_callback_fails``,
     ``autojump``, ``clock_start``, ``clock_budget``, ``busy_poll_limit``, ``time_targets``,
     ``time_wall``, ``schedule_seed``, ``explore``, ``schedule_jitter``,
-    ``schedule_eager``, ``explore_jobs`` (the table of options is in ``_options.py``).
+    ``schedule_eager``, ``explore_jobs``, ``network`` (the table of options is in ``_options.py``).
 
     Raises:
         TypeError: an option name is unknown (the message suggests close
@@ -425,6 +426,9 @@ class ClockedTestCase(AsyncTestCase):
         explore_jobs: Run an exploration's seeds in this many forked
             processes (``ASYNCTESTKIT_EXPLORE_JOBS``); the lowest failing
             seed is reported whatever the number. 1.
+        network: ``"real"``: connections and servers use real sockets (the
+            default). ``"virtual"``: every one the test's loop makes is in
+            memory, on ``self.network``, a `VirtualNetwork` (docs/network.md).
 
     The environment overrides the schedule options with no code change:
     ``ASYNCTESTKIT_SEED=N`` runs every clocked test under seed N,
@@ -451,6 +455,7 @@ class ClockedTestCase(AsyncTestCase):
     schedule_jitter: ClassVar[float]
     schedule_eager: ClassVar[bool]
     explore_jobs: ClassVar[int]
+    network: Any  # the option ("real", "virtual"); then the test's VirtualNetwork
     clock: VirtualClock
     # (seed, trace, choices) of this run's loop, set by _explore.run_test.
     _asynctestkit_schedule: tuple[int | None, Any, Any] | None = None
@@ -493,12 +498,34 @@ class ClockedTestCase(AsyncTestCase):
         schedule = self._asynctestkit_schedule
         seed, trace, choices = (_explore.single_seed(option), None, None) if schedule is None else schedule
         if seed is None and trace is None:
-            return virtual_event_loop(self.clock)
-        return _explore.seeded_loop(self.clock, seed, option, trace, choices)
+            loop = virtual_event_loop(self.clock)
+        else:
+            loop = _explore.seeded_loop(self.clock, seed, option, trace, choices)
+        # self.network becomes the network: read the option from the method or the class.
+        choice = self._asynctestkit_options.get("network", getattr(type(self), "network", "real"))
+        if choice == "virtual":
+            # The option's value on the class stays; the instance gets the network.
+            self.network = network = VirtualNetwork()
+            network.attach(loop)
+        return loop
+
+    def _asynctestkit_network_findings(self) -> list[str]:
+        # What a virtual network was left with: servers and connections still
+        # open fail the test, each named with the line that opened it.
+        network = self.__dict__.get("network")
+        if not isinstance(network, VirtualNetwork):
+            return []
+        leaks = network.leaks()
+        return [leaks] if leaks else []
 
     @classmethod
     def _asynctestkit_make_class_loop(cls) -> asyncio.AbstractEventLoop:
         _refuse_loop_factory(cls)
+        if getattr(cls, "network", "real") != "real":
+            raise TypeError(
+                f"{cls.__name__}: network = 'virtual' needs a loop per test; "
+                "with loop_scope = 'class' use network = 'real'"
+            )
         clock = _make_clock(lambda name: getattr(cls, name))
         cls._asynctestkit_class_clock = clock
         seed = _explore.class_seed(cls)

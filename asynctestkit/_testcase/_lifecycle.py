@@ -159,6 +159,10 @@ class TestLifecycle(unittest.IsolatedAsyncioTestCase):
     def _asynctestkit_explain(self, exc: BaseException) -> None:
         """Hook for ClockedTestCase: add what may explain an error the loop raised."""
 
+    def _asynctestkit_network_findings(self) -> list[str]:
+        """Hook for ClockedTestCase: what a virtual network was left with (report sections)."""
+        return []
+
     def _asynctestkit_finish(self) -> None:
         """End the test: cancel what is left, close the loop, put back every global. Idempotent."""
         self._asynctestkit_paused = False
@@ -448,6 +452,8 @@ class TestLifecycle(unittest.IsolatedAsyncioTestCase):
     def _asynctestkit_judge(self, leaked: list[asyncio.Task[Any]]) -> Coroutine[Any, Any, None] | None:
         hygiene = self._asynctestkit_hygiene
         option = self._asynctestkit_option
+        # First: closing what a virtual network was left with ends its timers.
+        network = self._asynctestkit_network_findings()
         hygiene.unretrieved()
         timers = hygiene.pending_timers()
         # After a timeout the watchdog's report already shows every task.
@@ -461,7 +467,7 @@ class TestLifecycle(unittest.IsolatedAsyncioTestCase):
             check_exceptions=option("check_exceptions"),
             check_coroutines=option("check_coroutines"),
             check_threads=option("check_threads"),
-        )
+        ) + network
         left_open = self._asynctestkit_resources.findings()
         reaping = None
         if left_open:

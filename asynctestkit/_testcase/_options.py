@@ -105,6 +105,13 @@ def _scope(value: Any) -> None:
         raise ValueError(_got(value))
 
 
+def _network(value: Any) -> None:
+    if not isinstance(value, str):
+        raise TypeError(_got(value))
+    if value not in ("real", "virtual"):
+        raise ValueError(_got(value))
+
+
 def _loop_factory(value: Any) -> None:
     if isinstance(value, (staticmethod, classmethod)):
         value = value.__func__
@@ -344,6 +351,12 @@ _TABLE = (
         "explore_jobs", owner="ClockedTestCase", default=1,
         expected="a positive int, the processes to run an exploration's seeds in", check=_jobs,
         doc="Run an exploration's seeds in this many forked processes; the lowest failing seed is reported.",
+    ),
+    Option(
+        "network", owner="ClockedTestCase", default="real",
+        expected="'real' (real sockets) or 'virtual' (an in-memory VirtualNetwork)",
+        check=_network,
+        doc="Whether the test's connections and servers use real sockets or a VirtualNetwork.",
     ),
 )
 

@@ -331,7 +331,12 @@ class Watchdog:
         tasks = [t for t in asyncio.all_tasks(self.loop) if not t.done()]
         report = format_tasks(tasks, "Pending tasks")
         held = _time_held(self.loop)
-        return f"{report}\n\n{held}" if held else report
+        if held:
+            report = f"{report}\n\n{held}"
+        # A virtual network's open connections (asynctestkit/_net), if the loop has one.
+        network = getattr(self.loop, "_atk_net", None)
+        connections = network.report() if network is not None else ""
+        return f"{report}\n{connections}" if connections else report
 
 
 # Where the test's own code starts on the loop's thread: below the deepest

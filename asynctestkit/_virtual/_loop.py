@@ -212,6 +212,8 @@ class _VirtualEventLoop(asyncio.SelectorEventLoop):
     def close(self) -> None:
         super().close()  # raises if the loop is running
         self._atk_heap.clear()
+        if self._atk_net is not None:
+            self._atk_net.shut_down()
 
     def call_at(  # type: ignore[override]
         self,
@@ -732,6 +734,12 @@ class _VirtualEventLoop(asyncio.SelectorEventLoop):
         self._atk_woken = True
         super()._write_to_self()  # type: ignore[misc]
 
+    # -- the virtual network (asynctestkit/_net): hooks only ---------------
+
+    # A VirtualNetwork attached to this loop (VirtualNetwork.attach) answers
+    # its network calls (the hooks below, _net_hook); None: the real network.
+    _atk_net: Any = None
+
     # -- the clock's driver interface ------------------------------------
 
     def _atk_next_when(self) -> float | None:
@@ -760,10 +768,39 @@ class _VirtualEventLoop(asyncio.SelectorEventLoop):
 
     def _atk_report(self, headline: str) -> str:
         tasks = [t for t in asyncio.all_tasks(self) if not t.done()]
-        return (
+        report = (
             f"{headline}.\nVirtual time: {self._atk_clock._s!r}s.\n"
             + format_tasks(tasks, "Pending tasks")
         )
+        network = self._atk_net.report() if self._atk_net is not None else ""
+        return f"{report}\n{network}" if network else report
+
+
+def _net_hook(name: str) -> Any:
+    """The loop's ``name`` method, answered by its VirtualNetwork when one is attached."""
+    base = getattr(asyncio.SelectorEventLoop, name)
+
+    async def hook(self: _VirtualEventLoop, *args: Any, **kwargs: Any) -> Any:
+        net = self._atk_net
+        if net is None:
+            return await base(self, *args, **kwargs)
+        return await net.calls[name](net, self, *args, **kwargs)
+
+    hook.__name__ = hook.__qualname__ = name
+    hook.__doc__ = base.__doc__
+    return hook
+
+
+# The network calls a VirtualNetwork answers (asynctestkit/_net/_calls.py).
+for _name in (
+    "create_connection", "create_server", "create_unix_connection", "create_unix_server",
+    "create_datagram_endpoint", "getaddrinfo", "getnameinfo", "connect_accepted_socket",
+    "sock_connect", "sock_accept", "sock_recv", "sock_recv_into", "sock_sendall",
+    "sock_sendto", "sock_recvfrom", "sock_recvfrom_into",
+):
+    if hasattr(asyncio.SelectorEventLoop, _name):
+        setattr(_VirtualEventLoop, _name, _net_hook(_name))
+del _name
 
 
 def _nothing() -> None:
