@@ -285,7 +285,7 @@ def _report(
         found = f" (found exploring {explored} seeds; the default order passes)" if exploring else ""
         note = (
             f"Failed under schedule seed {seed}{found}. Replay it with:\n"
-            f"    {SEED_ENV}={seed} python -m unittest {case.id()}"
+            f"    {SEED_ENV}={seed} {os.environ.get('ASYNCTESTKIT_REPLAY_PREFIX') or 'python -m unittest'} {case.id()}"
         )
     result.startTest(case)
     try:
