@@ -235,10 +235,11 @@ class Runner(unittest.TextTestRunner):
 
 def collect(argv: list[str]) -> Any:
     """The suite ``argv`` selects, as the runner found it (for a worker)."""
-    program = TestProgram(module=None, argv=argv, exit=False, collect_only=True)
+    program = TestProgram(module=None, argv=argv, exit=False, testLoader=unittest.TestLoader(), collect_only=True)
     return program.test
 
 
 def main(argv: list[str] | None = None) -> None:
     """Run ``python -m asynctestkit``: exit as ``python -m unittest`` does (130 after a Ctrl-C with -j)."""
-    TestProgram(module=None, argv=list(sys.argv if argv is None else argv))
+    # A loader of its own: -k would change unittest.defaultTestLoader for the process.
+    TestProgram(module=None, argv=list(sys.argv if argv is None else argv), testLoader=unittest.TestLoader())
