@@ -106,6 +106,10 @@ class TestProgram(unittest.TestProgram):
 
     jobs: int | None = None
     shard: tuple[int, int] | None = None
+    # Set by unittest.TestProgram (typeshed does not declare them all).
+    test: Any
+    exit: bool
+    tb_locals: bool
     junit_xml: str | None = None
     durations_file: str | None = None
     explore: int | None = None
@@ -119,7 +123,7 @@ class TestProgram(unittest.TestProgram):
         self._argv = list(kwargs.get("argv") or sys.argv)
         super().__init__(*args, **kwargs)
 
-    def _getParentArgParser(self) -> argparse.ArgumentParser:  # noqa: N802 - unittest's name
+    def _getParentArgParser(self) -> argparse.ArgumentParser:
         parser: argparse.ArgumentParser = super()._getParentArgParser()  # type: ignore[misc]
         group = parser.add_argument_group("asynctestkit")
         group.add_argument("-j", "--jobs", dest="jobs", type=_jobs, metavar="N",
@@ -136,7 +140,7 @@ class TestProgram(unittest.TestProgram):
                            help="Run each clocked test under schedule seed N (ASYNCTESTKIT_SEED)")
         return parser
 
-    def parseArgs(self, argv: list[str]) -> None:  # noqa: N802
+    def parseArgs(self, argv: list[str]) -> None:
         super().parseArgs(argv)
         if not self._collect_only:
             self._plan()
@@ -160,7 +164,7 @@ class TestProgram(unittest.TestProgram):
             units = sorted(units, key=lambda u: -u.weight(durations, 0.0))
         self.units = units
 
-    def runTests(self) -> None:  # noqa: N802
+    def runTests(self) -> None:
         if self._collect_only:
             return
         if self.explore is not None:
@@ -211,6 +215,11 @@ class Runner(unittest.TextTestRunner):
         super().__init__(**options)
         self.program = program
 
+    def _makeResult(self) -> RunnerResult:
+        result: RunnerResult = super()._makeResult()  # type: ignore[assignment]
+        result.recording = bool(self.program.junit_xml or self.program.durations_file)
+        return result
+
     def run(self, test: Any) -> Any:
         program = self.program
         started = time.perf_counter()
@@ -223,19 +232,25 @@ class Runner(unittest.TextTestRunner):
         seconds = time.perf_counter() - started
         if pool is not None and pool.interrupted:
             program.interrupted = True
-            self.stream.writeln("Interrupted: every worker was stopped; the summary counts the tests that finished.")
+            self.stream.writeln(
+                "Interrupted: every worker was stopped; the summary counts the tests that finished."
+            )
         if program.junit_xml:
             write_junit(program.junit_xml, result.records, seconds)
         if program.durations_file:
             save_durations(program.durations_file, {
-                r.test_id: r.seconds for r in result.records if r.outcome != "skipped" and " (" not in r.test_id
+                r.test_id: r.seconds
+                for r in result.records
+                if r.outcome != "skipped" and " (" not in r.test_id  # not a fixture's error
             })
         return result
 
 
 def collect(argv: list[str]) -> Any:
     """The suite ``argv`` selects, as the runner found it (for a worker)."""
-    program = TestProgram(module=None, argv=argv, exit=False, testLoader=unittest.TestLoader(), collect_only=True)
+    program = TestProgram(
+        module=None, argv=argv, exit=False, testLoader=unittest.TestLoader(), collect_only=True
+    )
     return program.test
 
 

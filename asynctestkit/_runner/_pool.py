@@ -115,7 +115,7 @@ class _Worker:
             self.exiting = True
             self.send(("exit",))
             return
-        self.pending = collections.deque(zip(unit.indices, unit.ids))
+        self.pending = collections.deque(zip(unit.indices, unit.ids, strict=True))
         self.send(("run", unit.key, list(self.pending)))
 
     def kill(self) -> None:
@@ -208,7 +208,9 @@ class Pool:
         stream.write(data.decode("utf-8", "replace"))
         stream.flush()
 
-    def _message(self, worker: _Worker, message: Any, result: unittest.TestResult, todo: collections.deque[Unit]) -> None:
+    def _message(
+        self, worker: _Worker, message: Any, result: unittest.TestResult, todo: collections.deque[Unit]
+    ) -> None:
         kind = message[0]
         if kind == "start":
             _, index, info = message
@@ -220,7 +222,6 @@ class Pool:
         elif kind == "test":
             _, _index, info, events, seconds, out, err, started = message
             worker.running = None
-            worker.tail.clear()  # the last output of a crash: since the test before
             replay(result, info, events, started=started, seconds=seconds, out=out, err=err)
         elif kind == "orphan":
             _, info, events = message
@@ -247,10 +248,12 @@ class Pool:
         else:
             key = worker.unit.key if worker.unit is not None else "?"
             info = (f"tearDown ({key})", f"tearDown ({key})", None)
+        # The end of all it printed: its output and its reports come through
+        # different pipes, so where one test's output ends is not known here.
         last = worker.tail.decode("utf-8", "replace").rstrip() or "(nothing)"
         text = (
             f"The worker process running this test died ({how}); the run went on in a new "
-            f"worker. Run this test without -j to debug it.\n\nIts last output:\n{last}\n"
+            f"worker. Run this test without -j to debug it.\n\nThe end of its output:\n{last}\n"
         )
         message = f"WorkerDied: {how}"
         replay(result, info, [("addError", ("error", text, message))])
@@ -281,7 +284,7 @@ def replay(
         if name in ("addError", "addFailure", "addExpectedFailure"):
             getattr(result, name)(test, _err(event[1]))
         elif name == "addSubTest":
-            result.addSubTest(test, RemoteSubTest(event[1]), _err(event[2]))
+            result.addSubTest(test, RemoteSubTest(event[1]), _err(event[2]))  # type: ignore[arg-type]
         elif name == "addSkip":
             result.addSkip(test, event[1])
         elif name == "addDuration":

@@ -15,7 +15,9 @@ import unittest
 from dataclasses import dataclass, field
 from typing import Any, final
 
-__all__ = ("Formatted", "Record", "RemoteError", "RemoteFailure", "RemoteSubTest", "RemoteTest", "RunnerResult")
+__all__ = (
+    "Formatted", "Record", "RemoteError", "RemoteFailure", "RemoteSubTest", "RemoteTest", "RunnerResult",
+)
 
 
 @final
@@ -55,7 +57,7 @@ class RemoteTest:
     def __str__(self) -> str:
         return self._str
 
-    def shortDescription(self) -> str | None:  # noqa: N802 - unittest's name
+    def shortDescription(self) -> str | None:
         return self._doc
 
 
@@ -73,12 +75,12 @@ class RemoteSubTest(unittest.case._SubTest):  # type: ignore[name-defined,misc]
     def __str__(self) -> str:
         return self._str
 
-    def shortDescription(self) -> str | None:  # noqa: N802 - unittest's name
+    def shortDescription(self) -> str | None:
         return self._doc
 
 
 @final
-@dataclass
+@dataclass(slots=True)
 class Record:
     """What the report says of one test (or one class or module fixture)."""
 
@@ -106,9 +108,10 @@ class RunnerResult(unittest.TextTestResult):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.records: list[Record] = []
+        # Only for --junit-xml and --durations-file: a plain run pays nothing.
+        self.recording = False
         self._current: Record | None = None
         self._started = 0.0
-        self.interrupted = False
 
     def _exc_info_to_string(self, err: Any, test: Any) -> str:
         if isinstance(err[1], Formatted):
@@ -125,18 +128,23 @@ class RunnerResult(unittest.TextTestResult):
         return record
 
     def _problem(self, test: Any, outcome: str, kind: str, err: Any) -> None:
+        if not self.recording:
+            return
         record = self._record(test)
         if record.outcome == "passed" or outcome == "error":
             record.outcome = outcome
         record.problems.append((kind, message_of(err), self._exc_info_to_string(err, test)))
 
-    def startTest(self, test: Any) -> None:  # noqa: N802 - unittest's name
+    def startTest(self, test: Any) -> None:
+        if not self.recording:
+            super().startTest(test)
+            return
         self._current = Record(test.id(), str(test))
         self.records.append(self._current)
         self._started = time.perf_counter()
         super().startTest(test)
 
-    def stopTest(self, test: Any) -> None:  # noqa: N802
+    def stopTest(self, test: Any) -> None:
         record = self._current
         if record is not None:
             if isinstance(test, RemoteTest):
@@ -150,37 +158,41 @@ class RunnerResult(unittest.TextTestResult):
         self._current = None
         super().stopTest(test)
 
-    def addError(self, test: Any, err: Any) -> None:  # noqa: N802
+    def addError(self, test: Any, err: Any) -> None:
         self._problem(test, "error", "error", err)
         super().addError(test, err)
 
-    def addFailure(self, test: Any, err: Any) -> None:  # noqa: N802
+    def addFailure(self, test: Any, err: Any) -> None:
         self._problem(test, "failure", "failure", err)
         super().addFailure(test, err)
 
-    def addSubTest(self, test: Any, subtest: Any, err: Any) -> None:  # noqa: N802
-        if err is not None:
+    def addSubTest(self, test: Any, subtest: Any, err: Any) -> None:
+        if err is not None and self.recording:
             failed = issubclass(err[0], test.failureException)
             kind = "failure" if failed else "error"
             record = self._record(test)
             if record.outcome in ("passed", "failure"):
                 record.outcome = kind
-            record.problems.append((kind, f"{subtest}: {message_of(err)}", self._exc_info_to_string(err, test)))
+            text = self._exc_info_to_string(err, test)
+            record.problems.append((kind, f"{subtest}: {message_of(err)}", text))
         super().addSubTest(test, subtest, err)
 
-    def addSkip(self, test: Any, reason: str) -> None:  # noqa: N802
-        record = self._record(test)
-        record.outcome, record.reason = "skipped", reason
+    def addSkip(self, test: Any, reason: str) -> None:
+        if self.recording:
+            record = self._record(test)
+            record.outcome, record.reason = "skipped", reason
         super().addSkip(test, reason)
 
-    def addExpectedFailure(self, test: Any, err: Any) -> None:  # noqa: N802
-        self._record(test).outcome = "expected failure"
+    def addExpectedFailure(self, test: Any, err: Any) -> None:
+        if self.recording:
+            self._record(test).outcome = "expected failure"
         super().addExpectedFailure(test, err)
 
-    def addUnexpectedSuccess(self, test: Any) -> None:  # noqa: N802
-        self._record(test).outcome = "unexpected success"
+    def addUnexpectedSuccess(self, test: Any) -> None:
+        if self.recording:
+            self._record(test).outcome = "unexpected success"
         super().addUnexpectedSuccess(test)
 
 
 def _buffered(buffer: Any) -> str:
-    return buffer.getvalue() if buffer is not None else ""  # type: ignore[no-any-return]
+    return str(buffer.getvalue()) if buffer is not None else ""

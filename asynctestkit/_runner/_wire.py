@@ -28,7 +28,7 @@ def read_frame(stream: BinaryIO) -> Any:
     """Read one message; raise EOFError at the end of the stream (or a stream cut short)."""
     header = _read_exactly(stream, _HEADER.size)
     (size,) = _HEADER.unpack(header)
-    return pickle.loads(_read_exactly(stream, size))  # noqa: S301 - our own worker's frames
+    return pickle.loads(_read_exactly(stream, size))
 
 
 def _read_exactly(stream: BinaryIO, size: int) -> bytes:

@@ -51,7 +51,8 @@ class WorkerResult(unittest.TestResult):
         self._in_test = False
 
     def _error(self, kind: str, err: Any, test: Any) -> tuple[str, str, str]:
-        return (kind, self._exc_info_to_string(err, test), message_of(err))
+        text: str = self._exc_info_to_string(err, test)  # type: ignore[attr-defined]
+        return (kind, text, message_of(err))
 
     def _event(self, test: Any, event: tuple[Any, ...]) -> None:
         if not isinstance(test, unittest.TestCase):  # a class or module fixture's _ErrorHolder
@@ -61,14 +62,14 @@ class WorkerResult(unittest.TestResult):
         else:
             self._events.append(event)
 
-    def startTest(self, test: Any) -> None:  # noqa: N802 - unittest's name
+    def startTest(self, test: Any) -> None:
         super().startTest(test)
         self._events = []
         self._in_test = True
         write_frame(self._channel, ("start", self._indices.get(id(test), -1), _info(test)))
         self._started = time.perf_counter()
 
-    def stopTest(self, test: Any) -> None:  # noqa: N802
+    def stopTest(self, test: Any) -> None:
         seconds = time.perf_counter() - self._started
         out = err = ""
         if self.buffer:
@@ -83,37 +84,37 @@ class WorkerResult(unittest.TestResult):
         message = ("test", self._indices.get(id(test), -1), _info(test), events, seconds, out, err, started)
         write_frame(self._channel, message)
 
-    def addSuccess(self, test: Any) -> None:  # noqa: N802
+    def addSuccess(self, test: Any) -> None:
         super().addSuccess(test)
         self._event(test, ("addSuccess",))
 
-    def addError(self, test: Any, err: Any) -> None:  # noqa: N802
+    def addError(self, test: Any, err: Any) -> None:
         super().addError(test, err)
         self._event(test, ("addError", self._error("error", err, test)))
 
-    def addFailure(self, test: Any, err: Any) -> None:  # noqa: N802
+    def addFailure(self, test: Any, err: Any) -> None:
         super().addFailure(test, err)
         self._event(test, ("addFailure", self._error("failure", err, test)))
 
-    def addSkip(self, test: Any, reason: str) -> None:  # noqa: N802
+    def addSkip(self, test: Any, reason: str) -> None:
         super().addSkip(test, reason)
         self._event(test, ("addSkip", reason))
 
-    def addExpectedFailure(self, test: Any, err: Any) -> None:  # noqa: N802
+    def addExpectedFailure(self, test: Any, err: Any) -> None:
         super().addExpectedFailure(test, err)
         self._event(test, ("addExpectedFailure", self._error("failure", err, test)))
 
-    def addUnexpectedSuccess(self, test: Any) -> None:  # noqa: N802
+    def addUnexpectedSuccess(self, test: Any) -> None:
         super().addUnexpectedSuccess(test)
         self._event(test, ("addUnexpectedSuccess",))
 
-    def addSubTest(self, test: Any, subtest: Any, err: Any) -> None:  # noqa: N802
+    def addSubTest(self, test: Any, subtest: Any, err: Any) -> None:
         super().addSubTest(test, subtest, err)
         if err is not None:
             kind = "failure" if issubclass(err[0], test.failureException) else "error"
             self._event(test, ("addSubTest", _info(subtest), self._error(kind, err, test)))
 
-    def addDuration(self, test: Any, elapsed: float) -> None:  # noqa: N802 - 3.12+
+    def addDuration(self, test: Any, elapsed: float) -> None:
         self._event(test, ("addDuration", elapsed))
 
 

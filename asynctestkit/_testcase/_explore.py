@@ -52,6 +52,7 @@ __all__ = ("check_explore", "check_seed", "class_seed", "run_test", "seeded_loop
 SEED_ENV = "ASYNCTESTKIT_SEED"
 EXPLORE_ENV = "ASYNCTESTKIT_EXPLORE"
 CHECK_ENV = "ASYNCTESTKIT_CHECK_DETERMINISM"
+REPLAY_ENV = "ASYNCTESTKIT_REPLAY_PREFIX"  # python -m asynctestkit sets it
 
 # The loop's own default, for the seeded loops made here.
 _IO_GRACE: float = (virtual_event_loop.__kwdefaults__ or {})["io_grace"]
@@ -285,7 +286,7 @@ def _report(
         found = f" (found exploring {explored} seeds; the default order passes)" if exploring else ""
         note = (
             f"Failed under schedule seed {seed}{found}. Replay it with:\n"
-            f"    {SEED_ENV}={seed} {os.environ.get('ASYNCTESTKIT_REPLAY_PREFIX') or 'python -m unittest'} {case.id()}"
+            f"    {SEED_ENV}={seed} {os.environ.get(REPLAY_ENV) or 'python -m unittest'} {case.id()}"
         )
     result.startTest(case)
     try:

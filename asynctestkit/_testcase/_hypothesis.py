@@ -88,13 +88,15 @@ def _step(case: Any, awaitable: Any, name: str) -> Any:
 
 
 def _rewind_clock(case: Any, loop: asyncio.AbstractEventLoop) -> None:
-    clock = getattr(case, "clock", None)
-    if clock is None or getattr(loop, "clock", None) is not clock:
+    clock: Any = getattr(case, "clock", None)
+    loop_clock: Any = getattr(loop, "clock", None)
+    if clock is None or loop_clock is not clock:
         return
+    now: int = loop_clock.now_ns
     start = getattr(case, "_asynctestkit_example_start", None)
     if start is None or start[0] is not clock:
-        case._asynctestkit_example_start = (clock, clock.now_ns)
-    elif clock.now_ns != start[1] and not clock.pending_timers():
+        case._asynctestkit_example_start = (clock, now)
+    elif now != start[1] and not clock.pending_timers():
         clock._set_ns(start[1])
 
 
@@ -131,4 +133,5 @@ def _judge(
         _step(case, cancel_and_wait(leaked), "cleanup of the example")
     if sections:
         message = format_problems(sections).replace("The test left", "This Hypothesis example left", 1)
-        raise_failure(case.failureException, message.replace("at the end of the test", "at the end of the example"))
+        message = message.replace("at the end of the test", "at the end of the example")
+        raise_failure(case.failureException, message)
