@@ -26,6 +26,29 @@ if HAVE_HYPOTHESIS:
     )
 
 
+def tearDownModule() -> None:
+    """Take out the garbage collector callback Hypothesis leaves installed for the process.
+
+    Hypothesis times collections with a ``gc.callbacks`` entry it installs at
+    its first example and never removes. A later test whose watchdog
+    interrupts the loop's thread (tests/test_watchdog.py) can have that
+    interrupt land inside the callback, where Python swallows it ("Exception
+    ignored in gc_callback"): the rest of the suite must not depend on
+    whether this module ran first.
+    """
+    if not HAVE_HYPOTHESIS:
+        return
+    import gc
+
+    from hypothesis.internal.conjecture import junkdrawer
+
+    for callback in list(gc.callbacks):
+        if getattr(callback, "__module__", "") == junkdrawer.__name__:
+            gc.callbacks.remove(callback)
+    if hasattr(junkdrawer, "_gc_initialized"):
+        junkdrawer._gc_initialized = False
+
+
 def run(case: unittest.TestCase) -> unittest.TestResult:
     result = unittest.TestResult()
     case.run(result)
