@@ -213,32 +213,37 @@ class StoppingTest(unittest.TestCase):
         self.assertIn("Ran 1 test ", err)
 
     def test_ctrl_c_stops_every_worker(self) -> None:
-        """SIGINT to the runner: it kills the workers, prints what finished and exits 130."""
+        """SIGINT (or SIGTERM) to the runner: it kills the workers, prints what finished and exits 130."""
         boot = (
             "import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
             "from asynctestkit._runner._cli import main; main(['python -m asynctestkit', *sys.argv[1:]])"
         )
-        proc = subprocess.Popen(
-            [sys.executable, "-c", boot, *DISCOVER, "-j", "2", "-v"], cwd=self.tree,
-            env=dict(env(), ATK_STARTED=self.marker), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )
-        try:
-            for _ in range(6000):  # until the slow test runs (a hang guard, not a time bound)
-                if os.path.exists(self.marker) and Path(self.marker).read_text():
-                    break
-                time.sleep(0.01)
-            worker = int(Path(self.marker).read_text())
-            proc.send_signal(signal.SIGINT)
-            _, err = proc.communicate(timeout=60)
-        finally:
-            proc.kill()
-            proc.wait()
-        self.assertEqual(proc.returncode, 130, err)
-        self.assertIn("Interrupted: every worker was stopped", err)
-        self.assertRegex(err, r"(?m)^Ran \d+ tests? in ")
-        self.assertNotIn("test_z_more", err)
-        with self.assertRaises(ProcessLookupError):
-            os.kill(worker, 0)
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            with self.subTest(signal=signum.name):
+                if os.path.exists(self.marker):
+                    os.remove(self.marker)
+                proc = subprocess.Popen(
+                    [sys.executable, "-c", boot, *DISCOVER, "-j", "2", "-v"], cwd=self.tree,
+                    env=dict(env(), ATK_STARTED=self.marker),
+                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                )
+                try:
+                    for _ in range(6000):  # until the slow test runs (a hang guard, not a time bound)
+                        if os.path.exists(self.marker) and Path(self.marker).read_text():
+                            break
+                        time.sleep(0.01)
+                    worker = int(Path(self.marker).read_text())
+                    proc.send_signal(signum)
+                    _, err = proc.communicate(timeout=60)
+                finally:
+                    proc.kill()
+                    proc.wait()
+                self.assertEqual(proc.returncode, 130, err)
+                self.assertIn("Interrupted: every worker was stopped", err)
+                self.assertRegex(err, r"(?m)^Ran \d+ tests? in ")
+                self.assertNotIn("test_z_more", err)
+                with self.assertRaises(ProcessLookupError):
+                    os.kill(worker, 0)
 
 
 class ScheduleOptionsTest(unittest.TestCase):

@@ -11,7 +11,8 @@ three pipes close: the test it was running gets an error with the way it died
 and its last output, the tests of the unit it had not reached go to a fresh
 worker, and the run goes on. A Ctrl-C, ``-f`` at the first failure, or ``-c``'s
 stop kill every worker (with its process group: what the tests started);
-the summary then counts what finished.
+the summary then counts what finished. A SIGTERM to the runner counts as a
+Ctrl-C.
 """
 
 from __future__ import annotations
@@ -153,6 +154,10 @@ class Pool:
         events: queue.Queue[tuple[Any, ...]] = queue.Queue()
         todo = collections.deque(self.units)
         workers: list[_Worker] = []
+        # A SIGTERM (a CI job cancelled) stops the workers too, as a Ctrl-C does:
+        # in sessions of their own, they would otherwise run on.
+        main = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGTERM, _terminate) if main else None
         try:
             for _ in range(self.jobs if todo else 0):
                 workers.append(self._start(events, todo))
@@ -183,6 +188,8 @@ class Pool:
             for worker in workers:
                 worker.close()
             self._drain(events)
+            if main:
+                signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
         return result
 
     def _start(self, events: queue.Queue[tuple[Any, ...]], todo: collections.deque[Unit]) -> _Worker:
@@ -261,6 +268,10 @@ class Pool:
             rest = list(worker.pending)
             todo.appendleft(Unit(f"{worker.unit.key if worker.unit else '?'} (rest)",
                                  [i for i, _ in rest], [t for _, t in rest]))
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def replay(
