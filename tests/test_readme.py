@@ -1,4 +1,4 @@
-"""Every ```python snippet of README.md runs and passes, as an installed user runs it.
+"""Every ```python snippet of README.md and docs/*.md runs and passes, as an installed user runs it.
 
 The snippets run in a child interpreter (isolated: ``-I -S``) whose working
 directory is a new temporary directory and whose path holds the standard
@@ -9,7 +9,7 @@ snippet that defines test cases and does not run them itself has them run into
 a ``unittest.TestResult``, which must be successful; a snippet that runs tests
 itself (it holds a ``TestResult``) makes its own assertions.
 
-The README's table of class options is checked against the test case classes.
+The guide's table of class options (docs/testcases.md) is checked against the test case classes.
 """
 
 from __future__ import annotations
@@ -33,7 +33,11 @@ from asynctestkit._testcase._options import OPTIONS
 # The options configure() takes (the table also has loop_factory and loop_scope).
 _OPTIONS = frozenset(name for name, option in OPTIONS.items() if option.per_test)
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+ROOT = Path(__file__).resolve().parent.parent
+README = ROOT / "README.md"
+# The guide: one page per part; the README is its front page.
+PAGES = (README, *sorted((ROOT / "docs").glob("*.md")))
+OPTIONS_PAGE = ROOT / "docs" / "testcases.md"
 _FENCE = re.compile(r"^```python\n(.*?)^```\n", re.DOTALL | re.MULTILINE)
 
 # Run in the child, with the snippets as JSON on stdin; prints one JSON object:
@@ -42,12 +46,13 @@ _FENCE = re.compile(r"^```python\n(.*?)^```\n", re.DOTALL | re.MULTILINE)
 _CHILD = r'''
 import importlib.util, json, linecache, sys, traceback, types, unittest
 
-def run(line, source):
-    name = f"readme_snippet_line_{line}"
+def run(where, source):
+    page, line = where.rsplit(":", 1)
+    name = f"snippet_{page.replace('/', '_').replace('.', '_')}_line_{line}"
     module = types.ModuleType(name)
-    module.__file__ = README
+    module.__file__ = page
     sys.modules[name] = module  # unittest, dataclasses and patch() look modules up by name
-    filename = f"{README}:{line}"
+    filename = where
     # Let tracebacks and task reports quote the snippet's lines.
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     try:
@@ -66,7 +71,7 @@ def run(line, source):
         del sys.modules[name]
         linecache.cache.pop(filename, None)
 
-README, site, snippets = json.load(sys.stdin)
+site, snippets = json.load(sys.stdin)
 sys.path.insert(0, site)
 report = {
     "asynctestkit": importlib.util.find_spec("asynctestkit").origin,
@@ -78,13 +83,17 @@ print(json.dumps(report))
 '''
 
 
-def snippets() -> list[tuple[int, str]]:
-    """Return (line number, source) of every ```python block of the README."""
-    text = README.read_text(encoding="utf-8")
-    return [(text.count("\n", 0, m.start()) + 1, m.group(1)) for m in _FENCE.finditer(text)]
+def snippets() -> list[tuple[str, str]]:
+    """Return ("page:line", source) of every ```python block of the README and the docs pages."""
+    found = []
+    for page in PAGES:
+        text = page.read_text(encoding="utf-8")
+        where = page.relative_to(ROOT).as_posix()
+        found += [(f"{where}:{text.count(chr(10), 0, m.start()) + 1}", m.group(1)) for m in _FENCE.finditer(text)]
+    return found
 
 
-def run_snippets_as_a_user(items: list[tuple[int, str]]) -> dict[str, Any]:
+def run_snippets_as_a_user(items: list[tuple[str, str]]) -> dict[str, Any]:
     """Run the snippets in a child Python that sees only a copy of the package; return its report."""
     with tempfile.TemporaryDirectory(prefix="asynctestkit-readme-") as tmp:
         site = Path(tmp) / "site"
@@ -99,7 +108,7 @@ def run_snippets_as_a_user(items: list[tuple[int, str]]) -> dict[str, Any]:
         # site-packages (an installed asynctestkit, or a stray top-level `examples`).
         child = subprocess.run(
             [sys.executable, "-I", "-S", "-B", *warnings, "-c", _CHILD],
-            input=json.dumps([str(README), str(site), items]),
+            input=json.dumps([str(site), items]),
             capture_output=True,
             text=True,
             cwd=work,
@@ -114,9 +123,24 @@ def run_snippets_as_a_user(items: list[tuple[int, str]]) -> dict[str, Any]:
 
 class TestReadme(unittest.TestCase):
     def test_there_are_snippets(self) -> None:
-        """The extractor finds the README's snippets (a broken fence would hide them)."""
+        """The extractor finds the guide's snippets (a broken fence would hide them)."""
         self.assertGreaterEqual(len(snippets()), 10)
-        self.assertEqual(README.read_text(encoding="utf-8").count("```python"), len(snippets()))
+        fences = sum(page.read_text(encoding="utf-8").count("```python") for page in PAGES)
+        self.assertEqual(fences, len(snippets()))
+
+    def test_every_page_of_the_guide_is_linked_from_the_readme(self) -> None:
+        """A docs page nobody links to is a page nobody reads: the README's map names each one."""
+        text = README.read_text(encoding="utf-8")
+        for page in PAGES[1:]:
+            with self.subTest(page=page.name):
+                self.assertIn(f"(docs/{page.name})", text)
+
+    def test_relative_links_point_at_files_that_exist(self) -> None:
+        """Every relative link of the guide names a file of the repository."""
+        for page in PAGES:
+            for target in re.findall(r"\]\(([^)#:]+)(?:#[^)]*)?\)", page.read_text(encoding="utf-8")):
+                with self.subTest(page=page.name, link=target):
+                    self.assertTrue((page.parent / target).exists(), f"{page.name} links to missing {target}")
 
     def test_every_snippet_runs_without_the_repository(self) -> None:
         """Each snippet runs where only the package is importable, and the tests it defines pass."""
@@ -132,9 +156,9 @@ class TestReadme(unittest.TestCase):
 
     def test_a_snippet_that_imports_the_repository_fails(self) -> None:
         """The child really lacks the repository: importing `examples` fails there, with its traceback."""
-        report = run_snippets_as_a_user([(1, "from examples import ttlcache\n")])
+        report = run_snippets_as_a_user([("README.md:1", "from examples import ttlcache\n")])
         [[line, problems]] = report["problems"]
-        self.assertEqual(line, 1)
+        self.assertEqual(line, "README.md:1")
         self.assertEqual(len(problems), 1)
         self.assertRegex(problems[0], r"(?m)^ModuleNotFoundError: No module named 'examples'($|\. )")  # 3.15 adds a hint
 
@@ -146,21 +170,21 @@ class TestReadme(unittest.TestCase):
             "    def test_it(self):\n"
             "        self.assertEqual(1, 2)\n"
         )
-        [[_, problems]] = run_snippets_as_a_user([(7, source)])["problems"]
+        [[_, problems]] = run_snippets_as_a_user([("README.md:7", source)])["problems"]
         self.assertEqual(len(problems), 1)
         self.assertRegex(problems[0], r"(?m)^AssertionError: 1 != 2$")
 
 
 def option_rows() -> dict[str, tuple[str, str]]:
-    """Return {option: (on, default cell)} from the README's "Class options" table."""
-    text = README.read_text(encoding="utf-8")
+    """Return {option: (on, default cell)} from the guide's "Class options" table."""
+    text = OPTIONS_PAGE.read_text(encoding="utf-8")
     section = text.split("\n## Class options\n", 1)[1].split("\n## ", 1)[0]
     rows = re.findall(r"(?m)^\| `(\w+)` \| ([^|]+) \| ([^|]+) \|", section)
     return {name: (on.strip(), default.strip()) for name, on, default in rows}
 
 
 class TestOptionsTable(unittest.TestCase):
-    """The README's one table of class options is complete and its defaults are true."""
+    """The guide's one table of class options is complete and its defaults are true."""
 
     def test_every_option_has_a_row(self) -> None:
         """Each option `configure` accepts, and loop_factory and loop_scope, has a row."""
