@@ -198,6 +198,16 @@ class UnitsTest(unittest.TestCase):
         self.assertEqual([u.key for u in units], ["test_mod0", "test_mod1.C10", "test_mod1.C11", "test_mod2.C20", "test_mod2.C21"])
         self.assertEqual(sum(len(u.indices) for u in units), 18)
 
+    def test_wrapped_tests_stand_alone(self) -> None:
+        """FunctionTestCases and doctests share a class but no fixture: a unit each."""
+        import doctest
+
+        parser = doctest.DocTestParser()
+        tests: list[unittest.TestCase] = [unittest.FunctionTestCase(lambda: None) for _ in range(2)]
+        for name in ("first", "second"):
+            tests.append(doctest.DocTestCase(parser.get_doctest(">>> 6 * 7\n42\n", {}, name, None, 0)))
+        self.assertEqual(len(make_units(tests)), 4)
+
     def test_hash_is_stable(self) -> None:
         """The hashed shard depends only on the unit's name."""
         self.assertEqual([hashed_shard(Unit(f"m.C{i}"), 4) for i in range(6)],

@@ -28,6 +28,9 @@ __all__ = (
     "Unit", "balanced_shards", "flatten", "hashed_shard", "load_durations", "make_units", "save_durations",
 )
 
+# Where the test case classes that wrap other tests live.
+_STDLIB_CASES = ("unittest.", "doctest")
+
 # Seconds assumed for a test the durations file does not know, when it knows none.
 _UNKNOWN_TEST_SECONDS = 0.01
 
@@ -65,12 +68,13 @@ def unit_key(test: Any) -> str:
     """The name of the unit ``test`` belongs to."""
     cls = type(test)
     module = cls.__module__
-    if isinstance(test, unittest.TestCase) and type(test).__name__ not in ("_FailedTest", "_ErrorHolder"):
+    if isinstance(test, unittest.TestCase) and not module.startswith(_STDLIB_CASES):
         mod = sys.modules.get(module)
         if mod is not None and (hasattr(mod, "setUpModule") or hasattr(mod, "tearDownModule")):
             return module
         return f"{module}.{cls.__qualname__}"
-    # A module that failed to import, a test function: on its own.
+    # A module that failed to import (_FailedTest), a FunctionTestCase, a
+    # doctest: each on its own (they share a class, not fixtures).
     return f"{module}.{cls.__qualname__}:{test.id()}"
 
 
