@@ -296,6 +296,50 @@ class WorkerWireTest(unittest.TestCase):
         self.assertTrue(orphan[1][0].startswith("setUpClass ("))
         self.assertEqual(orphan[2][0][1][2], "RuntimeError: no")
 
+    def test_worker_main(self) -> None:
+        """A worker discovers the tree, runs the units it is sent (by index, else by id) and says which it cannot find."""
+        import faulthandler
+        import sys
+
+        from asynctestkit._runner import _worker
+
+        tree = write_tree(SHARDED)
+        self.addCleanup(cleanup_tree, tree)
+        self.addCleanup(_forget, tree)
+        commands = io.BytesIO()
+        write_frame(commands, ("spec", {
+            "argv": ["python -m asynctestkit", "discover", "-s", tree, "-t", tree, "-k", "C11"],
+            "path": list(sys.path), "buffer": True, "tb_locals": False, "warnings": None,
+        }))
+        write_frame(commands, ("run", "first", [(0, "test_mod1.C11.test_0"), (0, "test_mod1.C11.test_2")]))
+        write_frame(commands, ("run", "second", [(5, "test_mod9.Gone.test_x")]))
+        write_frame(commands, ("exit",))
+        commands.seek(0)
+        read_end, write_end = os.pipe()
+        saved = (sys.argv, sys.stdin, list(sys.path), faulthandler.is_enabled())
+        sys.argv = ["worker", str(write_end)]
+        sys.stdin = io.TextIOWrapper(commands)
+        try:
+            _worker.main()
+        finally:
+            sys.argv, sys.stdin, sys.path[:], enabled = saved
+            if not enabled:
+                faulthandler.disable()
+        with os.fdopen(read_end, "rb") as stream:
+            frames = []
+            while True:
+                try:
+                    frames.append(read_frame(stream))
+                except EOFError:
+                    break
+        self.assertEqual(frames[0], ("ready", 3))
+        ran = [f[2][0] for f in frames if f[0] == "test"]
+        self.assertEqual(ran, ["test_mod1.C11.test_0", "test_mod1.C11.test_2"])
+        missing = next(f for f in frames if f[0] == "orphan")
+        self.assertEqual(missing[1][0], "test_mod9.Gone.test_x")
+        self.assertIn("was not found in the worker process", missing[2][0][1][1])
+        self.assertEqual([f[1] for f in frames if f[0] == "done"], ["first", "second"])
+
     def test_wire_round_trip(self) -> None:
         """A frame reads back as written; a stream cut short is EOFError."""
         stream = io.BytesIO()

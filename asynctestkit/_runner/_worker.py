@@ -18,6 +18,7 @@ faulthandler is on) go to the runner, which passes them on.
 
 from __future__ import annotations
 
+import contextlib
 import faulthandler
 import os
 import sys
@@ -144,7 +145,8 @@ def main() -> None:
 
     channel = os.fdopen(int(sys.argv[1]), "wb")
     commands = sys.stdin.buffer
-    faulthandler.enable()  # a segfault's traceback, as the test's last output
+    with contextlib.suppress(OSError, ValueError):  # a stderr with no file descriptor
+        faulthandler.enable()  # a segfault's traceback, as the test's last output
     spec = read_frame(commands)[1]
     sys.path[:] = spec["path"]
     tests = flatten(collect(spec["argv"]))
