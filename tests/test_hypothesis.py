@@ -186,6 +186,20 @@ class GivenOnClockedTest(unittest.TestCase):
         self.assertGreater(len(starts), 2)
         self.assertEqual(set(starts), {100.0})
 
+    def test_each_example_gets_the_same_budget(self) -> None:
+        """The autojump budget is not shared: examples that each sleep most of it all pass."""
+
+        class Test(ClockedTestCase):
+            clock_budget = 100.0
+
+            @quick
+            @given(st.floats(50, 90))
+            async def test_it(self, seconds: float) -> None:
+                await asyncio.sleep(seconds)
+
+        result = run(Test("test_it"))
+        self.assertTrue(result.wasSuccessful(), result.errors + result.failures)
+
     def test_a_timer_left_fails_the_example(self) -> None:
         """A call_later left armed fails the example (and is cancelled before the next)."""
         seen: list[float] = []

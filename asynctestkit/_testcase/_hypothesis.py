@@ -15,8 +15,8 @@ What existed before the example (tasks and timers ``asyncSetUp`` started) is
 not the example's.
 
 On a ``ClockedTestCase`` each example starts at the virtual time the first
-one started at: the clock is put back when the example left no timer
-pending (nothing can then tell). A timer that outlives examples (a task
+one started at, with the same ``clock_budget`` left: the clock is put back
+when the example left no timer pending (nothing can then tell). A timer that outlives examples (a task
 ``asyncSetUp`` started that sleeps) keeps the clock going on, since moving
 time back under it would change when it fires.
 
@@ -95,9 +95,10 @@ def _rewind_clock(case: Any, loop: asyncio.AbstractEventLoop) -> None:
     now: int = loop_clock.now_ns
     start = getattr(case, "_asynctestkit_example_start", None)
     if start is None or start[0] is not clock:
-        case._asynctestkit_example_start = (clock, now)
+        case._asynctestkit_example_start = (clock, now, clock.budget)
     elif now != start[1] and not clock.pending_timers():
         clock._set_ns(start[1])
+        clock.budget = start[2]  # and with the same autojump budget left
 
 
 def _judge(
