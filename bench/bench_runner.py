@@ -32,7 +32,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET_SPEEDUP = 1.6
-SIZES = (200, 3000)
+SIZES = (200, 20000)
 CLASSES = 20
 
 

@@ -74,6 +74,8 @@ MIXED = {
                 self.assertEqual(EVENTS, ["module", "class"])
 
         class BetaAsync(AsyncTestCase):
+            slow_callback_duration = None  # no SlowCallbackWarning on a loaded machine
+
             async def test_async(self):
                 self.assertEqual(EVENTS, ["module", "class"])
     ''',
