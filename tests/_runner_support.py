@@ -186,6 +186,16 @@ def result_lines(text: str) -> list[str]:
     return sorted(head.splitlines()) + sorted(blocks)
 
 
+_OUTCOME = re.compile(
+    r"^(?:.*) \.\.\. (?:ok|FAIL|ERROR|skipped .*|expected failure|unexpected success)$", re.MULTILINE
+)
+
+
+def outcome_lines(text: str) -> list[str]:
+    """The -v lines that give a test's outcome, sorted (what else a test printed left out)."""
+    return sorted(match.group() for match in _OUTCOME.finditer(text))
+
+
 def summary(text: str) -> list[str]:
     """The ``Ran N tests`` line (without the time) and the verdict line."""
     return without_timing(text).rstrip().splitlines()[-3:]

@@ -16,6 +16,7 @@ from tests._runner_support import (
     ROOT,
     cleanup_tree,
     env,
+    outcome_lines,
     result_lines,
     run_cli,
     run_here,
@@ -90,11 +91,13 @@ class SameAsUnittestTest(unittest.TestCase):
         """The toolkit's examples: unittest serial and the runner with -j 2 agree line for line."""
         args = ("discover", "-s", "examples", "-t", ".", "-v")
         procs = [run_cli(ROOT, "unittest", *args), run_cli(ROOT, "asynctestkit", *args, "-j", "2")]
-        (expected_out, expected_err), (out, err) = (p.communicate(timeout=300) for p in procs)
+        (_, expected_err), (_, err) = (p.communicate(timeout=300) for p in procs)
         self.assertEqual([p.returncode for p in procs], [0, 0], err)
-        self.assertEqual(result_lines(err), result_lines(expected_err))
+        # What the examples print beside their results (a slow-callback warning on a
+        # loaded machine) may differ from run to run; the outcomes may not.
+        self.assertEqual(outcome_lines(err), outcome_lines(expected_err))
+        self.assertGreater(len(outcome_lines(err)), 50)
         self.assertEqual(summary(err), summary(expected_err))
-        self.assertEqual(sorted(out.splitlines()), sorted(expected_out.splitlines()))
 
     def test_bad_arguments(self) -> None:
         """Bad option values exit 2 with argparse's message, naming what is expected."""
