@@ -99,6 +99,36 @@ class SameAsUnittestTest(unittest.TestCase):
         self.assertGreater(len(outcome_lines(err)), 50)
         self.assertEqual(summary(err), summary(expected_err))
 
+    @unittest.skipIf(sys.version_info < (3, 11), "3.10's TextTestResult never names a fixture's error")
+    def test_fixture_error_after_an_expected_failure_is_named(self) -> None:
+        """-v under -j names a setUpClass error replayed right after an expected failure.
+
+        unittest's TextTestResult does not note that "expected failure" ended
+        the line, so it prints the next fixture error as a bare "ERROR"; under
+        -j such neighbours come in any order, and the runner names it.
+        """
+        tree = write_tree({
+            "test_x.py": """
+                import unittest
+
+                class A(unittest.TestCase):
+                    @unittest.expectedFailure
+                    def test_xfail(self):
+                        self.fail()
+
+                class B(unittest.TestCase):
+                    @classmethod
+                    def setUpClass(cls):
+                        raise RuntimeError
+
+                    def test_b(self):
+                        pass
+            """,
+        })
+        self.addCleanup(cleanup_tree, tree)
+        _, _, err = run_here(tree, *DISCOVER, "-v", "-j", "1")
+        self.assertIn("test_xfail (test_x.A.test_xfail) ... expected failure\nsetUpClass (test_x.B) ... ERROR\n", err)
+
     def test_bad_arguments(self) -> None:
         """Bad option values exit 2 with argparse's message, naming what is expected."""
         for args, message in (

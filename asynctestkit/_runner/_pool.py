@@ -151,6 +151,8 @@ class Pool:
     def __call__(self, result: unittest.TestResult) -> unittest.TestResult:
         # Output a worker's -b captured is in its reports; none is captured here.
         result.buffer = False
+        if hasattr(result, "ends_lines"):
+            result.ends_lines = True
         events: queue.Queue[tuple[Any, ...]] = queue.Queue()
         todo = collections.deque(self.units)
         workers: list[_Worker] = []

@@ -110,6 +110,11 @@ class RunnerResult(unittest.TextTestResult):
         self.records: list[Record] = []
         # Only for --junit-xml and --durations-file: a plain run pays nothing.
         self.recording = False
+        # Under -j: TextTestResult's addExpectedFailure and addUnexpectedSuccess
+        # end the -v line without noting it (3.11+'s _newline), so a class
+        # fixture's error replayed next would print without its name. A serial
+        # run keeps unittest's output as it is.
+        self.ends_lines = False
         self._current: Record | None = None
         self._started = 0.0
 
@@ -187,11 +192,15 @@ class RunnerResult(unittest.TextTestResult):
         if self.recording:
             self._record(test).outcome = "expected failure"
         super().addExpectedFailure(test, err)
+        if self.ends_lines and self.showAll:
+            self._newline = True
 
     def addUnexpectedSuccess(self, test: Any) -> None:
         if self.recording:
             self._record(test).outcome = "unexpected success"
         super().addUnexpectedSuccess(test)
+        if self.ends_lines and self.showAll:
+            self._newline = True
 
 
 def _buffered(buffer: Any) -> str:
