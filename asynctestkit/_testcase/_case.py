@@ -22,7 +22,7 @@ from .._mock._patching import PatchingMixin
 from .._net._network import VirtualNetwork
 from .._virtual._clock import LivelockError, VirtualClock
 from .._virtual._factory import virtual_event_loop
-from . import _classloop, _explore, _options
+from . import _classloop, _explore, _hypothesis, _options
 from ._asserts import AssertionsMixin
 from ._lifecycle import TestLifecycle, cancel_and_wait, context_methods
 
@@ -306,6 +306,17 @@ class AsyncTestCase(PatchingMixin, AssertionsMixin, TestLifecycle):
         return result
 
     # -- helpers -----------------------------------------------------------
+
+    def execute_example(self, f: Callable[[], Any]) -> Any:
+        """Run one Hypothesis example (Hypothesis's hook): an async test's on the test's loop.
+
+        With ``@given`` on an ``async def`` test method, each example runs to
+        the end on the test's loop and gets its own hygiene verdict: a task,
+        a timer or a coroutine it leaves fails that example, and Hypothesis
+        shrinks it. On a ClockedTestCase each example starts at the same
+        virtual time. Hypothesis calls this; you do not.
+        """
+        return _hypothesis.execute_example(self, f)
 
     def create_task(
         self, coro: Coroutine[Any, Any, T], *, name: str | None = None

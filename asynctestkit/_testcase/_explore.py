@@ -53,6 +53,7 @@ from ._settings import (
     CHOICES_ENV,
     EXPLORE_ENV,
     JITTER_ENV,
+    REPLAY_ENV,
     SEED_ENV,
     check_explore,
     check_seed,
@@ -316,7 +317,9 @@ def replay_lines(case: Any, variables: str) -> list[str]:
         name = test_id.split(".", 1)[1] if "." in test_id else test_id
         lines = [f"{variables} python {sys.argv[0]} {name}"]
     else:
-        lines = [f"{variables} python -m unittest {test_id}"]
+        # python -m asynctestkit names itself here, for its workers too.
+        runner = os.environ.get(REPLAY_ENV) or "python -m unittest"
+        lines = [f"{variables} {runner} {test_id}"]
     node = os.environ.get("PYTEST_CURRENT_TEST", "").rsplit(" ", 1)[0]
     if node and node.split("::")[-1].split("[")[0] == case._testMethodName:
         lines.append(f"{variables} python -m pytest '{node}'")

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 __unittest = True
 
 __all__ = (
-    "CHECK_ENV", "CHOICES_ENV", "EXPLORE_ENV", "JITTER_ENV", "SEED_ENV", "check_explore", "check_seed",
+    "CHECK_ENV", "CHOICES_ENV", "EXPLORE_ENV", "JITTER_ENV", "REPLAY_ENV", "SEED_ENV", "check_explore", "check_seed",
     "env_choices", "env_int", "jitter", "override", "overrides", "seed_env",
 )
 
@@ -24,6 +24,9 @@ EXPLORE_ENV = "ASYNCTESTKIT_EXPLORE"
 CHECK_ENV = "ASYNCTESTKIT_CHECK_DETERMINISM"
 CHOICES_ENV = "ASYNCTESTKIT_CHOICES"
 JITTER_ENV = "ASYNCTESTKIT_JITTER"
+# The command a replay line names in place of `python -m unittest`; python -m
+# asynctestkit sets it for itself and its workers.
+REPLAY_ENV = "ASYNCTESTKIT_REPLAY_PREFIX"
 
 # Set by `override` (a command line that runs tests): read before the environment.
 overrides: dict[str, Any] = {}
