@@ -31,7 +31,7 @@ import inspect
 from typing import TYPE_CHECKING, Any
 
 from .._verdict._hygiene import format_problems
-from .._verdict._report import raise_failure
+from .._report import raise_failure
 from ._lifecycle import cancel_and_wait
 
 if TYPE_CHECKING:
