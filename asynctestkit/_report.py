@@ -59,6 +59,7 @@ __all__ = (
     "raise_failure",
     "recording_task_factory",
     "shown_coroutine",
+    "task_coroutine",
     "tracking_task_factory",
     "wakes",
 )
@@ -268,11 +269,24 @@ def shown_coroutine(coro: Any) -> Any:
         coro = inner
 
 
+def task_coroutine(task: asyncio.Future[Any]) -> Any:
+    """The coroutine a report names for ``task``: the user's, through the toolkit's wrappers.
+
+    A wrapper that is not awaiting (its step blocks the loop, 3.10's context
+    wrapper in ``_testcase/_step.py``) hides what it wraps; the step records it
+    on the task as ``_asynctestkit_shown``.
+    """
+    shown = getattr(task, "_asynctestkit_shown", None)
+    if shown is not None:
+        return shown
+    return shown_coroutine(task.get_coro()) if isinstance(task, asyncio.Task) else None
+
+
 def _describe(
     task: asyncio.Task[Any], timers: Iterable[asyncio.TimerHandle] = (), notes: Iterable[str] = ()
 ) -> str:
     coro = task.get_coro()
-    shown = shown_coroutine(coro)
+    shown = task_coroutine(task)
     coro_name = getattr(shown, "__qualname__", None) or repr(shown)
     lines = [f"- task {task.get_name()!r} running {coro_name}()"]
     if task.done():

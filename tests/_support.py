@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import unittest
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, TypeVar
@@ -77,8 +78,16 @@ def assert_refused(test: unittest.TestCase, error: type[Exception], pattern: str
     from asynctestkit import AsyncTestCase
 
     before = set(_subclasses(AsyncTestCase))
-    yield
-    made = [cls for cls in _subclasses(AsyncTestCase) if cls not in before]
+    # A class made by a bare `type(...)` call is garbage (a cycle) at once: no
+    # collection may take it before it is found.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+        made = [cls for cls in _subclasses(AsyncTestCase) if cls not in before]
+    finally:
+        if collecting:
+            gc.enable()
     test.assertEqual(len(made), 1, made)
     cls = made[0]
     cls.test_refused = _refused  # type: ignore[attr-defined]

@@ -83,6 +83,8 @@ def start_step(
         ended_in: list[contextvars.Context] = []
         task = context.run(make, _in_a_copy(awaitable, ended_in), name=name)
         task._asynctestkit_ended_in = ended_in  # type: ignore[attr-defined]
+        if inspect.iscoroutine(awaitable):
+            task._asynctestkit_shown = awaitable  # type: ignore[attr-defined]  # reports name it
     else:
         coro = awaitable if inspect.iscoroutine(awaitable) else _awaiting(awaitable)
         # (typeshed for 3.10 knows no `context`: 3.11+ only, as gated above.)

@@ -38,6 +38,7 @@ from .._report import (
     is_plumbing,
     recording_task_factory,
     shown_coroutine,
+    task_coroutine,
     tracking_task_factory,
     wakes,
 )
@@ -624,7 +625,7 @@ def describe_handle(handle: object) -> str:
     callback = getattr(handle, "_callback", None)
     task = getattr(callback, "__self__", None)
     if isinstance(task, asyncio.Task):
-        coro = shown_coroutine(task.get_coro())
+        coro = task_coroutine(task)
         name = getattr(coro, "__qualname__", None) or repr(coro)
         code = getattr(coro, "cr_code", None)
         frame = getattr(coro, "cr_frame", None)

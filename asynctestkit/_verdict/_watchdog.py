@@ -342,7 +342,7 @@ class Watchdog:
 # Where the test's own code starts on the loop's thread: below the deepest
 # of these frames of asyncio's or asynctestkit's (a callback the loop runs, a
 # step the test case calls), everything is the test runner's and the loop's.
-_ENTRIES = frozenset({"_run", "_run_once", "_asynctestkit_call", "guarded_step"})
+_ENTRIES = frozenset({"_run", "_run_once", "_asynctestkit_call", "_in_a_copy"})
 
 
 def _format_stack(frame: FrameType) -> str:
