@@ -677,10 +677,14 @@ class _VirtualEventLoop(asyncio.SelectorEventLoop):
         if len(_threads_alive) > 1 and _getframe(1).f_code is _WRAP_FUTURE and not self._atk_wrapping:
             # asyncio.wrap_future(): the loop awaits a concurrent future that
             # some thread runs, maybe one older than the loop that it cannot
-            # see (a module-level executor's). Work in flight until it lands.
-            self._atk_in_flight += 1
-            fut.add_done_callback(self._atk_landed)
+            # see (a module-level executor's). Until it lands, every thread
+            # is watched: time waits while any runs.
+            self._atk_threads.wrapped(+1)
+            fut.add_done_callback(self._atk_unwrapped)
         return fut
+
+    def _atk_unwrapped(self, _fut: object) -> None:
+        self._atk_threads.wrapped(-1)
 
     def call_soon_threadsafe(  # type: ignore[override]
         self, callback: Callable[..., object], *args: Any, context: Context | None = None
