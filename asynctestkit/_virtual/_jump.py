@@ -51,6 +51,12 @@ def step(
     the caller that has them at hand (this runs once per virtual sleep).
     """
     threads = loop._atk_threads
+    try:
+        started = next(reversed(_active_threads), None) is not threads.last
+    except RuntimeError:
+        # threading's registry changed size while it was read (another thread
+        # started or ended just then): look at the threads.
+        started = True
     if (
         # `ready` again: another thread may have queued a callback since.
         real or ready or loop._atk_in_flight or loop._atk_subprocesses
@@ -59,8 +65,7 @@ def step(
         # none of the loop's own and none has started since. A new thread
         # is the last in threading's registry (or still in _limbo); one
         # ending then is not the loop's, and needs no look.
-        or threads.quiet < 0 or _limbo
-        or next(reversed(_active_threads), None) is not threads.last
+        or threads.quiet < 0 or _limbo or started
     ):
         _idle(loop, heap, real)
         return

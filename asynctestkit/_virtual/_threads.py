@@ -213,9 +213,24 @@ def _weak(thread: threading.Thread | None) -> Callable[[], threading.Thread | No
     return (lambda: None) if thread is None else weakref.ref(thread)
 
 
+# What last_thread() answers while threads start and end too fast to read.
+_IN_FLUX: Final = threading.Thread(name="asynctestkit: threads starting or ending")
+
+
 def last_thread() -> threading.Thread | None:
-    """Return the thread that started last among those alive (cheap, lock-free)."""
-    return next(reversed(_active_threads), None)
+    """Return the thread that started last among those alive (cheap, lock-free).
+
+    Read without threading's lock: another thread that starts or ends
+    meanwhile changes the registry's size, which a reader sees as a
+    RuntimeError; it reads again, and after three tries answers `_IN_FLUX`,
+    a thread that is never any registry's last (callers then look).
+    """
+    for _ in range(3):
+        try:
+            return next(reversed(_active_threads), None)
+        except RuntimeError:  # "dictionary changed size during iteration"
+            continue
+    return _IN_FLUX
 
 
 @final
