@@ -7,9 +7,12 @@ import asyncio
 import time
 import unittest
 from pathlib import Path
+from typing import Any
+from unittest import mock
 
 import asynctestkit
 from asynctestkit import VirtualClock, virtual_event_loop
+from asynctestkit._virtual import _jump, _threads
 from tests._support import run_virtual
 
 ROOT = Path(asynctestkit.__file__).parent
@@ -52,6 +55,30 @@ class TestSeededLoopWaitsForThreads(unittest.TestCase):
         landed = {run_virtual(VirtualClock(), main, seed=seed, jitter=0.5) for seed in range(10)}
         self.assertTrue(all(10.0 <= t <= 15.0 for t in landed), landed)
         self.assertGreater(len(landed), 1)
+
+
+class _Changing:
+    """threading's registry as another thread sees it while threads start and end."""
+
+    def __reversed__(self) -> Any:
+        raise RuntimeError("dictionary changed size during iteration")
+
+
+class TestRegistryReadWhileThreadsStart(unittest.TestCase):
+    """threading's registry changing size under the loop's read is a look at the threads, not an error."""
+
+    def test_a_virtual_sleep_still_jumps(self) -> None:
+        """With every read of the registry racing a thread start, sleeps still end at their virtual time."""
+
+        async def main() -> float:
+            await asyncio.sleep(5)
+            await asyncio.sleep(5)
+            return asyncio.get_running_loop().time()
+
+        with mock.patch.object(_jump, "_active_threads", _Changing()), \
+                mock.patch.object(_threads, "_active_threads", _Changing()):
+            self.assertEqual(_threads.last_thread(), _threads._IN_FLUX)
+            self.assertEqual(run_virtual(VirtualClock(), main), 10.0)
 
 
 class TestImportsRunOneWay(unittest.TestCase):
