@@ -17,7 +17,15 @@ iterations per timer, against its target:
   Python code that takes four loop iterations per timeout, on any loop;
 * 20,000 sequential ``await asyncio.sleep(1)`` with one idle executor thread
   alive (after a ``to_thread`` call): each jump first looks at that thread
-  (``sys._current_frames()``) and finds it parked. At most 8 per sleep.
+  (its frame, and on Linux its ``/proc`` status) and finds it still parked.
+  At most 8 per sleep.
+
+Then, reported without a target: the cost of one idle check with 1, 10 and
+100 parked threads of the loop alive (2,000 sleeps each, minus a plain
+sleep's cost), in raw iterations per check; and, when ``async_solipsism`` is
+importable (it is not a dependency: install it beside the script to
+compare), the first three workloads on its loop, as the ratio of our time to
+its time.
 
 Every figure is the minimum over several repeats, which resists noise from
 other processes. All results are printed first; the script then exits with
@@ -32,6 +40,7 @@ import gc
 import math
 import random
 import sys
+import threading
 import time
 from collections.abc import Callable, Coroutine
 from pathlib import Path
@@ -47,6 +56,7 @@ SLEEPS = 20_000
 TASKS = 2_000
 SLEEPS_PER_TASK = 20
 TIMEOUTS = 10_000
+IDLE_SLEEPS = 2_000
 
 
 async def raw_iterations() -> None:
@@ -73,6 +83,30 @@ async def sleeps_with_an_idle_thread() -> None:
     # The default executor's worker stays alive, parked in its queue's get().
     await asyncio.to_thread(int)
     for _ in range(SLEEPS):
+        await asyncio.sleep(1)
+
+
+def sleeps_beside_parked_threads(count: int) -> Callable[[], Coroutine[Any, Any, None]]:
+    """Sleeps with ``count`` threads of the loop alive, each parked on an Event."""
+
+    async def run() -> None:
+        gate = threading.Event()
+        threads = [threading.Thread(target=gate.wait) for _ in range(count)]
+        for thread in threads:
+            thread.start()
+        try:
+            for _ in range(IDLE_SLEEPS):
+                await asyncio.sleep(1)
+        finally:
+            gate.set()
+            for thread in threads:
+                thread.join()
+
+    return run
+
+
+async def plain_idle_sleeps() -> None:
+    for _ in range(IDLE_SLEEPS):
         await asyncio.sleep(1)
 
 
@@ -148,6 +182,26 @@ def main() -> int:
         f"  for reference, the same timeouts on a plain loop (timeout 1 ns): "
         f"{reference / raw:.2f} raw iterations"
     )
+    base = min(run_once(virtual_event_loop, plain_idle_sleeps) for _ in range(REPEATS)) / IDLE_SLEEPS
+    for count in (1, 10, 100):
+        cost = min(
+            run_once(virtual_event_loop, sleeps_beside_parked_threads(count)) for _ in range(REPEATS)
+        ) / IDLE_SLEEPS
+        print(
+            f"  one idle check with {count} parked thread(s) alive: "
+            f"{(cost - base) / raw:.2f} raw iterations ({(cost - base) * 1e6:.1f} us)"
+        )
+    try:
+        import async_solipsism  # type: ignore[import-not-found]
+    except ImportError:
+        print("  async_solipsism not importable: no comparison")
+    else:
+        for label, workload, _, _ in workloads[:3]:
+            ours = theirs = math.inf
+            for _ in range(REPEATS):
+                ours = min(ours, run_once(virtual_event_loop, workload))
+                theirs = min(theirs, run_once(async_solipsism.EventLoop, workload))
+            print(f"  vs async_solipsism, {label.split(',')[0]}: {ours / theirs:.2f}x its time")
     if missed:
         print(f"{len(missed)} target(s) missed", file=sys.stderr)
         return 1

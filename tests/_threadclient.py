@@ -2,10 +2,12 @@
 
 The connection lives in its own ``threading.Thread``, started by ``connect()``
 from the event loop. Each call puts ``(future, function)`` on a
-``queue.Queue``; the thread runs the function (blocking work, here a dict and
-an optional real-time latency) and answers through
+``queue.SimpleQueue`` (aiosqlite 0.22's choice; ``queue.Queue`` with
+``simple=False``); the thread runs the function (blocking work, here a dict
+and an optional real-time latency) and answers through
 ``loop.call_soon_threadsafe``. Between requests the thread is parked in
-``queue.get()``.
+``get()``: on 3.13+ ``SimpleQueue.put`` hands the item straight to it, so
+the queue looks empty while the thread already has work.
 """
 
 from __future__ import annotations
@@ -38,12 +40,16 @@ class FakeDatabase:
     Args:
         latency: Real seconds each query spends in the connection thread
             (``time.sleep``: the thread runs meanwhile).
+        simple: Take requests from a ``queue.SimpleQueue`` (True) or a
+            ``queue.Queue``.
     """
 
-    def __init__(self, latency: float = 0.0) -> None:
+    def __init__(self, latency: float = 0.0, simple: bool = True) -> None:
         self.latency = latency
         self._rows: dict[str, object] = {}
-        self._tx: queue.Queue[Any] = queue.Queue()
+        self._tx: queue.SimpleQueue[Any] | queue.Queue[Any] = (
+            queue.SimpleQueue() if simple else queue.Queue()
+        )
         self._thread = threading.Thread(target=self._run, name="fake-db-connection", daemon=True)
         # A lock the connection takes around each query, as a driver would.
         self.lock = threading.Lock()
@@ -97,9 +103,9 @@ class FakeDatabase:
         await self.close()
 
 
-async def connect(latency: float = 0.0) -> FakeDatabase:
+async def connect(latency: float = 0.0, simple: bool = True) -> FakeDatabase:
     """Open a connection: start its thread and run a first round trip, as aiosqlite does."""
-    db = FakeDatabase(latency)
+    db = FakeDatabase(latency, simple)
     db._thread.start()
     await db._execute(lambda: None)
     return db

@@ -181,6 +181,17 @@ class TestAdvance(unittest.TestCase):
                     asyncio.get_running_loop().call_later(delay, fired.append, 1)
                     await clock.advance(delay)
 
+                if delay < 4 * math.ulp(start):
+                    # Below the float spacing at this start, a positive delay
+                    # is due at the first float deadline later than now.
+                    async def main(
+                        clock: VirtualClock = clock, delay: float = delay, fired: list[int] = fired
+                    ) -> None:
+                        asyncio.get_running_loop().call_later(delay, fired.append, 1)
+                        await clock.advance(delay)
+                        self.assertEqual(fired, [])
+                        await clock.advance(1e-6)
+
                 run(clock, main)
                 self.assertEqual(fired, [1], f"start={start!r} delay={delay!r}")
 

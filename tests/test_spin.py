@@ -713,3 +713,73 @@ class TestHugeValues(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class TestDeadlinePoll(unittest.TestCase):
+    """A poll bounded by a deadline it reads from the clock ends when time passes: no livelock."""
+
+    def test_poll_against_loop_time(self) -> None:
+        """`while not ready and loop.time() < deadline: await asyncio.sleep(0)` ends past its deadline."""
+
+        async def main() -> float:
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + 5
+            while loop.time() < deadline:
+                await asyncio.sleep(0)
+            return loop.time()
+
+        clock = VirtualClock(busy_poll_limit=LIMIT)
+        ended = run(clock, main)
+        self.assertGreaterEqual(ended, 5)
+        self.assertLess(ended, 10.5)  # time passed in doubling steps from 1 ms: at most twice over
+
+    def test_poll_against_time_monotonic(self) -> None:
+        """The same poll against time.monotonic() under the time patch (a ClockedTestCase)."""
+        seen: list[float] = []
+
+        class Inner(ClockedTestCase):
+            busy_poll_limit = LIMIT
+
+            async def test_it(self) -> None:
+                ready = False
+                deadline = time.monotonic() + 2
+                while not ready and time.monotonic() < deadline:
+                    await asyncio.sleep(0)
+                seen.append(self.clock.now)
+
+        result = run_test(Inner("test_it"))
+        self.assertTrue(result.wasSuccessful(), result.errors + result.failures)
+        self.assertGreaterEqual(seen[0], 2)
+
+    def test_timer_still_goes_first(self) -> None:
+        """With a timer pending, a poll that reads the time still jumps to that timer."""
+
+        async def main() -> tuple[int, float]:
+            asyncio.get_running_loop().time()
+            return await poll_until_timer(30)
+
+        clock = VirtualClock(busy_poll_limit=LIMIT)
+        self.assertEqual(run(clock, main)[1], 30)
+
+    def test_endless_poll_that_reads_the_time_hits_the_budget(self) -> None:
+        """A poll that reads the time but never ends: time passes up to the budget, then LivelockError."""
+
+        async def main() -> None:
+            loop = asyncio.get_running_loop()
+            while loop.time() >= 0:
+                await asyncio.sleep(0)
+
+        clock = VirtualClock(busy_poll_limit=LIMIT, budget=3600)
+        with self.assertRaisesRegex(LivelockError, r"^Virtual-time budget exhausted"):
+            run(clock, main)
+
+    def test_spin_that_does_not_read_the_time_is_a_livelock(self) -> None:
+        """A spin that never reads the time cannot be ended by time: still the livelock report."""
+
+        async def main() -> None:
+            while True:
+                await asyncio.sleep(0)
+
+        with self.assertRaisesRegex(LivelockError, r"^Livelock: "):
+            run(VirtualClock(busy_poll_limit=LIMIT), main)
+

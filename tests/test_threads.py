@@ -10,7 +10,6 @@ import multiprocessing
 import os
 import queue
 import select
-import sys
 import threading
 import time
 import types
@@ -25,7 +24,7 @@ from asynctestkit import (
     patch_time,
     virtual_event_loop,
 )
-from asynctestkit._virtual import _threads
+from asynctestkit._virtual import _kernel, _threads
 from tests._support import run_test, run_virtual
 from tests._threadclient import FakeDatabase, connect
 
@@ -57,12 +56,17 @@ def send_time_functions(conn: Any) -> None:
 
 
 class TestThreadBackedClient(ClockedTestCase):
-    """A connection thread answering through call_soon_threadsafe (aiosqlite's design)."""
+    """A connection thread on a SimpleQueue answering through call_soon_threadsafe (aiosqlite's design)."""
+
+    simple = True
+    # Starting a thread blocks the loop until the thread runs, which on a
+    # loaded machine may pass 0.1 s: not what these tests are about.
+    slow_callback_duration = None
 
     async def test_queries_with_sleeps_and_timeouts_between(self) -> None:
         """Queries answer, sleeps between them jump, timeouts stay unfired."""
         started = real_clock()
-        async with await connect() as db:
+        async with await connect(simple=self.simple) as db:
             await db.set("a", 1)
             await asyncio.sleep(3600)  # the connection thread is parked in queue.get
             self.assertEqual(await asyncio.wait_for(db.get("a"), 5), 1)
@@ -75,14 +79,14 @@ class TestThreadBackedClient(ClockedTestCase):
 
     async def test_slow_query_is_waited_for(self) -> None:
         """A query that takes real time in its thread is not timed out: time stands still meanwhile."""
-        async with await connect(latency=0.05) as db:
+        async with await connect(latency=0.05, simple=self.simple) as db:
             await asyncio.wait_for(db.set("a", 1), 0.001)
             self.assertEqual(await asyncio.wait_for(db.get("a"), 0.001), 1)
         self.assertEqual(self.clock.now, 0)
 
     async def test_stalled_query_times_out_in_virtual_time(self) -> None:
         """A query parked in its thread (an Event nobody sets) times out at once, at virtual 30 s."""
-        async with await connect() as db:
+        async with await connect(simple=self.simple) as db:
             db.stall.clear()
             started = real_clock()
             with self.assertRaises(asyncio.TimeoutError):
@@ -93,7 +97,7 @@ class TestThreadBackedClient(ClockedTestCase):
 
     async def test_query_waits_for_a_lock_the_loop_releases(self) -> None:
         """A connection blocked on a Lock the loop holds is parked; released, it answers before a jump."""
-        async with await connect() as db:
+        async with await connect(simple=self.simple) as db:
             await db.set("a", 1)
             for _ in range(20):
                 db.lock.acquire()
@@ -105,24 +109,93 @@ class TestThreadBackedClient(ClockedTestCase):
         self.assertEqual(self.clock.now, 200)
 
 
-@unittest.skipUnless(os.path.exists(f"/proc/self/task/{threading.get_native_id()}/stat"), "reads Linux's /proc")
-class TestWokenThreads(unittest.TestCase):
-    """A thread the OS has woken runs, even before it gets a CPU (the second look, on a loaded machine)."""
+class TestThreadBackedClientOnQueue(TestThreadBackedClient):
+    """The same client on a queue.Queue (a Python Condition wait)."""
 
-    def test_a_sleeping_thread_is_not_runnable_and_a_woken_one_is(self) -> None:
-        """Blocked on an Event: not runnable; the calling thread, running: runnable."""
+    simple = False
+
+
+@unittest.skipUnless(_kernel.AVAILABLE, "reads Linux's /proc")
+class TestWokenThreads(unittest.TestCase):
+    """The kernel's word: a thread asleep in a futex wait, and a woken one (the second look)."""
+
+    def test_a_sleeping_thread_is_asleep_in_a_futex_and_a_running_one_is_not(self) -> None:
+        """Blocked on an Event: state S in a futex wait; the calling thread, running: R, in no wait."""
         event = threading.Event()
         thread = threading.Thread(target=event.wait)
         thread.start()
         self.addCleanup(thread.join)
         self.addCleanup(event.set)
+        native = thread.native_id or 0
         # Wait for it to fall asleep (a liveness bound, not a timing check).
         for _ in range(10_000):
-            if not _threads._runnable(thread.ident or 0):
+            seen = _kernel.sample(native)
+            if seen is not None and seen[0] == b"S" and _kernel.blocked(native) is not None:
                 break
             time.sleep(0.001)
-        self.assertFalse(_threads._runnable(thread.ident or 0))
-        self.assertTrue(_threads._runnable(threading.get_ident()))
+        self.assertEqual(_kernel.sample(native)[0], b"S")  # type: ignore[index]
+        kind, timed, _ = _kernel.blocked(native)  # type: ignore[misc]
+        self.assertEqual((kind, timed), (_kernel.FUTEX, False))
+        self.assertEqual(_kernel.sample(threading.get_native_id())[0], b"R")  # type: ignore[index]
+        self.assertIsNone(_kernel.blocked(threading.get_native_id()))
+
+    def test_wake_count_grows_when_a_thread_wakes_and_sleeps_again(self) -> None:
+        """A thread woken and parked again has a higher switch count: the second look sees it."""
+        event = threading.Event()
+        done = threading.Event()
+
+        def twice() -> None:
+            event.wait()
+            event.clear()
+            done.set()
+            event.wait()
+
+        thread = threading.Thread(target=twice)
+        thread.start()
+        self.addCleanup(thread.join)
+        self.addCleanup(event.set)
+        native = thread.native_id or 0
+        for _ in range(10_000):
+            if _kernel.blocked(native) is not None:
+                break
+            time.sleep(0.001)
+        before = _kernel.sample(native)
+        event.set()
+        done.wait(10)
+        for _ in range(10_000):
+            if event.is_set() is False and _kernel.blocked(native) is not None:
+                break
+            time.sleep(0.001)
+        after = _kernel.sample(native)
+        assert before is not None and after is not None
+        self.assertGreater(after[1], before[1])
+
+    def test_timed_wait_is_marked(self) -> None:
+        """Event.wait(30): a futex wait with a timeout of its own."""
+        event = threading.Event()
+        thread = threading.Thread(target=event.wait, args=(30,))
+        thread.start()
+        self.addCleanup(thread.join)
+        self.addCleanup(event.set)
+        for _ in range(10_000):
+            call = _kernel.blocked(thread.native_id or 0)
+            if call is not None:
+                break
+            time.sleep(0.001)
+        self.assertEqual(call[:2], (_kernel.FUTEX, True))  # type: ignore[index]
+
+    def test_a_thread_that_is_gone(self) -> None:
+        """A thread id the kernel does not know: no sample, no wait."""
+        thread = threading.Thread(target=lambda: None)
+        thread.start()
+        native = thread.native_id or 0
+        thread.join()
+        for _ in range(10_000):  # the kernel reaps the task soon after join
+            if _kernel.sample(native) is None:
+                break
+            time.sleep(0.001)
+        self.assertIsNone(_kernel.sample(native))
+        self.assertIsNone(_kernel.blocked(native))
 
 
 class TestRunCoroutineThreadsafe(unittest.TestCase):
@@ -363,12 +436,24 @@ class TestHandOff(unittest.TestCase):
         cond = threading.Condition()
         event = threading.Event()
         sem = threading.Semaphore(0)
+        simple: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        gate = threading.Lock()
+        gate.acquire()
+        handed: list[concurrent.futures.Future[Any]] = [concurrent.futures.Future() for _ in range(15)]
+        futures = list(handed)
         box: list[Any] = []
 
         def worker(loop: asyncio.AbstractEventLoop) -> None:
             while True:
                 if hand == "queue":
                     item = requests.get()
+                elif hand == "simplequeue":
+                    item = simple.get()
+                elif hand == "lock":
+                    gate.acquire()  # released by the loop: a Lock used as a signal
+                    item = box.pop()
+                elif hand == "future":
+                    item = handed.pop(0).result()
                 elif hand == "condition":
                     with cond:
                         cond.wait_for(lambda: bool(box))
@@ -394,6 +479,13 @@ class TestHandOff(unittest.TestCase):
                 item = fut if i < 14 else None
                 if hand == "queue":
                     requests.put(item)
+                elif hand == "simplequeue":
+                    simple.put(item)
+                elif hand == "lock":
+                    box.append(item)
+                    gate.release()
+                elif hand == "future":
+                    futures[i].set_result(item)
                 elif hand == "condition":
                     with cond:
                         box.append(item)
@@ -414,8 +506,9 @@ class TestHandOff(unittest.TestCase):
         return clock.now
 
     def test_queue_condition_event_semaphore(self) -> None:
-        """queue.put, Condition.notify, Event.set, Semaphore.release: the answer beats the 5 s timeout."""
-        for hand in ("queue", "condition", "event", "semaphore"):
+        """queue.put, SimpleQueue.put, Lock.release, Future.set_result, Condition.notify, Event.set,
+        Semaphore.release: the answer beats the 5 s timeout."""
+        for hand in ("queue", "simplequeue", "lock", "future", "condition", "event", "semaphore"):
             with self.subTest(hand=hand):
                 self.assertEqual(self._round_trips(hand), 14)
 
@@ -496,17 +589,36 @@ class TestWhatIsParked(unittest.TestCase):
         virtual, events = self.sleep_beside(blocked, guarded._lock.release)
         self.assertEqual((virtual, events), (100, PARKED))
 
-    def test_wait_it_cannot_read_counts_as_running(self) -> None:
-        """A lock reached through a property is not read (no code runs): the thread counts as running."""
+    def test_lock_reached_through_a_property(self) -> None:
+        """A lock reached through a property: no code runs to find it, and the kernel says it waits."""
         guarded = Guarded(threading.Lock())
         guarded.lock.acquire()
 
         def blocked() -> None:
-            guarded.lock.acquire()  # the loop does not call the property to see which lock
+            guarded.lock.acquire()  # the loop never calls the property
             guarded.lock.release()
 
-        virtual, events = self.sleep_beside(blocked, guarded.lock.release, after=0.05)
-        self.assertEqual((virtual, events), (100, RUNNING))  # the sleep waited for the thread
+        virtual, events = self.sleep_beside(blocked, guarded.lock.release)
+        self.assertEqual((virtual, events), (100, PARKED))
+
+    def test_time_sleep_runs(self) -> None:
+        """A thread in time.sleep() runs: the sleep waits for it."""
+        gate = threading.Event()
+
+        def blocked() -> None:
+            while not gate.is_set():
+                time.sleep(0.001)
+
+        virtual, events = self.sleep_beside(blocked, gate.set, after=0.05)
+        self.assertEqual((virtual, events), (100, RUNNING))
+
+    def test_unknown_wait_runs(self) -> None:
+        """A wait at a call site that names no primitive (a C call the loop cannot name) runs."""
+        r, w = os.pipe()
+        self.addCleanup(os.close, r)
+        self.addCleanup(os.close, w)
+        virtual, events = self.sleep_beside(lambda: os.read(r, 1), lambda: os.write(w, b"x"), after=0.05)
+        self.assertEqual((virtual, events), (100, RUNNING))
 
     def test_timed_wait_is_parked(self) -> None:
         """Event.wait(timeout) and queue.get(timeout=...) are parked: real-time timeouts do not hold time."""
@@ -670,15 +782,6 @@ class TestCallSites(unittest.TestCase):
         self.assertIsNone(_threads._site(code, 0))
         self.assertIsNone(_threads._parse_site(list(dis.get_instructions(code)), offset + 1))
 
-    def test_resolve_reads_without_running_code(self) -> None:
-        """Names come from locals, globals or builtins; a property is never called."""
-        frame = sys._getframe()
-        guarded = Guarded(threading.Lock())
-        self.assertIs(_threads._resolve(frame, (False, "len", (), "x")), len)
-        self.assertIs(_threads._resolve(frame, (True, "guarded", ("_lock",), "acquire")), guarded._lock)
-        with self.assertRaises(KeyError):
-            _threads._resolve(frame, (True, "guarded", ("lock",), "acquire"))
-
     def test_bytecode_shapes_of_every_version(self) -> None:
         """The parser reads the call-site shapes of other versions wherever it runs: 3.14's
         `with` (COPY/LOAD_SPECIAL/SWAP then CALL 0), 3.13's paired loads and an
@@ -787,7 +890,7 @@ class TestDeadlockReport(unittest.TestCase):
 
         with self.assertRaises(DeadlockError) as caught:
             run(clock, main)
-        self.assertRegex(str(caught.exception), r"- thread 'joiner' parked in <Thread\(inner, started")
+        self.assertRegex(str(caught.exception), r"- thread 'joiner' parked in threading\.Thread\.join\(\)")
         self.assertRegex(str(caught.exception), r"- thread 'inner' parked in threading\.Event\.wait\(\)")
 
 
@@ -797,6 +900,7 @@ class TestWithClockedTestCase(unittest.TestCase):
 
         class Inner(ClockedTestCase):
             clock_budget = 200 * 86400
+            slow_callback_duration = None  # starting a thread, on a loaded machine
 
             async def test_it(self) -> None:
                 db = FakeDatabase()
@@ -874,6 +978,7 @@ class TestFork(unittest.TestCase):
 
         class Inner(ClockedTestCase):
             clock_start = FAR
+            slow_callback_duration = None  # forking, on a loaded machine
 
             async def test_it(self) -> None:
                 self.assertEqual(time.monotonic(), FAR)

@@ -7,6 +7,17 @@ the clock on the thread that owns it and calls the real function everywhere
 else. This module only holds what the fakes read; `_timepatch` decides what
 they read (``_republish``) and installs them into ``time``.
 
+On the owner thread, code of the standard library reads real time from the
+four monotonic fakes, and everyone else virtual time. The standard library
+computes real-time deadlines from them for its own blocking helpers
+(``multiprocessing.connection.wait``, ``concurrent.futures.wait``, a
+``ProcessPoolExecutor`` starting a worker), which would never end on a clock
+that only the loop moves; and an event loop the toolkit did not make
+(``asyncio.run()`` in a synchronous test, or under ``patch_time``) reads its
+time through ``BaseEventLoop.time()``: it runs in real time instead of
+hanging on a clock nothing moves. The caller's code object says which it is,
+looked up once per code object (`_std`).
+
 The fakes dispatch on one module global, ``_top``: the only active clock, or a
 sentinel meaning "none" or "several" (then a scan of ``_clocks``, innermost
 first). One global read keeps a reader from seeing half of an update made by
@@ -18,8 +29,11 @@ the same for the wall clock.
 from __future__ import annotations
 
 import os
+import sys
+import sysconfig
 import threading
 import time
+import types
 from collections.abc import Callable
 from typing import Any, Final, Union, final
 
@@ -36,6 +50,7 @@ __all__ = (
     "_clocks",
     "_get_ident",
     "_set_real",
+    "_std",
     "_top",
     "_virtual_time",
     "_virtual_time_ns",
@@ -44,6 +59,30 @@ __all__ = (
 )
 
 _get_ident: Final = threading.get_ident
+_getframe: Final = sys._getframe
+
+
+# ---------------------------------------------------------------------------
+# Who reads: the standard library reads real time
+# ---------------------------------------------------------------------------
+
+_STDLIB_DIRS: Final = tuple(sorted({
+    os.path.join(os.path.realpath(sysconfig.get_paths()[key]), "") for key in ("stdlib", "platstdlib")
+}))
+_THIRD_PARTY: Final = (os.sep + "site-packages" + os.sep, os.sep + "dist-packages" + os.sep)
+# Code object -> whether it is the standard library's (True: it reads real time).
+_std: dict[types.CodeType, bool] = {}
+
+
+def _learn(code: types.CodeType) -> bool:
+    """Return (and remember) whether ``code`` is the standard library's."""
+    filename = code.co_filename
+    path = os.path.realpath(filename) if os.path.isabs(filename) else filename
+    std = path.startswith(_STDLIB_DIRS) and not any(part in path for part in _THIRD_PARTY)
+    if len(_std) > 65536:  # pragma: no cover - code generated at run time, say
+        _std.clear()
+    _std[code] = std
+    return std
 
 
 # ---------------------------------------------------------------------------
@@ -55,9 +94,10 @@ _get_ident: Final = threading.get_ident
 class _NoClock:
     """Stands in for "no clock" or "several clocks" in the dispatch globals."""
 
-    __slots__ = ("_ns", "_s", "_thread_id")
+    __slots__ = ("_ns", "_read", "_s", "_thread_id")
 
     def __init__(self) -> None:
+        self._read = False
         # get_ident() never returns -1, and an int compare stays on the fast path.
         self._thread_id = -1
         self._s = 0.0
@@ -119,50 +159,82 @@ def _find_wall() -> _Wall | None:
 
 
 def _virtual_monotonic() -> float:
-    """Return the virtual clock's seconds on its owner thread, else real ``time.monotonic()``."""
+    """Return virtual seconds on the owner thread (outside the standard library), else real time."""
     top = _top
     if top._thread_id == _get_ident():
-        return top._s
-    if top is _MULTI:
+        code = _getframe(1).f_code
+        std = _std.get(code)
+        if not (_learn(code) if std is None else std):
+            top._read = True
+            return top._s
+    elif top is _MULTI:
         clock = _find_clock()
         if clock is not None:
-            return clock._s
+            code = _getframe(1).f_code
+            std = _std.get(code)
+            if not (_learn(code) if std is None else std):
+                clock._read = True
+                return clock._s
     return _real_monotonic()
 
 
 def _virtual_monotonic_ns() -> int:
-    """Return the virtual clock's nanoseconds on its owner thread, else the real value."""
+    """Return virtual nanoseconds on the owner thread (outside the standard library), else real."""
     top = _top
     if top._thread_id == _get_ident():
-        return top._ns
-    if top is _MULTI:
+        code = _getframe(1).f_code
+        std = _std.get(code)
+        if not (_learn(code) if std is None else std):
+            top._read = True
+            return top._ns
+    elif top is _MULTI:
         clock = _find_clock()
         if clock is not None:
-            return clock._ns
+            code = _getframe(1).f_code
+            std = _std.get(code)
+            if not (_learn(code) if std is None else std):
+                clock._read = True
+                return clock._ns
     return _real_monotonic_ns()
 
 
 def _virtual_perf_counter() -> float:
-    """Return the virtual clock's seconds on its owner thread, else real ``time.perf_counter()``."""
+    """Return virtual seconds on the owner thread (outside the standard library), else real time."""
     top = _top
     if top._thread_id == _get_ident():
-        return top._s
-    if top is _MULTI:
+        code = _getframe(1).f_code
+        std = _std.get(code)
+        if not (_learn(code) if std is None else std):
+            top._read = True
+            return top._s
+    elif top is _MULTI:
         clock = _find_clock()
         if clock is not None:
-            return clock._s
+            code = _getframe(1).f_code
+            std = _std.get(code)
+            if not (_learn(code) if std is None else std):
+                clock._read = True
+                return clock._s
     return _real_perf_counter()
 
 
 def _virtual_perf_counter_ns() -> int:
-    """Return the virtual clock's nanoseconds on its owner thread, else the real value."""
+    """Return virtual nanoseconds on the owner thread (outside the standard library), else real."""
     top = _top
     if top._thread_id == _get_ident():
-        return top._ns
-    if top is _MULTI:
+        code = _getframe(1).f_code
+        std = _std.get(code)
+        if not (_learn(code) if std is None else std):
+            top._read = True
+            return top._ns
+    elif top is _MULTI:
         clock = _find_clock()
         if clock is not None:
-            return clock._ns
+            code = _getframe(1).f_code
+            std = _std.get(code)
+            if not (_learn(code) if std is None else std):
+                clock._read = True
+                return clock._ns
     return _real_perf_counter_ns()
 
 

@@ -248,6 +248,7 @@ class VirtualClock:
         "_limit_s",
         "_lock",
         "_ns",
+        "_read",
         "_s",
         "_stepping",
         "_thread_id",
@@ -284,6 +285,10 @@ class VirtualClock:
         # How many settle() calls are running: the loop never autojumps on
         # busy polling under them (advance() steps time itself).
         self._stepping = 0
+        # Set by every read of virtual time (loop.time(), the time fakes),
+        # cleared by the loop when a busy poll starts: a poll that reads the
+        # time may be waiting for a deadline, which moving time ends.
+        self._read = False
 
     # -- reading -----------------------------------------------------------
 
@@ -544,7 +549,9 @@ class VirtualClock:
 
     def _target_ns(self, seconds: float, what: str) -> int:
         # Where stepping by `seconds` lands, refused past the end of time.
-        ns = self._ns + _to_ns(seconds, what)
+        step = _to_ns(seconds, what)
+        # A positive step moves at least 1 ns (jump(1e-12) is not nothing).
+        ns = self._ns + (step or (seconds > 0))
         if ns > MAX_NS:
             raise ValueError(
                 f"{what} needs a step that keeps virtual time within its end at "

@@ -22,13 +22,14 @@ import itertools
 import logging
 import math
 import selectors
+import sys
 import threading
 import time
 from typing import TYPE_CHECKING, Any, final
 
 from .._compat import blocked_seconds, callback_failed, thread_usage
 from .._report import format_tasks, shown_coroutine, tracking_task_factory
-from ._clock import HORIZON, LivelockError, VirtualClock
+from ._clock import HORIZON, MAX_NS, LivelockError, VirtualClock
 from ._jump import land as _land
 from ._jump import step as _step
 from ._jump import waiting_outside as _waiting_outside
@@ -50,6 +51,9 @@ _RUNAWAY_LIMIT = 100_000
 # 30,000 by default, about a second of real time in a ClockedTestCase
 # (checks on), however many tasks spin together.
 _SPIN_FACTOR = 30
+# The first step time takes for a poll that reads the time with no timer
+# pending (see _atk_spin): 1 ms, doubling while the poll goes on.
+_SPIN_STEP_NS = 1_000_000
 # Batches of callbacks that only ran what earlier ones queued, after a timer
 # fired or IO, that go unchecked for busy polling (see _run_once).
 _SPIN_SKIP = 8
@@ -71,6 +75,11 @@ _TimerHandle = asyncio.TimerHandle
 _heappush = heapq.heappush
 _heappop = heapq.heappop
 _copy_context = contextvars.copy_context
+_nextafter = math.nextafter
+_getframe = sys._getframe
+_Future = asyncio.Future
+_WRAP_FUTURE = asyncio.wrap_future.__code__
+_threads_alive: dict[int, threading.Thread] = threading._active  # type: ignore[attr-defined]
 
 # Handle.__init__ and TimerHandle.__init__ (3.10-3.14) set these slots and
 # nothing else; with debug off we set them directly, which saves two Python
@@ -134,6 +143,10 @@ class _VirtualEventLoop(asyncio.SelectorEventLoop):
         self._atk_spins = 0
         self._atk_spin_steps = 0
         self._atk_spin_ns = -1
+        # A poll that reads the time, with no timer: time moves this much at
+        # its next check, if it is still at the time it moved to last.
+        self._atk_spin_step = _SPIN_STEP_NS
+        self._atk_spin_jumped = -1
         # Called with (handle, real seconds) for each callback that ran longer
         # than _atk_slow_threshold; set by the hygiene checks.
         self._atk_slow_threshold = math.inf
@@ -141,6 +154,7 @@ class _VirtualEventLoop(asyncio.SelectorEventLoop):
         self._atk_timed = False  # debug mode or _atk_on_slow: time each callback
         self._atk_woken = False
         self._atk_in_flight = 0
+        self._atk_wrapping = False  # in run_in_executor (see create_future)
         self._atk_subprocesses: list[asyncio.SubprocessTransport] = []
         # The threads that can wake this loop (_threads.py); looked at only
         # when the loop is idle and threads started or called in since.
@@ -167,7 +181,9 @@ class _VirtualEventLoop(asyncio.SelectorEventLoop):
         return self._atk_clock
 
     def time(self) -> float:
-        return self._atk_clock._s
+        clock = self._atk_clock
+        clock._read = True
+        return clock._s
 
     def __repr__(self) -> str:
         return (
@@ -246,7 +262,17 @@ class _VirtualEventLoop(asyncio.SelectorEventLoop):
             raise TypeError("delay must not be None")
         if self._closed:  # type: ignore[attr-defined]
             raise RuntimeError("Event loop is closed")
-        when = self._atk_clock._s + delay
+        clock = self._atk_clock
+        when = clock._s + delay
+        if when <= clock._end and delay > 0:
+            # A positive delay fires later than now, as on a real loop, even
+            # one too small to move a float (5.55e-17 s, left over by
+            # `deadline - loop.time()`): 1 ns later, or past about 18 hours,
+            # where a nanosecond is below the float spacing, at the first
+            # float deadline not due now.
+            when = (clock._ns + 1) / 1e9
+            if when <= clock._end:
+                when = _nextafter(clock._end, math.inf)
         if self._atk_fast:
             timer = _new(_TimerHandle)
             timer._context = _copy_context() if context is None else context  # type: ignore[attr-defined]
@@ -362,7 +388,7 @@ class _VirtualEventLoop(asyncio.SelectorEventLoop):
                 self._process_events(selector._inner.select(0))  # type: ignore[attr-defined]
         else:
             # Where asyncio would block in select(): the one jump decision.
-            _step(self, heap, real)
+            _step(self, heap, ready, clock, real)
 
         end_time = clock._end
         handle: Any
@@ -483,6 +509,7 @@ class _VirtualEventLoop(asyncio.SelectorEventLoop):
             self._atk_spin_ns = clock._ns
             self._atk_spins = 1
             self._atk_spin_steps = ntodo
+            clock._read = False
             return
         self._atk_spins = spins = self._atk_spins + 1
         self._atk_spin_steps += ntodo
@@ -505,6 +532,20 @@ class _VirtualEventLoop(asyncio.SelectorEventLoop):
                 self._atk_spins = 0  # also if the jump raises: a new streak
                 self._atk_jump(when)
                 return
+            if clock._read:
+                # No timer, but the poll reads the time: it may wait for a
+                # deadline (`while time.monotonic() < deadline: await
+                # asyncio.sleep(0)`), which only time passing ends. Let time
+                # pass as it would while a real loop spins: 1 ms, then twice
+                # as much at each next check of the same poll, up to the
+                # budget or the end of virtual time.
+                step = self._atk_spin_step if self._atk_spin_jumped == clock._ns else _SPIN_STEP_NS
+                if clock._ns + step <= MAX_NS:
+                    self._atk_spins = 0
+                    self._atk_spin_step = step * 2
+                    self._atk_jump((clock._ns + step) / 1e9)
+                    self._atk_spin_jumped = clock._ns
+                    return
         if self._atk_spin_steps >= limit * _SPIN_FACTOR and not self._selector._others:
             # Nothing can ever end the spin (a peer on real IO might).
             report = self._atk_spin_report(batch)
@@ -598,6 +639,17 @@ class _VirtualEventLoop(asyncio.SelectorEventLoop):
         self, executor: Executor | None, func: Callable[..., Any], *args: Any
     ) -> asyncio.Future[Any]:
         pool = self._default_executor if executor is None else executor  # type: ignore[attr-defined]
+        # asyncio's run_in_executor wraps the job's future (wrap_future): the
+        # job is accounted for here, not as an outside future (create_future).
+        self._atk_wrapping = True
+        try:
+            return self._atk_run_in_executor(pool, executor, func, *args)
+        finally:
+            self._atk_wrapping = False
+
+    def _atk_run_in_executor(
+        self, pool: Executor | None, executor: Executor | None, func: Callable[..., Any], *args: Any
+    ) -> asyncio.Future[Any]:
         if pool is None or isinstance(pool, concurrent.futures.ThreadPoolExecutor):
             # A thread pool: its worker is watched like any thread of ours
             # (time jumps while it is parked, say in run_coroutine_threadsafe
@@ -617,6 +669,22 @@ class _VirtualEventLoop(asyncio.SelectorEventLoop):
         self._atk_in_flight += 1
         fut.add_done_callback(self._atk_landed)
         return fut
+
+    def create_future(self) -> asyncio.Future[Any]:
+        fut: asyncio.Future[Any] = _Future(loop=self)
+        # Another thread runs a wrapped future: none alive, no look (sleep()
+        # makes a future each time).
+        if len(_threads_alive) > 1 and _getframe(1).f_code is _WRAP_FUTURE and not self._atk_wrapping:
+            # asyncio.wrap_future(): the loop awaits a concurrent future that
+            # some thread runs, maybe one older than the loop that it cannot
+            # see (a module-level executor's). Until it lands, every thread
+            # is watched: time waits while any runs.
+            self._atk_threads.wrapped(+1)
+            fut.add_done_callback(self._atk_unwrapped)
+        return fut
+
+    def _atk_unwrapped(self, _fut: object) -> None:
+        self._atk_threads.wrapped(-1)
 
     def call_soon_threadsafe(  # type: ignore[override]
         self, callback: Callable[..., object], *args: Any, context: Context | None = None

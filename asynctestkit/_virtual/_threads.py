@@ -2,11 +2,11 @@
 
 The virtual loop may move time only when nothing else can happen. Threads are
 the hard part: a thread that computes, sleeps or does IO may wake the loop at
-any moment, while a thread blocked in a wait on a standard-library primitive,
-whose condition has not happened yet, can only be woken by someone else. When
-every thread that can wake the loop is in the second state (**parked**) or has
-ended, the loop is idle and may jump; when no timer is pending either, nothing
-can ever happen and the loop reports a deadlock naming the parked threads.
+any moment, while a thread blocked in a wait that only another thread can end
+(**parked**) cannot. When every thread that can wake the loop is parked or
+has ended, the loop is idle and may jump; with no timer pending either,
+nothing can ever happen and the loop reports a deadlock naming the parked
+threads.
 
 `ThreadWatch` is owned by one loop and knows its threads:
 
@@ -18,36 +18,78 @@ can ever happen and the loop reports a deadlock naming the parked threads.
 * every thread running a job the loop gave ``run_in_executor`` on a thread
   pool; a job no worker has started yet counts as running work.
 
-Whether a thread is parked is read from its innermost Python frame
-(``sys._current_frames()``), only when the loop is idle, and from the state of
-the primitive it waits on: a ``Condition`` waiter still in the condition's
-queue (not notified: this covers ``Event``, ``Semaphore``, ``Barrier``,
-``queue.Queue``, ``concurrent.futures`` ``Future.result`` and ``wait``), a
-``Thread.join`` on a thread still alive, a ``SimpleQueue.get`` on an empty
-queue (the executor's idle workers), a ``Lock``/``RLock`` held by another
-thread. Anything else (Python code running, ``time.sleep``, a socket read, an
-unknown C call) counts as running, so time never jumps past possible work. A
-wait with a timeout is parked too: the timeout is real time, which virtual
-time does not wait for (``run_coroutine_threadsafe(...).result(timeout=5)``
-waits for the loop, which must be free to jump).
+What is read, and why it is safe
+--------------------------------
+Only two things, both only while the loop is idle and on the loop's thread:
 
-Handing work to a parked thread is seen at once: ``queue.put`` notifies the
-waiter (no longer in the queue), ``Event.set`` too, a released lock is no
-longer locked. A plain ``Lock`` does not say who holds it, so a thread found
-blocked on one (or in a selector's ``select``) is confirmed by a second look
-after a short real-time pause, in which a thread that just got the lock
-returns from ``acquire()``; on Linux, a thread the OS has woken but not yet
-run (state R in ``/proc``) is running too, however loaded the machine.
+* the thread's innermost Python frame from ``sys._current_frames()``: its
+  code object and instruction offset (``f_code``, ``f_lasti``), and for a
+  report its stack. These are plain reads of the frame; the loop's thread
+  holds the GIL while it reads them, so the other thread runs no Python code
+  meanwhile. Never ``f_locals``: building a running frame's locals writes to
+  the frame (before 3.13 it copies fast locals into a dict) and crashed the
+  interpreter on 3.12; nor any object the thread's code may change.
+* the kernel's view of the thread (`_kernel`, Linux ``/proc/self/task``): its
+  scheduler state, its wake count (context switches) and the system call it
+  is blocked in.
+
+The decision
+------------
+A thread is parked when, at two looks with the GIL released in between:
+
+1. its innermost frame waits on a standard-library primitive: inside
+   ``Condition.wait`` (so ``Event``, ``Semaphore``, ``Barrier``,
+   ``queue.Queue``, ``Future.result``, ``concurrent.futures.wait``), in
+   ``Thread.join``, or at a call site ``x.acquire()``, ``x.get()``,
+   ``x.join()``, ``x.wait()``, ``x.result()`` or ``with x:`` (a ``Lock``,
+   ``RLock``, ``SimpleQueue``) read from the code object's bytecode; or in a
+   selector's ``select()``;
+2. the kernel says it sleeps (state ``S``) in a ``futex`` wait (every such
+   primitive ends in one), or for ``select()`` in a poll without a timeout;
+3. nothing changed between the looks: the same frame at the same offset, the
+   same system call, the same wake count, still asleep.
+
+Why it cannot be wrong in the direction that hurts (a jump past work, a false
+deadlock): a thread that has work to do was woken by whoever handed it the
+work, and the kernel marks a woken thread runnable (``R``) at once, before it
+gets a CPU; once it runs, every later sleep adds to its wake count. So a
+thread woken at any time before the second look is ``R`` there, or shows a
+higher count, or a different frame: it counts as running. A thread that
+waits for the GIL also sleeps in a ``futex``, but the loop releases the GIL
+between the looks (and around every file read), which wakes it: it is ``R``
+or has run by the second look. Readiness left behind by a thread that posted
+a callback and parked again before the first look is in the loop's ready
+queue and self-pipe, which the loop looks at after the threads (`_jump`).
+The state of the primitive itself is never read: since 3.13
+``SimpleQueue.put`` hands its item straight to a waiting ``get``, so an empty
+queue no longer means an idle reader.
+
+A look whose answer equals the last confirmed one (each thread asleep in the
+same call with the same wake count) needs no second look: the thread has not
+woken since it was confirmed parked.
+
+Where it errs, and which way
+----------------------------
+* A wait with a real-time timeout (``Event.wait(5)``,
+  ``Future.result(timeout=5)``) is parked: virtual time does not wait for a
+  real timeout (``run_coroutine_threadsafe(...).result(timeout=5)`` waits for
+  the loop, which must be free to jump).
+* A thread woken by something the loop cannot see (a thread older than the
+  loop that never called in, another process, a signal) may be woken just
+  after the look: time may have jumped meanwhile.
+* A C extension's own wait at a call site named like the above, woken by a
+  C thread Python does not know, looks parked.
+* Where the kernel cannot tell (not Linux, ``/proc`` not mounted, an unknown
+  architecture) every thread of the loop that is alive counts as running:
+  time waits in real time while such a thread lives, never jumps past it.
 """
 
 from __future__ import annotations
 
-import _thread
 import concurrent.futures
+import concurrent.futures.thread
 import dis
-import inspect
 import queue
-import re
 import selectors
 import sys
 import threading
@@ -57,10 +99,12 @@ import types
 import weakref
 from typing import TYPE_CHECKING, Any, Final, final
 
+from . import _kernel
+
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-__all__ = ("ThreadWatch", "active_threads")
+__all__ = ("ThreadWatch", "active_threads", "last_thread")
 
 _current_frames = sys._current_frames
 _get_ident = threading.get_ident
@@ -80,12 +124,9 @@ _real_sleep = time.sleep
 # wakes the loop itself, through call_soon_threadsafe).
 _POLL_FIRST = 0.001
 _POLL_CAP = 0.05
-# The pause between the two looks that confirm a thread parked on a plain Lock.
-_CONFIRM = 0.001
+# The pause, GIL released, between the two looks that confirm threads parked.
+_CONFIRM = 0.0002
 
-_LOCK: Final = _thread.LockType
-_RLOCK: Final = type(threading.RLock())
-_SIMPLE_QUEUE: Final = queue.SimpleQueue
 _COND_WAIT: Final = threading.Condition.wait.__code__
 # Thread.join blocks in C in join() itself (3.13+: the thread handle's join)
 # or in _wait_for_tstate_lock (3.10-3.12).
@@ -100,7 +141,9 @@ _SELECT_CODES: Final = frozenset(
     if isinstance(cls, type) and issubclass(cls, selectors.BaseSelector)
     and isinstance(getattr(cls, "select", None), types.FunctionType)
 )
-_RLOCK_OWNER = re.compile(r"owner=(\d+) count=(\d+)")
+# Methods whose call, blocked in C, is a wait on a primitive: Lock and RLock
+# (acquire, `with`), SimpleQueue.get, a thread handle's join, and the like.
+_WAIT_METHODS: Final = frozenset({"acquire", "__enter__", "get", "join", "wait", "result"})
 
 
 def _codes(*owners: object) -> frozenset[types.CodeType]:
@@ -146,9 +189,18 @@ _GLOBAL_BASES: Final = frozenset({"LOAD_GLOBAL", "LOAD_NAME"})
 _Site = tuple[bool, str, tuple[str, ...], str]
 _sites: dict[tuple[types.CodeType, int], _Site | None] = {}
 
-# What a look at one thread found: None (running), or why it is parked and
-# whether that needs a second look to be sure.
-_Wait = tuple[str, bool]
+# An idle ThreadPoolExecutor worker, where the kernel cannot tell: in
+# _worker (3.10-3.15), blocked at its `work_queue.get(block=True)`.
+_POOL_WORKER: Final = concurrent.futures.thread._worker.__code__
+
+# One parked thread, for the deadlock report: its id, innermost frame and wait
+# ("": described from the frame when a report is made).
+_Parked = tuple[int, types.FrameType, str]
+# What confirms a thread parked, compared between looks: its frame's code and
+# offset, its wake count, and the system call it sleeps in. No frame: holding
+# one would keep the thread's objects alive.
+# Timed: the wait has a real-time timeout of its own (ends by itself).
+_Key = tuple[types.CodeType, int, int, bytes, bool]
 
 
 def active_threads() -> int:
@@ -183,11 +235,6 @@ class _Job:
         return self._func(*args)
 
 
-# One parked thread, for the deadlock report: its id, innermost frame and wait
-# (described only when a report is made).
-_Parked = tuple[int, types.FrameType, str]
-
-
 @final
 class ThreadWatch:
     """The threads that can wake one virtual loop, and whether they are all parked.
@@ -195,7 +242,10 @@ class ThreadWatch:
     Owned by the loop; `idle` is called only when the loop has nothing to do.
     """
 
-    __slots__ = ("_baseline", "_callers", "_poll", "_report", "_unstarted", "last", "quiet")
+    __slots__ = (
+        "_baseline", "_callers", "_confirmed", "_kernel", "_poll", "_report", "_unstarted",
+        "_wrapped", "last", "quiet",
+    )
 
     def __init__(self) -> None:
         # Threads alive when the loop was made are not the loop's unless they
@@ -206,6 +256,12 @@ class ThreadWatch:
         self._unstarted: set[_Job] = set()
         self._report = ""
         self._poll = _POLL_FIRST
+        # The threads the last confirmed look found parked, and how.
+        self._confirmed: dict[int, _Key] = {}
+        self._kernel = _kernel.AVAILABLE
+        # Futures the loop awaits through asyncio.wrap_future, not yet done:
+        # while any is, every thread of the process is watched (see wrapped).
+        self._wrapped = 0
         # active_threads() and the last thread started when the loop last found
         # no thread of its own; the loop skips the look while both are still
         # these (quiet -1: never).
@@ -230,42 +286,57 @@ class ThreadWatch:
         """Forget a job whose future is done (cancelled before it started, say)."""
         self._unstarted.discard(job)
 
-    def idle(self, loop_thread: int | None, keep: bool = False) -> float | None:
+    def wrapped(self, delta: int) -> None:
+        """Count a future awaited through ``asyncio.wrap_future`` (+1), or one done (-1).
+
+        Whoever runs it (a module-level executor's worker, older than the
+        loop, say) is unknown: while one is pending, every thread of the
+        process is watched, so time waits while any runs and jumps once all
+        are parked (a future nobody can complete any more).
+        """
+        self._wrapped += delta
+        self.quiet = -1
+
+    def idle(self, loop_thread: int | None, final: bool = False) -> float | None:
         """Look at the loop's threads: ``None`` if every one is parked or gone, else seconds to wait.
 
         Called by the loop with nothing ready to run. Otherwise some thread
         runs (or a job waits for a worker): the loop waits that many real
-        seconds, or until woken, and looks again. With ``keep``, the parked
-        threads are kept for `report` (their frames: only when one is made).
+        seconds, or until woken, and looks again. ``final``: the loop raises
+        `DeadlockError` if every thread is parked; a thread in a wait with a
+        real-time timeout then counts as running (it ends by itself, so no
+        deadlock yet), and the parked threads are described for `report`.
         """
         self._report = ""
         count = active_threads()
         last = last_thread()
         callers = self._callers
-        alive = _current_frames().keys() - {_get_ident()}  # no frame kept: see _look
-        for gone in [i for i in list(callers) if i not in alive]:
-            callers.discard(gone)
         known = len(callers)
-        verdict = self._look(loop_thread)
-        if verdict is None:
+        first = self._look(loop_thread)
+        if first is None:
+            self._confirmed = {}
             return self._running()
-        confirm, parked, frames = verdict
-        if confirm:
-            # Someone blocked on a plain Lock or in select(): look again after
-            # a pause in which a thread that just got its lock returns.
+        keys, parked = first
+        if keys != self._confirmed:
+            # Something changed since the last confirmed look (or this is the
+            # first): look again after a pause with the GIL released, in which
+            # a thread that was woken, or waits for the GIL, runs.
+            del parked[:]
             _real_sleep(_CONFIRM)
             second = self._look(loop_thread)
-            if second is None or any(
-                (frames[i] is not second[2].get(i)) or frames[i].f_lasti != second[2][i].f_lasti
-                for i in frames
-            ) or any(map(_runnable, second[2])):
+            if second is None or second[0] != keys:
+                self._confirmed = {}
                 return self._running()
             parked = second[1]
+        self._confirmed = keys
+        if final and any(key[4] for key in keys.values()):
+            # Nothing but a thread's own real-time timeout can end the wait.
+            return self._running()
         self._poll = _POLL_FIRST
-        if keep and parked:
+        if final and parked:
             # Formatted now: holding frames would keep the threads' objects alive.
             self._report = _format(parked)
-        if not parked and not self._unstarted:
+        if not parked and not self._unstarted and not self._wrapped:
             # No thread of ours: skip the look until threads start or end, or
             # one calls in (saw_thread sets -1, maybe while we looked).
             self.quiet = count
@@ -285,12 +356,9 @@ class ThreadWatch:
         self._poll = min(poll * 2, _POLL_CAP)
         return poll
 
-    def _look(
-        self, loop_thread: int | None
-    ) -> tuple[bool, list[_Parked], dict[int, types.FrameType]] | None:
-        # One snapshot of every thread's innermost frame, then the state of
-        # what each waits on, read after the snapshot: a waiter still queued
-        # now was blocked all along since (each wait makes its own waiter).
+    def _look(self, loop_thread: int | None) -> tuple[dict[int, _Key], list[_Parked]] | None:
+        # One snapshot of every thread's innermost frame, then the kernel's
+        # word on each thread of ours. None: one of them may run.
         if self._unstarted or _limbo:
             # A job no worker took yet; a thread starting (Thread.start()
             # waits for it, and it has no frame to look at yet).
@@ -300,115 +368,90 @@ class ThreadWatch:
         # frame would hold each other (and every thread's frames) until gc.
         del frames[_get_ident()]
         callers = self._callers
+        if not callers.issubset(frames):
+            callers.intersection_update(frames)  # forget callers that ended
         baseline = self._baseline
-        confirm = False
+        confirmed = self._confirmed
+        keys: dict[int, _Key] = {}
         parked: list[_Parked] = []
-        mine: dict[int, types.FrameType] = {}
         for ident, frame in frames.items():
+            thread = _active.get(ident)
             if ident == loop_thread or (
-                ident in baseline and baseline[ident]() is _active.get(ident) and ident not in callers
+                ident in baseline and baseline[ident]() is thread and ident not in callers
+                and not self._wrapped
             ):
                 continue
-            if getattr(_active.get(ident), "_asynctestkit_ignore", False):
+            if getattr(thread, "_asynctestkit_ignore", False):
                 continue  # our own watchdog's timer thread
-            wait = _wait_of(frame, ident, frames)
+            wait = _wait_site(frame)
             if wait is None:
                 return None
-            mine[ident] = frame
-            confirm = confirm or wait[1]
-            parked.append((ident, frame, wait[0]))
-        return confirm, parked, mine
+            kind, text = wait
+            code = frame.f_code
+            lasti = frame.f_lasti
+            if not self._kernel:
+                # Nothing tells a hand-off from a wait: only an idle pool
+                # worker, with no job of ours waiting for one, is parked
+                # (not while a wrapped future may be queued for it).
+                if code is not _POOL_WORKER or self._wrapped:
+                    return None
+                keys[ident] = (code, lasti, 0, b"", False)
+                parked.append((ident, frame, text))
+                continue
+            native = getattr(thread, "native_id", None)
+            if native is None:  # pragma: no cover - a thread from _thread.start_new_thread
+                return None
+            seen = _kernel.sample(native)
+            if seen is None or seen[0] != b"S":
+                return None  # running, runnable (woken), or ending
+            switches = seen[1]
+            old = confirmed.get(ident)
+            if old is not None and old[0] is code and old[1] == lasti and old[2] == switches:
+                # Asleep, and not woken since it was confirmed parked.
+                keys[ident] = old
+            else:
+                call = _kernel.blocked(native)
+                if call is None or call[0] != kind:
+                    return None
+                keys[ident] = (code, lasti, switches, call[2], call[1])
+            parked.append((ident, frame, text))
+        return keys, parked
 
 
-def _runnable(ident: int) -> bool:
-    """Whether thread ``ident`` is runnable now: woken, if not yet given a CPU (Linux).
+def _wait_site(frame: types.FrameType) -> tuple[str, str] | None:
+    """Return the kind of wait ``frame`` is blocked in and how to name it, or None if it may run.
 
-    The pause before the second look is no proof on a loaded machine: a
-    thread that got its lock, or whose selector has an event, may wait
-    longer than that for a CPU, still showing the same frame. Linux says
-    so: its state is R (runnable) from its wakeup, S while it sleeps.
-    Elsewhere, or for a thread not made with `threading`, False: the pause
-    is all there is.
+    Read from the code object and offset only (no locals, no objects).
     """
-    native = getattr(_active.get(ident), "native_id", None)
-    if native is None:  # pragma: no cover - a thread from _thread.start_new_thread
-        return False
-    try:
-        with open(f"/proc/self/task/{native}/stat", "rb") as stat:
-            data = stat.read()
-    except OSError:  # pragma: no cover - not Linux, or it has just ended
-        return False
-    # "pid (comm) S ...": the name may hold spaces and parentheses.
-    return data[data.rindex(b")") + 2 : data.rindex(b")") + 3] == b"R"
+    code = frame.f_code
+    if code in _SELECT_CODES:
+        return _kernel.POLL, "a selector's select() without timeout (an event loop waiting for IO)"
+    if code is _COND_WAIT or code in _JOIN_CODES:
+        return _kernel.FUTEX, ""
+    site = _site(code, frame.f_lasti)
+    if site is None or site[3] not in _WAIT_METHODS:
+        return None
+    receiver = ".".join((site[1], *site[2]))
+    if site[3] == "__enter__":
+        return _kernel.FUTEX, f"`with {receiver}:`"
+    return _kernel.FUTEX, f"{receiver}.{site[3]}()"
 
 
 def _format(parked: list[_Parked]) -> str:
-    names = {t.ident: t.name for t in threading.enumerate()}
+    threads = {t.ident: t for t in threading.enumerate()}
     lines = [f"Parked threads ({len(parked)}), each blocked until another thread acts:"]
     for ident, frame, wait in parked:
-        name = names.get(ident, f"thread {ident}")
+        thread = threads.get(ident)
+        name = thread.name if thread is not None else f"thread {ident}"
         lines.append(f"- thread {name!r} parked in {wait or _describe(frame)} (most recent call last):")
         lines.append("".join(traceback.format_stack(frame)).rstrip())
+        if thread is not None and not thread.daemon:
+            lines.append(
+                f"  (thread {name!r} is not a daemon thread: the interpreter waits for it at "
+                "exit, so a process whose tests leave it parked does not end; release what "
+                "it waits for in a cleanup, or start it with daemon=True)"
+            )
     return "\n".join(lines)
-
-
-def _wait_of(frame: types.FrameType, ident: int, frames: dict[int, types.FrameType]) -> _Wait | None:
-    """Return what ``frame``'s thread is parked in, or None if it may run."""
-    code = frame.f_code
-    try:
-        if code is _COND_WAIT:
-            local = frame.f_locals
-            waiter = local.get("waiter")
-            cond = local.get("self")
-            if waiter is None or not isinstance(cond, threading.Condition):
-                return None
-            # Still queued: not notified yet (notify() dequeues the waiter).
-            if not any(w is waiter for w in list(cond._waiters)):  # type: ignore[attr-defined]
-                return None
-            return "", False  # described in report()
-        if code in _JOIN_CODES:
-            target = frame.f_locals.get("self")
-            # Joining a thread that lives (the loop's own thread was taken out
-            # of `frames`): parked until it ends.
-            if isinstance(target, threading.Thread) and target.ident != ident and (
-                target.ident in frames or target.ident == _get_ident()
-            ):
-                return f"{target!r}.join()", False
-            return None
-        if code in _SELECT_CODES:
-            # Another event loop: with a timeout it wakes by itself (a timer
-            # of its own, like time.sleep); without, only IO wakes it.
-            # (EpollSelector.select turns None into -1 before it blocks.)
-            timeout = frame.f_locals.get("timeout", 0)
-            if timeout is None or (isinstance(timeout, (int, float)) and timeout < 0):
-                return "a selector's select() without timeout (an event loop waiting for IO)", True
-            return None
-        site = _site(code, frame.f_lasti)
-        if site is None:
-            return None
-        obj = _resolve(frame, site)
-        method = site[3]
-        if method in ("acquire", "__enter__"):
-            if type(obj) is _LOCK:
-                return (f"Lock.acquire() on {_held(obj)}", True) if obj.locked() else None
-            if type(obj) is _RLOCK:
-                found = _RLOCK_OWNER.search(repr(obj))
-                if found is None:
-                    return None
-                owner, count = int(found.group(1)), int(found.group(2))
-                if count and owner not in (0, ident):
-                    return f"RLock.acquire() on {_held(obj)}", False
-            return None
-        if method == "get" and type(obj) is _SIMPLE_QUEUE and obj.empty():
-            return f"SimpleQueue.get() on an empty {_held(obj)}", False
-    except (AttributeError, KeyError, TypeError, ValueError, RuntimeError):
-        # A frame that changed under us, a mutated deque: it may run.
-        return None
-    return None
-
-
-def _held(obj: object) -> str:
-    return f"{type(obj).__name__} at {id(obj):#x}"
 
 
 def _describe(frame: types.FrameType) -> str:
@@ -424,12 +467,23 @@ def _describe(frame: types.FrameType) -> str:
 
 def _frame_name(frame: types.FrameType) -> str:
     code = frame.f_code
-    qualname = getattr(code, "co_qualname", None)  # 3.11+
-    if qualname is None:  # pragma: no cover - 3.10 only: code objects have co_qualname on 3.11+
-        owner = frame.f_locals.get("self")
-        qualname = f"{type(owner).__name__}.{code.co_name}" if owner is not None else code.co_name
+    # 3.11+ code objects have co_qualname; 3.10's only co_name.
+    qualname = getattr(code, "co_qualname", None) or _QUALNAMES.get(code, code.co_name)
     module = frame.f_globals.get("__name__", "?")
     return f"{module}.{qualname}"
+
+
+# 3.10: the qualified names of the standard library's wait functions, which
+# its code objects do not carry.
+_QUALNAMES: Final = {
+    item.__code__: item.__qualname__
+    for owner in (
+        threading.Condition, threading.Event, threading.Semaphore, threading.BoundedSemaphore,
+        threading.Barrier, threading.Thread, queue.Queue, concurrent.futures.Future,
+    )
+    for item in vars(owner).values()
+    if isinstance(getattr(item, "__code__", None), types.CodeType)
+}
 
 
 def _site(code: types.CodeType, lasti: int) -> _Site | None:
@@ -494,24 +548,3 @@ def _parse_site(instrs: list[dis.Instruction], lasti: int) -> _Site | None:
     if base.opname in _GLOBAL_BASES:
         return False, str(base.argval), tuple(reversed(attrs)), method
     return None
-
-
-def _resolve(frame: types.FrameType, site: _Site) -> object:
-    """Evaluate a call site's receiver in ``frame`` without running code (KeyError if not)."""
-    is_local, name, attrs, _ = site
-    if is_local:
-        obj = frame.f_locals[name]
-    else:
-        try:
-            obj = frame.f_globals[name]
-        except KeyError:
-            obj = frame.f_builtins[name]
-    for attr in attrs:
-        # getattr_static: no property or __getattr__ runs in the loop's thread.
-        value = inspect.getattr_static(obj, attr)
-        if type(value).__name__ == "member_descriptor":  # a __slots__ attribute
-            value = value.__get__(obj, type(obj))
-        elif isinstance(value, (property, types.MethodDescriptorType, types.GetSetDescriptorType)):
-            raise KeyError(attr)
-        obj = value
-    return obj

@@ -1,0 +1,128 @@
+"""What the kernel says about another thread of this process (Linux ``/proc``).
+
+Three small files per thread, all safe to read from any thread at any time
+(the kernel answers; nothing of the thread's own memory is touched):
+
+* ``/proc/self/task/<tid>/status``: the scheduler state (``S``: asleep in an
+  interruptible wait; ``R``: running, or woken and waiting for a CPU) and
+  ``voluntary_ctxt_switches`` + ``nonvoluntary_ctxt_switches``. Together
+  they are a wake count: a thread that was asleep, was woken, ran and fell
+  asleep again has switched at least once more; a thread woken but not yet
+  run is ``R``.
+* ``/proc/self/task/<tid>/syscall``: the system call it is blocked in and its
+  arguments: a ``futex`` wait (every lock, condition, queue, event and join
+  of CPython ends in one), or ``epoll_wait``/``poll``/``select`` and whether
+  it has a timeout of its own.
+
+`AVAILABLE` is False where these files cannot be read or the architecture's
+system call numbers are unknown: then nothing here answers, and the caller
+counts every thread as running (time waits in real time).
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import threading
+from typing import Final
+
+__all__ = ("AVAILABLE", "blocked", "sample")
+
+# System call numbers: futex-like waits, and polls with the index (among the
+# six arguments) of their timeout, an int (milliseconds; negative: none) or a
+# pointer (NULL: none). x86_64: arch/x86/entry/syscalls/syscall_64.tbl;
+# aarch64 (and riscv64, which share the generic table):
+# include/uapi/asm-generic/unistd.h.
+_TABLES: Final[dict[str, tuple[frozenset[int], dict[int, int], dict[int, int]]]] = {
+    "x86_64": (
+        frozenset({202, 449}),  # futex, futex_waitv
+        {232: 3, 281: 3, 7: 2},  # epoll_wait, epoll_pwait, poll: int timeout
+        {441: 3, 271: 2, 23: 4, 270: 4},  # epoll_pwait2, ppoll, select, pselect6: pointer
+    ),
+    "aarch64": (
+        frozenset({98, 449}),
+        {22: 3},  # epoll_pwait
+        {441: 3, 73: 2, 72: 4},  # epoll_pwait2, ppoll, pselect6
+    ),
+}
+_TABLES["amd64"] = _TABLES["x86_64"]
+_TABLES["arm64"] = _TABLES["aarch64"]
+_TABLES["riscv64"] = _TABLES["aarch64"]
+
+_FUTEX, _INT_TIMEOUT, _PTR_TIMEOUT = _TABLES.get(platform.machine().lower(), (frozenset(), {}, {}))
+_open = os.open
+_read = os.read
+_close = os.close
+_RDONLY = os.O_RDONLY
+
+# A wait that only another thread ends: a futex, or a poll without timeout.
+FUTEX: Final = "futex"
+POLL: Final = "poll"
+
+
+def _slurp(path: str) -> bytes | None:
+    try:
+        fd = _open(path, _RDONLY)
+    except OSError:
+        return None
+    try:
+        return _read(fd, 4096)
+    except OSError:  # pragma: no cover - the thread ended between open and read
+        return None
+    finally:
+        _close(fd)
+
+
+def sample(tid: int) -> tuple[bytes, int] | None:
+    """Return thread ``tid``'s scheduler state (one letter) and context switches so far; None if gone."""
+    data = _slurp(f"/proc/self/task/{tid}/status")
+    if not data:
+        return None
+    at = data.find(b"\nState:\t")
+    vol = data.find(b"\nvoluntary_ctxt_switches:\t")
+    non = data.find(b"\nnonvoluntary_ctxt_switches:\t")
+    if at < 0 or vol < 0 or non < 0:  # pragma: no cover - a kernel without these lines
+        return None
+    switches = int(data[vol + 26 : data.index(b"\n", vol + 26)])
+    switches += int(data[non + 29 : data.index(b"\n", non + 29)])
+    return data[at + 8 : at + 9], switches
+
+
+def blocked(tid: int) -> tuple[str, bool, bytes] | None:
+    """Return the wait thread ``tid`` is blocked in: FUTEX or POLL, whether timed, the raw line.
+
+    None: not blocked in a system call, or in one that ends by itself (a
+    sleep, a poll with a timeout, a read from a socket or pipe, ...). A futex
+    wait with a timeout (``Event.wait(5)``) is returned, marked timed.
+    """
+    data = _slurp(f"/proc/self/task/{tid}/syscall")
+    if not data:
+        return None
+    fields = data.split()
+    try:
+        number = int(fields[0])
+    except ValueError:  # "running"
+        return None
+    if number in _FUTEX:
+        # futex(uaddr, op, val, timeout, ...); futex_waitv(waiters, n, flags, timeout, ...)
+        return FUTEX, int(fields[4], 16) != 0, data
+    index = _INT_TIMEOUT.get(number)
+    if index is not None:
+        timeout = int(fields[1 + index], 16)
+        # An int argument: -1 shows as 0xffffffff or 0xffffffffffffffff.
+        return (POLL, False, data) if timeout >= 0x80000000 else None
+    index = _PTR_TIMEOUT.get(number)
+    if index is not None and int(fields[1 + index], 16) == 0:
+        return POLL, False, data
+    return None
+
+
+def _probe() -> bool:
+    if not _FUTEX:  # pragma: no cover - an architecture without a table
+        return False
+    tid = threading.get_native_id()
+    return sample(tid) is not None and _slurp(f"/proc/self/task/{tid}/syscall") is not None
+
+
+# Read once at import: Linux with /proc mounted and a known architecture.
+AVAILABLE: Final = _probe()
