@@ -74,6 +74,30 @@ class TestModuleLevelExecutor(unittest.TestCase):
         self.assertEqual(clock.now, 30)
 
 
+class TestWrappedFutureNobodyRuns(unittest.TestCase):
+    """A wrapped future no thread works on is not waited for in real time."""
+
+    def test_future_set_by_a_timer_of_the_loop(self) -> None:
+        """A hand-made concurrent future the loop sets at virtual 10 s: time jumps there."""
+        release = threading.Event()
+        other = threading.Thread(target=release.wait)  # some thread alive, parked
+        other.start()
+
+        async def main() -> int:
+            loop = asyncio.get_running_loop()
+            source: concurrent.futures.Future[int] = concurrent.futures.Future()
+            loop.call_later(10, source.set_result, 7)
+            return await asyncio.wrap_future(source)
+
+        clock = VirtualClock()
+        try:
+            self.assertEqual(run_virtual(clock, main), 7)
+        finally:
+            release.set()
+            other.join()
+        self.assertEqual(clock.now, 10)
+
+
 class TestTinySteps(unittest.TestCase):
     """A positive delay or jump moves the clock by at least one nanosecond."""
 

@@ -32,6 +32,7 @@ from ._clock import HORIZON, MAX_NS, DeadlockError, LivelockError, due_ns, due_u
 from ._threads import _active_threads, _limbo, active_threads, last_thread
 
 if TYPE_CHECKING:
+    from ._clock import VirtualClock
     from ._loop import _Entry, _VirtualEventLoop
 
 __all__ = ("land", "step", "waiting_outside")
@@ -41,13 +42,18 @@ __all__ = ("land", "step", "waiting_outside")
 REAL_WAIT_CAP = 0.5
 
 
-def step(loop: _VirtualEventLoop, heap: list[_Entry], real: object) -> None:
-    """Decide what the loop does with nothing ready and no timer due: run, wait, jump or raise."""
-    clock = loop._atk_clock
+def step(
+    loop: _VirtualEventLoop, heap: list[_Entry], ready: object, clock: VirtualClock, real: object
+) -> None:
+    """Decide what the loop does with nothing ready and no timer due: run, wait, jump or raise.
+
+    ``ready`` is the loop's ready queue and ``clock`` its clock, passed in by
+    the caller that has them at hand (this runs once per virtual sleep).
+    """
     threads = loop._atk_threads
     if (
         # `ready` again: another thread may have queued a callback since.
-        real or loop._ready or loop._atk_in_flight or loop._atk_subprocesses  # type: ignore[attr-defined]
+        real or ready or loop._atk_in_flight or loop._atk_subprocesses
         or clock._holds or not clock._autojump or not heap
         # Threads (see ThreadWatch.idle): look unless the last look found
         # none of the loop's own and none has started since. A new thread

@@ -24,7 +24,10 @@ from __future__ import annotations
 import os
 import platform
 import threading
-from typing import Final
+from typing import TYPE_CHECKING, Final
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 __all__ = ("AVAILABLE", "blocked", "sample")
 
@@ -52,6 +55,8 @@ _TABLES["riscv64"] = _TABLES["aarch64"]
 _FUTEX, _INT_TIMEOUT, _PTR_TIMEOUT = _TABLES.get(platform.machine().lower(), (frozenset(), {}, {}))
 _open = os.open
 _read = os.read
+# Windows has no os.pread (nor /proc): never called there (AVAILABLE is False).
+_pread: Callable[[int, int, int], bytes] | None = getattr(os, "pread", None)
 _close = os.close
 _RDONLY = os.O_RDONLY
 
@@ -73,9 +78,54 @@ def _slurp(path: str) -> bytes | None:
         _close(fd)
 
 
+# Thread id -> an open descriptor of its status file: read again from offset
+# 0, a /proc file shows the state anew, at a third of the cost of opening it
+# each time (the loop samples each thread of its own at every idle check). A
+# descriptor keeps naming the thread it was opened for: once that thread has
+# ended, reading fails (ESRCH) and the entry goes, even if a new thread
+# reuses the id.
+_status_fds: dict[int, int] = {}
+_MAX_FDS = 512
+
+
+def _status(tid: int) -> bytes | None:
+    fd = _status_fds.get(tid)
+    if fd is None:
+        if len(_status_fds) >= _MAX_FDS:  # pragma: no cover - a process with hundreds of threads
+            _forget_all()
+        try:
+            fd = _open(f"/proc/self/task/{tid}/status", _RDONLY)
+        except OSError:
+            return None
+        _status_fds[tid] = fd
+    try:
+        data = _pread(fd, 4096, 0)  # type: ignore[misc]  # not None where AVAILABLE
+    except OSError:
+        data = b""
+    if not data:
+        del _status_fds[tid]
+        _close(fd)
+        return None
+    return data
+
+
+def _forget_all() -> None:
+    # Also in a forked child: the descriptors name the parent's threads.
+    for fd in _status_fds.values():
+        try:
+            _close(fd)
+        except OSError:  # pragma: no cover - closed by someone else
+            pass
+    _status_fds.clear()
+
+
+if hasattr(os, "register_at_fork"):  # pragma: no branch - POSIX
+    os.register_at_fork(after_in_child=_forget_all)
+
+
 def sample(tid: int) -> tuple[bytes, int] | None:
     """Return thread ``tid``'s scheduler state (one letter) and context switches so far; None if gone."""
-    data = _slurp(f"/proc/self/task/{tid}/status")
+    data = _status(tid)
     if not data:
         return None
     at = data.find(b"\nState:\t")
@@ -118,7 +168,7 @@ def blocked(tid: int) -> tuple[str, bool, bytes] | None:
 
 
 def _probe() -> bool:
-    if not _FUTEX:  # pragma: no cover - an architecture without a table
+    if not _FUTEX or _pread is None:  # pragma: no cover - an architecture without a table; Windows
         return False
     tid = threading.get_native_id()
     return sample(tid) is not None and _slurp(f"/proc/self/task/{tid}/syscall") is not None

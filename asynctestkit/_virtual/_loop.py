@@ -79,6 +79,7 @@ _nextafter = math.nextafter
 _getframe = sys._getframe
 _Future = asyncio.Future
 _WRAP_FUTURE = asyncio.wrap_future.__code__
+_threads_alive: dict[int, threading.Thread] = threading._active  # type: ignore[attr-defined]
 
 # Handle.__init__ and TimerHandle.__init__ (3.10-3.14) set these slots and
 # nothing else; with debug off we set them directly, which saves two Python
@@ -385,7 +386,7 @@ class _VirtualEventLoop(asyncio.SelectorEventLoop):
                 self._process_events(selector._inner.select(0))  # type: ignore[attr-defined]
         else:
             # Where asyncio would block in select(): the one jump decision.
-            _step(self, heap, real)
+            _step(self, heap, ready, clock, real)
 
         end_time = clock._end
         handle: Any
@@ -669,13 +670,19 @@ class _VirtualEventLoop(asyncio.SelectorEventLoop):
 
     def create_future(self) -> asyncio.Future[Any]:
         fut: asyncio.Future[Any] = _Future(loop=self)
-        if _getframe(1).f_code is _WRAP_FUTURE and not self._atk_wrapping:
+        # Another thread runs a wrapped future: none alive, no look (sleep()
+        # makes a future each time).
+        if len(_threads_alive) > 1 and _getframe(1).f_code is _WRAP_FUTURE and not self._atk_wrapping:
             # asyncio.wrap_future(): the loop awaits a concurrent future that
             # some thread runs, maybe one older than the loop that it cannot
-            # see (a module-level executor's). Work in flight until it lands.
-            self._atk_in_flight += 1
-            fut.add_done_callback(self._atk_landed)
+            # see (a module-level executor's). Until it lands, every thread
+            # is watched: time waits while any runs.
+            self._atk_threads.wrapped(+1)
+            fut.add_done_callback(self._atk_unwrapped)
         return fut
+
+    def _atk_unwrapped(self, _fut: object) -> None:
+        self._atk_threads.wrapped(-1)
 
     def call_soon_threadsafe(  # type: ignore[override]
         self, callback: Callable[..., object], *args: Any, context: Context | None = None

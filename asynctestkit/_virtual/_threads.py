@@ -244,7 +244,7 @@ class ThreadWatch:
 
     __slots__ = (
         "_baseline", "_callers", "_confirmed", "_kernel", "_poll", "_report", "_unstarted",
-        "last", "quiet",
+        "_wrapped", "last", "quiet",
     )
 
     def __init__(self) -> None:
@@ -259,6 +259,9 @@ class ThreadWatch:
         # The threads the last confirmed look found parked, and how.
         self._confirmed: dict[int, _Key] = {}
         self._kernel = _kernel.AVAILABLE
+        # Futures the loop awaits through asyncio.wrap_future, not yet done:
+        # while any is, every thread of the process is watched (see wrapped).
+        self._wrapped = 0
         # active_threads() and the last thread started when the loop last found
         # no thread of its own; the loop skips the look while both are still
         # these (quiet -1: never).
@@ -282,6 +285,17 @@ class ThreadWatch:
     def landed(self, job: object) -> None:
         """Forget a job whose future is done (cancelled before it started, say)."""
         self._unstarted.discard(job)
+
+    def wrapped(self, delta: int) -> None:
+        """Count a future awaited through ``asyncio.wrap_future`` (+1), or one done (-1).
+
+        Whoever runs it (a module-level executor's worker, older than the
+        loop, say) is unknown: while one is pending, every thread of the
+        process is watched, so time waits while any runs and jumps once all
+        are parked (a future nobody can complete any more).
+        """
+        self._wrapped += delta
+        self.quiet = -1
 
     def idle(self, loop_thread: int | None, final: bool = False) -> float | None:
         """Look at the loop's threads: ``None`` if every one is parked or gone, else seconds to wait.
@@ -322,7 +336,7 @@ class ThreadWatch:
         if final and parked:
             # Formatted now: holding frames would keep the threads' objects alive.
             self._report = _format(parked)
-        if not parked and not self._unstarted:
+        if not parked and not self._unstarted and not self._wrapped:
             # No thread of ours: skip the look until threads start or end, or
             # one calls in (saw_thread sets -1, maybe while we looked).
             self.quiet = count
@@ -364,6 +378,7 @@ class ThreadWatch:
             thread = _active.get(ident)
             if ident == loop_thread or (
                 ident in baseline and baseline[ident]() is thread and ident not in callers
+                and not self._wrapped
             ):
                 continue
             if getattr(thread, "_asynctestkit_ignore", False):
@@ -376,8 +391,9 @@ class ThreadWatch:
             lasti = frame.f_lasti
             if not self._kernel:
                 # Nothing tells a hand-off from a wait: only an idle pool
-                # worker, with no job of ours waiting for one, is parked.
-                if code is not _POOL_WORKER:
+                # worker, with no job of ours waiting for one, is parked
+                # (not while a wrapped future may be queued for it).
+                if code is not _POOL_WORKER or self._wrapped:
                     return None
                 keys[ident] = (code, lasti, 0, b"", False)
                 parked.append((ident, frame, text))
