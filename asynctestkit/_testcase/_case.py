@@ -151,7 +151,7 @@ class AsyncTestCase(PatchingMixin, AssertionsMixin, TestLifecycle):
         loop_scope: ``"test"``: a new loop for each test (the default);
             ``"class"``: one loop for every test of the class, with
             ``asyncSetUpClass``/``asyncTearDownClass`` run on it (see the
-            README, "Sharing a loop across a class").
+            guide, docs/testcases.md, "Sharing a loop across a class").
         timeout: Real seconds a test may run (``None``: no limit). 60.
         debug: asyncio's debug mode (costs ~10x per loop iteration; the
             checks below keep most of what it finds). False.
@@ -445,7 +445,7 @@ class ClockedTestCase(AsyncTestCase):
     ``ASYNCTESTKIT_SEED=N`` runs every clocked test under seed N,
     ``ASYNCTESTKIT_EXPLORE=K`` explores K seeds per test, and
     ``ASYNCTESTKIT_CHECK_DETERMINISM=1`` runs each twice and fails a test
-    whose two runs differ (see the README, "Exploring schedules").
+    whose two runs differ (see the guide, docs/exploring.md).
 
     Example:
         >>> class TestRetry(ClockedTestCase):

@@ -649,6 +649,6 @@ def format_problems(sections: list[str]) -> str:
     """Join the findings of the checks into one failure message."""
     head = (
         "The test left a mess behind (asynctestkit hygiene checks; each can be "
-        "turned off for a class or a test, see the README):"
+        "turned off for a class or a test, see docs/verdicts.md):"
     )
     return head + "\n\n" + "\n\n".join(sections)

@@ -42,7 +42,7 @@ def virtual_event_loop(
     timers due at the same instant go before or after them, and with
     ``eager_tasks`` whether the loop starts its tasks eagerly. It never reorders what
     asyncio promises: FIFO ``call_soon``, done callbacks in order, fair
-    queues and locks. See the README, "Exploring schedules".
+    queues and locks. See the guide, docs/exploring.md.
 
     Args:
         clock: The clock to run on; a clock drives one open loop at a time.
