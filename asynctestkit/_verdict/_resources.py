@@ -197,7 +197,8 @@ class Resources:
     """
 
     __slots__ = (
-        "_installed", "_left", "_owner", "_previous", "_reaping", "_thread_ids", "kinds", "loop",
+        "_installed", "_left", "_owner", "_patience", "_previous", "_reaping", "_thread_ids", "kinds",
+        "loop",
         "popens", "processes", "sockets", "threads",
     )
 
@@ -220,6 +221,7 @@ class Resources:
         # What the verdict found open, closed once reported (`close_left_open`).
         self._left: list[Callable[[], object]] = []
         self._reaping: list[Any] = []  # asyncio's processes killed: wait until reaped
+        self._patience = _JOIN
 
     def install(self) -> None:
         """Start noting; undone by `uninstall`."""
@@ -275,8 +277,13 @@ class Resources:
 
     # -- the verdict ------------------------------------------------------------
 
-    def findings(self) -> list[str]:
-        """Return one text block per resource left open, for the kinds checked."""
+    def findings(self, *, patient: bool = True) -> list[str]:
+        """Return one text block per resource left open, for the kinds checked.
+
+        ``patient=False`` (after the watchdog stopped the test, whose steps
+        left share a short grace): a thread or a process is not waited for.
+        """
+        self._patience = _JOIN if patient else 0.0
         if not (self.sockets or self.popens or self.processes or self.threads):
             return []
         kinds = self.kinds
@@ -310,7 +317,7 @@ class Resources:
         self.processes = []
         self.threads = []
         reaping, self._reaping = self._reaping, []
-        return _reap(reaping) if reaping else None
+        return _reap(reaping, self._patience * 4 or 0.05) if reaping else None
 
     def _socket_findings(self) -> list[str]:
         kinds = self.kinds
@@ -359,7 +366,7 @@ class Resources:
     def _process_findings(self) -> list[str]:
         found: list[str] = []
         for popen, site in self.popens:
-            if _running(popen):
+            if _running(popen, self._patience):
                 found.append(_entry(
                     f"subprocess pid {popen.pid} ({_args(popen.args)}) still running; "
                     "wait() for it, or kill() it and wait()", site,
@@ -389,7 +396,7 @@ class Resources:
                     continue  # shut down (maybe wait=False): its work ends by itself
             live.append((thread, site))
         if live:
-            deadline = time.monotonic() + _JOIN
+            deadline = time.monotonic() + self._patience
             for thread, _ in live:
                 if getattr(thread, "_target", None) is not _EXECUTOR_WORKER:
                     thread.join(max(deadline - time.monotonic(), 0))
@@ -432,11 +439,11 @@ def _listening(loop: asyncio.AbstractEventLoop) -> dict[int, Any]:
     return servers
 
 
-def _running(popen: subprocess.Popen[Any]) -> bool:
+def _running(popen: subprocess.Popen[Any], patience: float) -> bool:
     if popen.poll() is not None:
         return False
     with contextlib.suppress(subprocess.TimeoutExpired):
-        popen.wait(_JOIN)
+        popen.wait(patience)
         return False
     return True
 
@@ -454,10 +461,10 @@ def _alive(pid: int | None) -> bool:
         return False  # reaped already
 
 
-async def _reap(transports: list[Any]) -> None:
+async def _reap(transports: list[Any], timeout: float) -> None:
     # BaseSubprocessTransport._wait() (3.10-3.15): until the process is reaped.
     waits = [asyncio.ensure_future(t._wait()) for t in transports]
-    await asyncio.wait(waits, timeout=_JOIN * 4)
+    await asyncio.wait(waits, timeout=timeout)
     for wait in waits:
         wait.cancel()
 
