@@ -416,7 +416,8 @@ def _note_ident(idents: set[int], thread: threading.Thread) -> None:
         del thread.run  # the cycle thread -> noting_run -> thread ends here
         run()
 
-    thread.run = noting_run  # type: ignore[method-assign]
+    with contextlib.suppress(AttributeError, TypeError):  # a class that refuses it: not noted
+        thread.run = noting_run  # type: ignore[method-assign]
 
 
 def _listening(loop: asyncio.AbstractEventLoop) -> dict[int, Any]:
