@@ -445,7 +445,11 @@ class AiosqliteTest(unittest.TestCase):
         text = report(self, case, 1)
         self.assertRegex(text, r"(?m)^- thread .* still running")
         self.assertRegex(text, _line("self.db = await aiosqlite.connect"))
-        case.db.stop()  # aiosqlite's way to end the thread without a loop
+        # aiosqlite's way to end the thread; stop() asks for the running loop.
+        async def stop() -> None:
+            case.db.stop()
+
+        asyncio.run(stop())
 
 
 class SharedLoopTest(unittest.TestCase):

@@ -62,7 +62,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Coroutine, Iterable
     from types import FrameType
 
-__all__ = ("KINDS", "Resources", "describe_wait_closed", "format_resources", "resource_kinds")
+__all__ = ("KINDS", "Resources", "command", "describe_wait_closed", "format_resources", "resource_kinds")
 
 # The kinds of resources, as `check_resources` names them.
 KINDS = frozenset({"servers", "connections", "sockets", "subprocesses", "executors", "threads"})
@@ -368,7 +368,7 @@ class Resources:
         for popen, site in self.popens:
             if _running(popen, self._patience):
                 found.append(_entry(
-                    f"subprocess pid {popen.pid} ({_args(popen.args)}) still running; "
+                    f"subprocess pid {popen.pid} ({command(popen.args)}) still running; "
                     "wait() for it, or kill() it and wait()", site,
                 ))
                 self._left.append(functools.partial(_kill, popen))
@@ -377,7 +377,7 @@ class Resources:
                 continue
             popen = getattr(transport, "_proc", None)  # BaseSubprocessTransport._proc (3.10-3.15)
             found.append(_entry(
-                f"subprocess pid {transport.get_pid()} ({_args(getattr(popen, 'args', '?'))}) still "
+                f"subprocess pid {transport.get_pid()} ({command(getattr(popen, 'args', '?'))}) still "
                 "running; await its wait() (or kill() it, then await wait())", site,
             ))
             self._left.append(transport.close)  # kills it
@@ -510,11 +510,12 @@ def _connection_name(transport: Any) -> str:
     return text
 
 
-def _args(args: Any) -> str:
-    if isinstance(args, (list, tuple)):
-        args = " ".join(map(str, args))
+def command(args: Any) -> str:
+    """A process's command, short: the program's name (not its path), then its arguments."""
+    if isinstance(args, (list, tuple)) and args:
+        args = " ".join([os.path.basename(str(args[0])), *map(str, args[1:])])
     text = str(args)
-    return text if len(text) <= 60 else text[:57] + "..."
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _thread_name(thread: threading.Thread) -> str:
