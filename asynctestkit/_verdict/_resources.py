@@ -181,7 +181,7 @@ _CLASS_PATCHES: tuple[tuple[type, str, Callable[..., Any]], ...] = (
     (_SubprocessTransport, "__init__", _noting_transport_init),
     (threading.Thread, "start", _noting_thread_start),
 )
-_ORIGINALS = {(cls, name): vars(cls)[name] for cls, name, _ in _CLASS_PATCHES}
+_UNPATCHES = tuple((cls, name, vars(cls)[name]) for cls, name, _ in _CLASS_PATCHES)
 
 
 @final
@@ -243,8 +243,8 @@ class Resources:
         self._installed = False
         _current = self._previous
         if _current is None:
-            for cls, name, _ in _CLASS_PATCHES:
-                setattr(cls, name, _ORIGINALS[cls, name])
+            for cls, name, original in _UNPATCHES:
+                setattr(cls, name, original)
 
     # -- noting -------------------------------------------------------------
 
