@@ -468,7 +468,7 @@ class TestLifecycle(unittest.IsolatedAsyncioTestCase):
             check_coroutines=option("check_coroutines"),
             check_threads=option("check_threads"),
         ) + network
-        left_open = self._asynctestkit_resources.findings()
+        left_open = self._asynctestkit_resources.findings(patient=not timed_out)
         reaping = None
         if left_open:
             sections.append(format_resources(left_open))

@@ -62,7 +62,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Coroutine, Iterable
     from types import FrameType
 
-__all__ = ("KINDS", "Resources", "describe_wait_closed", "format_resources", "resource_kinds")
+__all__ = ("KINDS", "Resources", "command", "describe_wait_closed", "format_resources", "resource_kinds")
 
 # The kinds of resources, as `check_resources` names them.
 KINDS = frozenset({"servers", "connections", "sockets", "subprocesses", "executors", "threads"})
@@ -181,7 +181,7 @@ _CLASS_PATCHES: tuple[tuple[type, str, Callable[..., Any]], ...] = (
     (_SubprocessTransport, "__init__", _noting_transport_init),
     (threading.Thread, "start", _noting_thread_start),
 )
-_ORIGINALS = {(cls, name): vars(cls)[name] for cls, name, _ in _CLASS_PATCHES}
+_UNPATCHES = tuple((cls, name, vars(cls)[name]) for cls, name, _ in _CLASS_PATCHES)
 
 
 @final
@@ -197,7 +197,8 @@ class Resources:
     """
 
     __slots__ = (
-        "_installed", "_left", "_owner", "_previous", "_reaping", "_thread_ids", "kinds", "loop",
+        "_installed", "_left", "_owner", "_patience", "_previous", "_reaping", "_thread_ids", "kinds",
+        "loop",
         "popens", "processes", "sockets", "threads",
     )
 
@@ -220,6 +221,7 @@ class Resources:
         # What the verdict found open, closed once reported (`close_left_open`).
         self._left: list[Callable[[], object]] = []
         self._reaping: list[Any] = []  # asyncio's processes killed: wait until reaped
+        self._patience = _JOIN
 
     def install(self) -> None:
         """Start noting; undone by `uninstall`."""
@@ -241,8 +243,8 @@ class Resources:
         self._installed = False
         _current = self._previous
         if _current is None:
-            for cls, name, _ in _CLASS_PATCHES:
-                setattr(cls, name, _ORIGINALS[cls, name])
+            for cls, name, original in _UNPATCHES:
+                setattr(cls, name, original)
 
     # -- noting -------------------------------------------------------------
 
@@ -275,8 +277,13 @@ class Resources:
 
     # -- the verdict ------------------------------------------------------------
 
-    def findings(self) -> list[str]:
-        """Return one text block per resource left open, for the kinds checked."""
+    def findings(self, *, patient: bool = True) -> list[str]:
+        """Return one text block per resource left open, for the kinds checked.
+
+        ``patient=False`` (after the watchdog stopped the test, whose steps
+        left share a short grace): a thread or a process is not waited for.
+        """
+        self._patience = _JOIN if patient else 0.0
         if not (self.sockets or self.popens or self.processes or self.threads):
             return []
         kinds = self.kinds
@@ -310,7 +317,7 @@ class Resources:
         self.processes = []
         self.threads = []
         reaping, self._reaping = self._reaping, []
-        return _reap(reaping) if reaping else None
+        return _reap(reaping, self._patience * 4 or 0.05) if reaping else None
 
     def _socket_findings(self) -> list[str]:
         kinds = self.kinds
@@ -359,9 +366,9 @@ class Resources:
     def _process_findings(self) -> list[str]:
         found: list[str] = []
         for popen, site in self.popens:
-            if _running(popen):
+            if _running(popen, self._patience):
                 found.append(_entry(
-                    f"subprocess pid {popen.pid} ({_args(popen.args)}) still running; "
+                    f"subprocess pid {popen.pid} ({command(popen.args)}) still running; "
                     "wait() for it, or kill() it and wait()", site,
                 ))
                 self._left.append(functools.partial(_kill, popen))
@@ -370,7 +377,7 @@ class Resources:
                 continue
             popen = getattr(transport, "_proc", None)  # BaseSubprocessTransport._proc (3.10-3.15)
             found.append(_entry(
-                f"subprocess pid {transport.get_pid()} ({_args(getattr(popen, 'args', '?'))}) still "
+                f"subprocess pid {transport.get_pid()} ({command(getattr(popen, 'args', '?'))}) still "
                 "running; await its wait() (or kill() it, then await wait())", site,
             ))
             self._left.append(transport.close)  # kills it
@@ -389,7 +396,7 @@ class Resources:
                     continue  # shut down (maybe wait=False): its work ends by itself
             live.append((thread, site))
         if live:
-            deadline = time.monotonic() + _JOIN
+            deadline = time.monotonic() + self._patience
             for thread, _ in live:
                 if getattr(thread, "_target", None) is not _EXECUTOR_WORKER:
                     thread.join(max(deadline - time.monotonic(), 0))
@@ -409,7 +416,8 @@ def _note_ident(idents: set[int], thread: threading.Thread) -> None:
         del thread.run  # the cycle thread -> noting_run -> thread ends here
         run()
 
-    thread.run = noting_run  # type: ignore[method-assign]
+    with contextlib.suppress(AttributeError, TypeError):  # a class that refuses it: not noted
+        thread.run = noting_run  # type: ignore[method-assign]
 
 
 def _listening(loop: asyncio.AbstractEventLoop) -> dict[int, Any]:
@@ -432,11 +440,11 @@ def _listening(loop: asyncio.AbstractEventLoop) -> dict[int, Any]:
     return servers
 
 
-def _running(popen: subprocess.Popen[Any]) -> bool:
+def _running(popen: subprocess.Popen[Any], patience: float) -> bool:
     if popen.poll() is not None:
         return False
     with contextlib.suppress(subprocess.TimeoutExpired):
-        popen.wait(_JOIN)
+        popen.wait(patience)
         return False
     return True
 
@@ -454,10 +462,10 @@ def _alive(pid: int | None) -> bool:
         return False  # reaped already
 
 
-async def _reap(transports: list[Any]) -> None:
+async def _reap(transports: list[Any], timeout: float) -> None:
     # BaseSubprocessTransport._wait() (3.10-3.15): until the process is reaped.
     waits = [asyncio.ensure_future(t._wait()) for t in transports]
-    await asyncio.wait(waits, timeout=_JOIN * 4)
+    await asyncio.wait(waits, timeout=timeout)
     for wait in waits:
         wait.cancel()
 
@@ -502,11 +510,12 @@ def _connection_name(transport: Any) -> str:
     return text
 
 
-def _args(args: Any) -> str:
-    if isinstance(args, (list, tuple)):
-        args = " ".join(map(str, args))
+def command(args: Any) -> str:
+    """A process's command, short: the program's name (not its path), then its arguments."""
+    if isinstance(args, (list, tuple)) and args:
+        args = " ".join([os.path.basename(str(args[0])), *map(str, args[1:])])
     text = str(args)
-    return text if len(text) <= 60 else text[:57] + "..."
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _thread_name(thread: threading.Thread) -> str:

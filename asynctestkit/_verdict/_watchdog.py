@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any, final
 
 from .._report import OWN_DIR, format_tasks, is_plumbing
 from .._shield import deferred_interrupts
+from ._resources import command
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -381,9 +382,9 @@ def _time_held(loop: asyncio.AbstractEventLoop) -> str:
     for transport in list(getattr(loop, "_atk_subprocesses", ())):
         if transport.get_returncode() is None and not transport.is_closing():
             popen = getattr(transport, "_proc", None)
-            args = getattr(popen, "args", "?")
-            command = " ".join(map(str, args)) if isinstance(args, (list, tuple)) else str(args)
-            waits.append(f"- subprocess pid {transport.get_pid()} ({command[:60]}) is running")
+            waits.append(
+                f"- subprocess pid {transport.get_pid()} ({command(getattr(popen, 'args', '?'))}) is running"
+            )
     in_flight = getattr(loop, "_atk_in_flight", 0)
     if in_flight:
         waits.append(f"- {in_flight} job(s) handed to threads (run_in_executor, to_thread) are not done")
