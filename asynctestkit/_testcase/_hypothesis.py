@@ -30,8 +30,8 @@ import contextvars
 import inspect
 from typing import TYPE_CHECKING, Any
 
-from .._verdict._hygiene import format_problems
 from .._report import raise_failure
+from .._verdict._hygiene import format_problems
 from ._lifecycle import cancel_and_wait
 
 if TYPE_CHECKING:

@@ -15,7 +15,8 @@ if TYPE_CHECKING:
 __unittest = True
 
 __all__ = (
-    "CHECK_ENV", "CHOICES_ENV", "EXPLORE_ENV", "JITTER_ENV", "REPLAY_ENV", "SEED_ENV", "check_explore", "check_seed",
+    "CHECK_ENV", "CHOICES_ENV", "EXPLORE_ENV", "JITTER_ENV", "REPLAY_ENV", "SEED_ENV", "check_explore",
+    "check_seed",
     "env_choices", "env_int", "jitter", "override", "overrides", "seed_env",
 )
 

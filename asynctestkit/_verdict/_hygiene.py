@@ -37,7 +37,6 @@ from .._report import (
     format_tasks,
     is_plumbing,
     recording_task_factory,
-    shown_coroutine,
     task_coroutine,
     tracking_task_factory,
     wakes,

@@ -20,7 +20,7 @@ import unittest
 from typing import TYPE_CHECKING, Any, final
 
 from .._compat import PY311
-from .._report import is_mess, mark_mess
+from .._report import is_mess
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
