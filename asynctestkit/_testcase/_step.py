@@ -72,7 +72,7 @@ def start_step(
             task factory, on 3.11+) rather than directly.
     """
     coro: Coroutine[Any, Any, Any]
-    if not PY311:
+    if not PY311:  # pragma: no cover - 3.10 only
         # 3.10's tasks take no context and run in a copy of the current one,
         # which a C task keeps to itself: a thin wrapper hands it back (as
         # under IsolatedAsyncioTestCase on 3.10, whose task's coroutine is its
@@ -96,7 +96,9 @@ def start_step(
     return task
 
 
-async def _in_a_copy(awaitable: Awaitable[Any], ended_in: list[contextvars.Context]) -> Any:
+async def _in_a_copy(  # pragma: no cover - 3.10 only
+    awaitable: Awaitable[Any], ended_in: list[contextvars.Context]
+) -> Any:
     # 3.10: await the step, then hand back the context it ended with.
     try:
         return await awaitable
@@ -186,7 +188,9 @@ class LoopRun:
         ):
             restore(self._put_back, interrupted)
 
-    def _put_back(self, interrupted: bool) -> None:
+    # Run by the interrupt tests (tests/test_interrupts.py) under a trace function of their
+    # own, which takes the place of coverage's: measured there, not seen here.
+    def _put_back(self, interrupted: bool) -> None:  # pragma: no cover
         if _get_asyncgen_hooks() != self._hooks:
             sys.set_asyncgen_hooks(*self._hooks)
         if _get_depth() != self._depth:
