@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import os
 import sys
 import unittest
 import warnings
 from typing import TYPE_CHECKING, Any
 
+import asynctestkit
 from asynctestkit import AsyncTestCase, ClockedTestCase
 from tests._support import only_failure, run_test
 from tests.test_interrupts import PythonSigint, snapshot, warm_up
@@ -166,7 +168,8 @@ class TracebackTest(unittest.TestCase):
                     text, r"^Traceback \(most recent call last\):\n  File \"[^\"]*test_step\.py\", line \d+, in test_it\n"
                 )
                 self.assertNotIn("base_events.py", text)
-                self.assertNotIn("asynctestkit", text)
+                # No frame of the package (the checkout itself may live in a folder of that name).
+                self.assertNotIn(os.path.dirname(asynctestkit.__file__) + os.sep, text)
 
     def test_an_error_keeps_its_type_and_message(self) -> None:
         """A RuntimeError raised by the test is the test's error, as is (not a watchdog matter)."""
