@@ -140,7 +140,8 @@ async def create_server(
         if host is not None or port is not None:
             raise ValueError("host/port and sock can not be specified at the same time")
         host, port = _listening_address(sock, "loop.create_server(sock=...)")
-        sock_to_close = sock
+        # A VirtualSocket (another server's) has nothing to close.
+        sock_to_close = None if isinstance(sock, VirtualSocket) else sock
     else:
         sock_to_close = None
     hosts = [host] if host is None or isinstance(host, (str, bytes)) else list(host)
