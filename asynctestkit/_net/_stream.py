@@ -530,20 +530,9 @@ class Endpoint(asyncio.Transport):
 
     def _reset_remote(self) -> None:
         """The peer's RST arrives: what was not read is lost; ConnectionResetError."""
-        if self._lost:
-            return
-        self._closing = True
-        self._net._closed_one(self)
-        self._sendbuf.clear()
-        self._queue.clear()
-        self.queued = 0
-        for entry in self._flight:
-            if entry[1] is not None:
-                entry[1].cancel()
-        self._flight.clear()
-        self.in_flight = 0
-        self.reset_by = self.peer_host
-        self._lose(connection_reset())
+        if not self._lost:
+            self.reset_by = self.peer_host
+            self.reset_now(connection_reset())
 
     def reset_now(self, exc: BaseException) -> None:
         """Lose the connection at once with ``exc`` (this end's host crashed)."""
