@@ -71,7 +71,10 @@ _STDLIB_DIRS: Final = tuple(sorted({
 }))
 _THIRD_PARTY: Final = (os.sep + "site-packages" + os.sep, os.sep + "dist-packages" + os.sep)
 # Code object -> whether it is the standard library's (True: it reads real time).
-_std: dict[types.CodeType, bool] = {}
+# Keyed by id(code): hashing a code object costs more than the rest of a fake
+# call (it hashes the name, the constants and the bytecode each time). The
+# entry holds the code object, so its id cannot be reused while it is cached.
+_std: dict[int, tuple[types.CodeType, bool]] = {}
 
 
 def _learn(code: types.CodeType) -> bool:
@@ -81,7 +84,7 @@ def _learn(code: types.CodeType) -> bool:
     std = path.startswith(_STDLIB_DIRS) and not any(part in path for part in _THIRD_PARTY)
     if len(_std) > 65536:  # pragma: no cover - code generated at run time, say
         _std.clear()
-    _std[code] = std
+    _std[id(code)] = (code, std)
     return std
 
 
@@ -163,16 +166,16 @@ def _virtual_monotonic() -> float:
     top = _top
     if top._thread_id == _get_ident():
         code = _getframe(1).f_code
-        std = _std.get(code)
-        if not (_learn(code) if std is None else std):
+        std = _std.get(id(code))
+        if not (_learn(code) if std is None else std[1]):
             top._read = True
             return top._s
     elif top is _MULTI:
         clock = _find_clock()
         if clock is not None:
             code = _getframe(1).f_code
-            std = _std.get(code)
-            if not (_learn(code) if std is None else std):
+            std = _std.get(id(code))
+            if not (_learn(code) if std is None else std[1]):
                 clock._read = True
                 return clock._s
     return _real_monotonic()
@@ -183,16 +186,16 @@ def _virtual_monotonic_ns() -> int:
     top = _top
     if top._thread_id == _get_ident():
         code = _getframe(1).f_code
-        std = _std.get(code)
-        if not (_learn(code) if std is None else std):
+        std = _std.get(id(code))
+        if not (_learn(code) if std is None else std[1]):
             top._read = True
             return top._ns
     elif top is _MULTI:
         clock = _find_clock()
         if clock is not None:
             code = _getframe(1).f_code
-            std = _std.get(code)
-            if not (_learn(code) if std is None else std):
+            std = _std.get(id(code))
+            if not (_learn(code) if std is None else std[1]):
                 clock._read = True
                 return clock._ns
     return _real_monotonic_ns()
@@ -203,16 +206,16 @@ def _virtual_perf_counter() -> float:
     top = _top
     if top._thread_id == _get_ident():
         code = _getframe(1).f_code
-        std = _std.get(code)
-        if not (_learn(code) if std is None else std):
+        std = _std.get(id(code))
+        if not (_learn(code) if std is None else std[1]):
             top._read = True
             return top._s
     elif top is _MULTI:
         clock = _find_clock()
         if clock is not None:
             code = _getframe(1).f_code
-            std = _std.get(code)
-            if not (_learn(code) if std is None else std):
+            std = _std.get(id(code))
+            if not (_learn(code) if std is None else std[1]):
                 clock._read = True
                 return clock._s
     return _real_perf_counter()
@@ -223,16 +226,16 @@ def _virtual_perf_counter_ns() -> int:
     top = _top
     if top._thread_id == _get_ident():
         code = _getframe(1).f_code
-        std = _std.get(code)
-        if not (_learn(code) if std is None else std):
+        std = _std.get(id(code))
+        if not (_learn(code) if std is None else std[1]):
             top._read = True
             return top._ns
     elif top is _MULTI:
         clock = _find_clock()
         if clock is not None:
             code = _getframe(1).f_code
-            std = _std.get(code)
-            if not (_learn(code) if std is None else std):
+            std = _std.get(id(code))
+            if not (_learn(code) if std is None else std[1]):
                 clock._read = True
                 return clock._ns
     return _real_perf_counter_ns()
