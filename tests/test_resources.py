@@ -298,6 +298,20 @@ class ThreadsAndExecutorsTest(unittest.TestCase):
         self.assertRegex(text, _line("await asyncio.get_running_loop().run_in_executor(self.executor, int)"))
         self.assertTrue(case.executor._shutdown)  # shut down after the report
 
+    def test_an_executor_from_before_the_test_is_not_the_tests(self) -> None:
+        """A module's executor whose first worker starts during the test is not the test's leak."""
+        executor = concurrent.futures.ThreadPoolExecutor(max_workers=1)  # made before the test
+        self.addCleanup(executor.shutdown)
+
+        class Test(AsyncTestCase):
+            async def test_it(self) -> None:
+                await asyncio.wrap_future(executor.submit(int))
+
+        self.assertEqual(len(executor._threads), 0)  # type: ignore[attr-defined]
+        passes(self, Test("test_it"))
+        self.assertEqual(len(executor._threads), 1)  # type: ignore[attr-defined]  # started in the test
+        self.assertFalse(executor._shutdown)  # type: ignore[attr-defined]  # and left running
+
     def test_executors_shut_down_pass(self) -> None:
         """A with block, shutdown(wait=False), and the loop's default executor."""
         passes(self, _Inner.Threads("test_shuts_its_executors"))

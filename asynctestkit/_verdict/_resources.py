@@ -30,9 +30,10 @@ and every other cleanup):
   in all, spent only when one is found alive); the thread a library had
   before the test and the loop's default executor (the runner shuts it down)
   are not the test's, nor is what asyncio or asynctestkit start;
-- an executor whose workers live and that nobody shut down (one dropped is
-  shut down by its weakref callback; one shut down with ``wait=False``
-  finishes by itself).
+- an executor the test made whose workers live and that nobody shut down
+  (one dropped is shut down by its weakref callback; one shut down with
+  ``wait=False`` finishes by itself). An executor made before the test (a
+  module's) is not the test's, even when its first worker starts during it.
 
 Sockets and threads are noted only on the loop's thread or a thread the test
 started: a library's thread that was there before the test may open and
@@ -54,6 +55,7 @@ import subprocess
 import sys
 import threading
 import time
+import weakref
 from typing import TYPE_CHECKING, Any, final
 
 from .._report import EXPLAINERS, OWN_DIR, Site, creation_site, format_frames, is_plumbing
@@ -118,6 +120,7 @@ _socket_init = socket.socket.__init__
 _popen_init = subprocess.Popen.__init__
 _transport_init = _SubprocessTransport.__init__
 _thread_start = threading.Thread.start
+_executor_init = concurrent.futures.ThreadPoolExecutor.__init__
 
 # The test whose resources are noted now (a test run inside a test nests).
 _current: Resources | None = None
@@ -168,6 +171,13 @@ def _noting_transport_init(self: Any, *args: Any, **kwargs: Any) -> None:
         watching.note(watching.processes, self, _getframe(1))
 
 
+def _noting_executor_init(self: concurrent.futures.ThreadPoolExecutor, *args: Any, **kwargs: Any) -> None:
+    _executor_init(self, *args, **kwargs)
+    watching = _current
+    if watching is not None and watching._ours():
+        watching.executors.append(weakref.ref(self))
+
+
 def _noting_thread_start(self: threading.Thread) -> None:
     watching = _current
     if watching is not None:
@@ -180,6 +190,7 @@ _CLASS_PATCHES: tuple[tuple[type, str, Callable[..., Any]], ...] = (
     (subprocess.Popen, "__init__", _noting_popen_init),
     (_SubprocessTransport, "__init__", _noting_transport_init),
     (threading.Thread, "start", _noting_thread_start),
+    (concurrent.futures.ThreadPoolExecutor, "__init__", _noting_executor_init),
 )
 _UNPATCHES = tuple((cls, name, vars(cls)[name]) for cls, name, _ in _CLASS_PATCHES)
 
@@ -197,8 +208,8 @@ class Resources:
     """
 
     __slots__ = (
-        "_installed", "_left", "_owner", "_patience", "_previous", "_reaping", "_thread_ids", "kinds",
-        "loop",
+        "_installed", "_left", "_owner", "_patience", "_previous", "_reaping", "_thread_ids", "executors",
+        "kinds", "loop",
         "popens", "processes", "sockets", "threads",
     )
 
@@ -214,6 +225,8 @@ class Resources:
         self.popens: list[tuple[Any, Site]] = []
         self.processes: list[tuple[Any, Site]] = []
         self.threads: list[tuple[Any, Site]] = []
+        # The thread pools made while the test runs: only their workers are its.
+        self.executors: list[weakref.ref[concurrent.futures.ThreadPoolExecutor]] = []
         self._owner = _get_ident()
         self._thread_ids: set[int] = set()
         self._previous: Resources | None = None
@@ -265,8 +278,12 @@ class Resources:
         if maker is None or not self._ours() or getattr(thread, "_asynctestkit_ignore", False):
             return
         if maker.f_code.co_filename == _EXECUTOR_FILE:
-            # An executor's worker: the user's line is the submit() or
-            # run_in_executor() that started it.
+            # An executor's worker: the test's only if the test made the
+            # executor; the user's line is the submit() or run_in_executor()
+            # that started it.
+            executor = thread._args[0]()  # type: ignore[attr-defined]  # a weakref (3.10-3.15)
+            if not any(ref() is executor for ref in self.executors):
+                return
             site: Site | None = creation_site(maker)
         else:
             site = None if is_plumbing(maker.f_code.co_filename) else creation_site(maker)
