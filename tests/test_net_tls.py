@@ -66,6 +66,7 @@ class TestTLS(ClockedTestCase):
             # StreamReaderProtocol follows its transport (3.11+ _replace_transport; 3.10 attribute).
             writer._transport = tls  # type: ignore[attr-defined]
             protocol._transport = tls  # type: ignore[attr-defined]
+            protocol._over_ssl = True  # type: ignore[attr-defined]  # as StreamWriter.start_tls sets it
             upgraded.set()
             data = await reader.readexactly(5)
             tls.write(data.upper())
@@ -81,6 +82,7 @@ class TestTLS(ClockedTestCase):
         tls = await loop.start_tls(writer.transport, protocol, self.client_ctx, server_hostname="localhost")
         writer._transport = tls  # type: ignore[attr-defined]
         protocol._transport = tls  # type: ignore[attr-defined]
+        protocol._over_ssl = True  # type: ignore[attr-defined]
         self.assertIsNotNone(tls.get_extra_info("ssl_object"))
         tls.write(b"hello")
         self.assertEqual(await reader.readexactly(5), b"HELLO")
