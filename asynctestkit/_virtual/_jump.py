@@ -1,7 +1,7 @@
 """The one decision of how a virtual loop's time moves when nothing is ready.
 
 Where asyncio would block in ``select()`` until its next timer, every virtual
-loop (the plain one and the seeded one, which only lands its jumps later)
+loop (the plain one and the seeded one, whose timers carry their own lateness)
 calls `step`, and a busy poll that counts as idle asks `waiting_outside`. Both
 read the same facts in the same order, so no loop can jump past work another
 would wait for:
@@ -74,8 +74,6 @@ def step(
         # Past the budget (LivelockError), or past the end of virtual time:
         # sleep(math.inf), a timer that never fires (DeadlockError).
         _idle(loop, heap, real)
-    elif loop._atk_jitter:
-        loop._atk_jump(when)  # the seeded loop lands late
     else:
         # The common case (most of a virtual sleep's cost): autojump to the
         # next timer at the nearest nanosecond where it is due (due_ns and
@@ -139,7 +137,7 @@ def _idle(loop: _VirtualEventLoop, heap: list[_Entry], real: object) -> None:
         if events:
             process(events)
             return
-    loop._atk_jump(heap[0][0])
+    land(loop, heap[0][0])
 
 
 def waiting_outside(loop: _VirtualEventLoop) -> bool:

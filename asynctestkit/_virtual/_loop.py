@@ -128,10 +128,6 @@ class _VirtualEventLoop(asyncio.SelectorEventLoop):
     """A selector event loop on a `VirtualClock` (made by `virtual_event_loop`)."""
 
     _selector: _VirtualSelector
-    # How late a jump lands, as a fraction of the sleep: 0 here; the seeded
-    # loop sets its own (and overrides _atk_jump).
-    _atk_jitter = 0.0
-
     def __init__(self, clock: VirtualClock, io_grace: float) -> None:
         selector = _VirtualSelector(selectors.DefaultSelector())
         self._atk_clock = clock
@@ -480,11 +476,6 @@ class _VirtualEventLoop(asyncio.SelectorEventLoop):
         # reported late, maybe in another test. asyncio's _run_once does the same.
         handle = None
 
-    def _atk_jump(self, when: float) -> None:
-        # Move time to the nanosecond where `when` is due (the seeded loop
-        # lands later: its override adds the lateness, then calls this).
-        _land(self, when)
-
     def _atk_spin(self, ready: Any) -> None:
         # Called before a batch of callbacks that earlier callbacks queued, with
         # no timer fired and no IO since. The batch is busy polling when none
@@ -530,7 +521,7 @@ class _VirtualEventLoop(asyncio.SelectorEventLoop):
             when = self._atk_next_when()
             if when is not None and when <= HORIZON:
                 self._atk_spins = 0  # also if the jump raises: a new streak
-                self._atk_jump(when)
+                _land(self, when)
                 return
             if clock._read:
                 # No timer, but the poll reads the time: it may wait for a
@@ -543,7 +534,7 @@ class _VirtualEventLoop(asyncio.SelectorEventLoop):
                 if clock._ns + step <= MAX_NS:
                     self._atk_spins = 0
                     self._atk_spin_step = step * 2
-                    self._atk_jump((clock._ns + step) / 1e9)
+                    _land(self, (clock._ns + step) / 1e9)
                     self._atk_spin_jumped = clock._ns
                     return
         if self._atk_spin_steps >= limit * _SPIN_FACTOR and not self._selector._others:
