@@ -24,6 +24,7 @@ import time
 import unittest
 from typing import Any
 
+from .._testcase._settings import EXPLORE_ENV, REPLAY_ENV, SEED_ENV
 from ._junit import write_junit
 from ._pool import Pool
 from ._result import RunnerResult
@@ -32,7 +33,6 @@ from ._units import Unit, balanced_shards, flatten, hashed_shard, load_durations
 __all__ = ("TestProgram", "collect", "main")
 
 PROG = "python -m asynctestkit"
-REPLAY_ENV = "ASYNCTESTKIT_REPLAY_PREFIX"
 _INTERRUPTED_EXIT = 130  # 128 + SIGINT, as a shell reports a Ctrl-C
 
 
@@ -168,9 +168,9 @@ class TestProgram(unittest.TestProgram):
         if self._collect_only:
             return
         if self.explore is not None:
-            os.environ["ASYNCTESTKIT_EXPLORE"] = str(self.explore)
+            os.environ[EXPLORE_ENV] = str(self.explore)
         if self.seed is not None:
-            os.environ["ASYNCTESTKIT_SEED"] = str(self.seed)
+            os.environ[SEED_ENV] = str(self.seed)
         if self.explore is not None or self.seed is not None:
             # The replay line of a failing seed then reads "... python -m asynctestkit <id>".
             os.environ.setdefault(REPLAY_ENV, PROG)
