@@ -10,26 +10,12 @@ import unittest
 from typing import Any
 
 from asynctestkit import ClockedTestCase, VirtualNetwork
+from tests import test_net_api as api
+from tests import test_net_datagrams as datagrams
 
 
-class Sink(asyncio.Protocol):
-    """A protocol that records what happens to it."""
-
-    def __init__(self) -> None:
-        self.data = bytearray()
-        self.events: list[str] = []
-        self.lost: asyncio.Future[BaseException | None] = asyncio.get_running_loop().create_future()
-
-    def connection_made(self, transport: Any) -> None:
-        self.transport = transport
-        self.events.append("made")
-
-    def data_received(self, data: bytes) -> None:
-        self.data += data
-
-    def eof_received(self) -> bool:
-        self.events.append("eof")
-        return True
+class Sink(api.Sink):
+    """test_net_api's recording protocol, which also records flow control."""
 
     def pause_writing(self) -> None:
         self.events.append("pause")
@@ -37,27 +23,17 @@ class Sink(asyncio.Protocol):
     def resume_writing(self) -> None:
         self.events.append("resume")
 
-    def connection_lost(self, exc: BaseException | None) -> None:
-        self.events.append("lost")
-        if not self.lost.done():
-            self.lost.set_result(exc)
 
+class Collector(datagrams.Collector):
+    """test_net_datagrams' protocol, which also counts connection_lost calls."""
 
-class Collector(asyncio.DatagramProtocol):
     def __init__(self) -> None:
-        self.got: list[tuple[bytes, Any]] = []
-        self.errors: list[Exception] = []
+        super().__init__()
         self.lost = 0
 
-    def datagram_received(self, data: bytes, addr: Any) -> None:
-        self.got.append((data, addr))
-
-    def error_received(self, exc: Exception) -> None:
-        self.errors.append(exc)
-
     def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(exc)
         self.lost += 1
-
 
 class EdgeCase(ClockedTestCase):
     network = "virtual"
