@@ -12,7 +12,7 @@ from unittest import mock
 
 import asynctestkit
 from asynctestkit import VirtualClock, virtual_event_loop
-from asynctestkit._virtual import _jump, _threads
+from asynctestkit._virtual import _threads
 from tests._support import run_virtual
 
 ROOT = Path(asynctestkit.__file__).parent
@@ -75,8 +75,7 @@ class TestRegistryReadWhileThreadsStart(unittest.TestCase):
             await asyncio.sleep(5)
             return asyncio.get_running_loop().time()
 
-        with mock.patch.object(_jump, "_active_threads", _Changing()), \
-                mock.patch.object(_threads, "_active_threads", _Changing()):
+        with mock.patch.object(_threads, "_active_threads", _Changing()):
             self.assertEqual(_threads.last_thread(), _threads._IN_FLUX)
             self.assertEqual(run_virtual(VirtualClock(), main), 10.0)
 

@@ -29,7 +29,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ._clock import HORIZON, MAX_NS, DeadlockError, LivelockError, due_ns, due_until
-from ._threads import _active_threads, _limbo, active_threads, last_thread
+from ._threads import _limbo, active_threads, last_thread
 
 if TYPE_CHECKING:
     from ._clock import VirtualClock
@@ -51,12 +51,6 @@ def step(
     the caller that has them at hand (this runs once per virtual sleep).
     """
     threads = loop._atk_threads
-    try:
-        started = next(reversed(_active_threads), None) is not threads.last
-    except RuntimeError:
-        # threading's registry changed size while it was read (another thread
-        # started or ended just then): look at the threads.
-        started = True
     if (
         # `ready` again: another thread may have queued a callback since.
         real or ready or loop._atk_in_flight or loop._atk_subprocesses
@@ -65,7 +59,7 @@ def step(
         # none of the loop's own and none has started since. A new thread
         # is the last in threading's registry (or still in _limbo); one
         # ending then is not the loop's, and needs no look.
-        or threads.quiet < 0 or _limbo or started
+        or threads.quiet < 0 or _limbo or last_thread() is not threads.last
     ):
         _idle(loop, heap, real)
         return
