@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import threading
 import time
 import unittest
 from pathlib import Path
@@ -12,7 +13,7 @@ from unittest import mock
 
 import asynctestkit
 from asynctestkit import VirtualClock, virtual_event_loop
-from asynctestkit._virtual import _threads
+from asynctestkit._virtual import _jump, _threads
 from tests._support import run_virtual
 
 ROOT = Path(asynctestkit.__file__).parent
@@ -78,6 +79,33 @@ class TestRegistryReadWhileThreadsStart(unittest.TestCase):
         with mock.patch.object(_threads, "_active_threads", _Changing()):
             self.assertEqual(_threads.last_thread(), _threads._IN_FLUX)
             self.assertEqual(run_virtual(VirtualClock(), main), 10.0)
+
+    def test_a_thread_started_while_in_flux_is_waited_for(self) -> None:
+        """A look that found no thread while the registry was in flux is no licence to skip the next.
+
+        Thread counts are pinned equal, so only the last-started read could
+        tell that a thread started; in flux at both reads, it cannot.
+        """
+
+        def work(loop: asyncio.AbstractEventLoop, fut: asyncio.Future[str]) -> None:
+            time.sleep(0.05)  # real work: the loop must wait for it
+            loop.call_soon_threadsafe(fut.set_result, "done")
+
+        async def main() -> str:
+            loop = asyncio.get_running_loop()
+            await asyncio.sleep(1)  # a look that finds no thread of the loop's
+            fut = loop.create_future()
+            thread = threading.Thread(target=work, args=(loop, fut))
+            thread.start()
+            try:
+                return await asyncio.wait_for(fut, 5)
+            finally:
+                thread.join()
+
+        with mock.patch.object(_threads, "_active_threads", _Changing()), \
+                mock.patch.object(_threads, "active_threads", lambda: 7), \
+                mock.patch.object(_jump, "active_threads", lambda: 7):
+            self.assertEqual(run_virtual(VirtualClock(), main), "done")
 
 
 class TestImportsRunOneWay(unittest.TestCase):

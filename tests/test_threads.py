@@ -10,12 +10,14 @@ import multiprocessing
 import os
 import queue
 import select
+import sys
 import threading
 import time
 import types
 import unittest
 import warnings
 from typing import Any
+from unittest import mock
 
 from asynctestkit import (
     ClockedTestCase,
@@ -183,6 +185,58 @@ class TestWokenThreads(unittest.TestCase):
                 break
             time.sleep(0.001)
         self.assertEqual(call[:2], (_kernel.FUTEX, True))  # type: ignore[index]
+
+    def test_a_gil_waiter_at_a_wait_site_is_seen_running(self) -> None:
+        """A thread back from ``q.get()`` with work in hand, waiting for the GIL, is not parked.
+
+        To the kernel it is asleep in a futex wait with a timeout, at a line
+        that reads as a wait; another thread may take the GIL each time the
+        loop releases it, so only its own timeout (the switch interval)
+        wakes it. Here the kernel's view is played back: asleep, a timed
+        futex wait, the wake count unchanged until one switch interval after
+        the first look, as CPython's take_gil behaves. The look must last
+        long enough to see it wake.
+        """
+        simple: queue.SimpleQueue[Any] = queue.SimpleQueue()
+
+        def take() -> None:
+            simple.get()  # a frame at a `.get()` site, as a connection thread's
+
+        thread = threading.Thread(target=take)
+        watch = _threads.ThreadWatch()
+        thread.start()
+        self.addCleanup(thread.join)
+        self.addCleanup(simple.put, None)
+        native = thread.native_id or 0
+        for _ in range(10_000):  # until it sits in the get (a liveness bound)
+            if _kernel.blocked(native) is not None:
+                break
+            time.sleep(0.001)
+        first: list[float] = []
+        switch = sys.getswitchinterval()
+
+        def sample(tid: int) -> tuple[bytes, int] | None:
+            if tid != native:
+                return _kernel.sample(tid)
+            now = time.perf_counter()
+            first.append(now)
+            return b"S", 7 + int(now - first[0] >= switch)
+
+        def blocked(tid: int) -> tuple[str, bool, bytes] | None:
+            if tid != native:
+                return _kernel.blocked(tid)
+            return _kernel.FUTEX, True, b"202 0xgil 0x89 0x0 0x7f00 0x0 0x0 0x0 0x0\n"
+
+        with mock.patch.object(_kernel, "sample", sample), mock.patch.object(_kernel, "blocked", blocked):
+            self.assertIsNotNone(watch.idle(threading.get_ident()))
+        # Without the GIL's play-back, the same thread is parked: the look
+        # above said "running" because of the wake, not because of the site.
+        for _ in range(100):
+            if watch.idle(threading.get_ident()) is None:
+                break
+            time.sleep(0.01)
+        else:
+            self.fail("a thread blocked in SimpleQueue.get() never seen parked")
 
     def test_a_thread_that_is_gone(self) -> None:
         """A thread id the kernel does not know: no sample, no wait."""

@@ -37,13 +37,13 @@ The decision
 ------------
 A thread is parked when, at two looks with the GIL released in between:
 
-1. its innermost frame waits on a standard-library primitive: inside
-   ``Condition.wait`` (so ``Event``, ``Semaphore``, ``Barrier``,
-   ``queue.Queue``, ``Future.result``, ``concurrent.futures.wait``), in
-   ``Thread.join``, or at a call site ``x.acquire()``, ``x.get()``,
+1. its innermost frame is at a call site ``x.acquire()``, ``x.get()``,
    ``x.join()``, ``x.wait()``, ``x.result()`` or ``with x:`` (a ``Lock``,
-   ``RLock``, ``SimpleQueue``) read from the code object's bytecode; or in a
-   selector's ``select()``;
+   ``RLock``, ``SimpleQueue``, a thread handle), read from the code object's
+   bytecode; that covers the waits inside ``Condition.wait`` (so ``Event``,
+   ``Semaphore``, ``Barrier``, ``queue.Queue``, ``Future.result``,
+   ``concurrent.futures.wait``) and ``Thread.join``; or in a selector's
+   ``select()``;
 2. the kernel says it sleeps (state ``S``) in a ``futex`` wait (every such
    primitive ends in one), or for ``select()`` in a poll without a timeout;
 3. nothing changed between the looks: the same frame at the same offset, the
@@ -55,9 +55,14 @@ work, and the kernel marks a woken thread runnable (``R``) at once, before it
 gets a CPU; once it runs, every later sleep adds to its wake count. So a
 thread woken at any time before the second look is ``R`` there, or shows a
 higher count, or a different frame: it counts as running. A thread that
-waits for the GIL also sleeps in a ``futex``, but the loop releases the GIL
-between the looks (and around every file read), which wakes it: it is ``R``
-or has run by the second look. Readiness left behind by a thread that posted
+waits for the GIL also sleeps in a ``futex``, maybe at a line that looks like
+a wait (back from ``q.get()`` with work in hand). Releasing the GIL between
+the looks (and around every file read) wakes one GIL waiter, which may be
+another thread; but CPython's ``take_gil`` waits with the switch interval
+(``sys.getswitchinterval()``) as its timeout, so every GIL waiter wakes by
+itself within it. When a thread's new wait has a timeout, the pause between
+the looks outlasts the interval: a GIL waiter is ``R`` or has run by the
+second look. (Waits with no timeout cannot be the GIL's.) Readiness left behind by a thread that posted
 a callback and parked again before the first look is in the loop's ready
 queue and self-pipe, which the loop looks at after the threads (`_jump`).
 The state of the primitive itself is never read: since 3.13
@@ -126,6 +131,9 @@ _POLL_FIRST = 0.001
 _POLL_CAP = 0.05
 # The pause, GIL released, between the two looks that confirm threads parked.
 _CONFIRM = 0.0002
+# Real seconds beyond the GIL's switch interval that the confirming pause
+# lasts when a thread's new wait has a timeout (see ThreadWatch.idle).
+_GIL_MARGIN = 0.001
 
 _COND_WAIT: Final = threading.Condition.wait.__code__
 # Thread.join blocks in C in join() itself (3.13+: the thread handle's join)
@@ -143,7 +151,10 @@ _SELECT_CODES: Final = frozenset(
 )
 # Methods whose call, blocked in C, is a wait on a primitive: Lock and RLock
 # (acquire, `with`), SimpleQueue.get, a thread handle's join, and the like.
-_WAIT_METHODS: Final = frozenset({"acquire", "__enter__", "get", "join", "wait", "result"})
+# Condition.wait takes its lock back with _acquire_restore (an RLock's own).
+_WAIT_METHODS: Final = frozenset({
+    "acquire", "_acquire_restore", "__enter__", "get", "join", "wait", "result",
+})
 
 
 def _codes(*owners: object) -> frozenset[types.CodeType]:
@@ -279,9 +290,10 @@ class ThreadWatch:
         self._wrapped = 0
         # active_threads() and the last thread started when the loop last found
         # no thread of its own; the loop skips the look while both are still
-        # these (quiet -1: never).
-        self.quiet = active_threads()
+        # these (quiet -1: never; also when the registry was in flux, as
+        # _IN_FLUX stored here would equal the next in-flux read).
         self.last = last_thread()
+        self.quiet = -1 if self.last is _IN_FLUX else active_threads()
 
     def saw_thread(self) -> None:
         """Remember the calling thread (not the loop's) as one that can wake the loop."""
@@ -332,12 +344,23 @@ class ThreadWatch:
             self._confirmed = {}
             return self._running()
         keys, parked = first
-        if keys != self._confirmed:
+        confirmed = self._confirmed
+        if keys != confirmed:
             # Something changed since the last confirmed look (or this is the
             # first): look again after a pause with the GIL released, in which
             # a thread that was woken, or waits for the GIL, runs.
             del parked[:]
-            _real_sleep(_CONFIRM)
+            pause = _CONFIRM
+            if any(key[4] and confirmed.get(ident) != key for ident, key in keys.items()):
+                # A new wait with a timeout may be a thread waiting for the
+                # GIL at a line that looks like a wait (just back from
+                # `q.get()`, work in hand): CPython's take_gil waits on a
+                # futex with the switch interval as its timeout. Releasing the
+                # GIL wakes one waiter, maybe another thread's; but every
+                # waiter wakes by itself within the interval, and so is seen
+                # running, or woken, by a look after it.
+                pause = max(_CONFIRM, sys.getswitchinterval() + _GIL_MARGIN)
+            _real_sleep(pause)
             second = self._look(loop_thread)
             if second is None or second[0] != keys:
                 self._confirmed = {}
@@ -356,7 +379,10 @@ class ThreadWatch:
             # one calls in (saw_thread sets -1, maybe while we looked).
             self.quiet = count
             self.last = last
-            if len(callers) != known:  # pragma: no cover - a thread called in as we looked
+            if len(callers) != known or last is _IN_FLUX:
+                # A thread called in as we looked, or threads started and
+                # ended too fast to read which came last: look next time
+                # (_IN_FLUX stored here would equal the next in-flux read).
                 self.quiet = -1
         return None
 
@@ -441,11 +467,13 @@ def _wait_site(frame: types.FrameType) -> tuple[str, str] | None:
     code = frame.f_code
     if code in _SELECT_CODES:
         return _kernel.POLL, "a selector's select() without timeout (an event loop waiting for IO)"
-    if code is _COND_WAIT or code in _JOIN_CODES:
-        return _kernel.FUTEX, ""
     site = _site(code, frame.f_lasti)
     if site is None or site[3] not in _WAIT_METHODS:
+        # Anywhere else, even inside Condition.wait (its bookkeeping around
+        # the wait), the thread may be waiting for the GIL only: it runs.
         return None
+    if code is _COND_WAIT or code in _JOIN_CODES:
+        return _kernel.FUTEX, ""  # named from the stack: Event.wait(), Thread.join()
     receiver = ".".join((site[1], *site[2]))
     if site[3] == "__enter__":
         return _kernel.FUTEX, f"`with {receiver}:`"
