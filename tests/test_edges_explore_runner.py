@@ -43,12 +43,12 @@ class SweepSettingsTest(unittest.TestCase):
             pattern = rf"^ASYNCTESTKIT_EXPLORE_SHARD needs i/n, .+; got {value!r}$"
             with self.subTest(shard=value), env(ASYNCTESTKIT_EXPLORE_SHARD=value), \
                     self.assertRaisesRegex(ValueError, pattern):
-                _sweep.shard(None)
+                _sweep.shard()
         for value in ("x", "1.5", "-2"):
             pattern = rf"^ASYNCTESTKIT_EXPLORE_JOBS needs a positive int, .+; got {value!r}$"
             with self.subTest(jobs=value), env(ASYNCTESTKIT_EXPLORE_JOBS=value), \
                     self.assertRaisesRegex(ValueError, pattern):
-                _sweep.jobs(None, _no_option)
+                _sweep.jobs(_no_option)
 
     def test_bad_jobs_fail_the_test_that_reads_them(self) -> None:
         """A non-int ASYNCTESTKIT_EXPLORE_JOBS is the exploring test's error, with the message."""
@@ -60,16 +60,12 @@ class SweepSettingsTest(unittest.TestCase):
             result.errors[0][1], r"(?m)^ValueError: ASYNCTESTKIT_EXPLORE_JOBS needs a positive int, .+; got 'many'$"
         )
 
-    def test_given_jobs_win_and_count_at_least_one(self) -> None:
-        """Jobs given in code override the variable; zero or fewer means one process, not an error."""
-        with env(ASYNCTESTKIT_EXPLORE_JOBS="x"):
-            self.assertEqual(_sweep.jobs(4, _no_option), 4)
-            self.assertEqual(_sweep.jobs(0, _no_option), 1)
-            self.assertEqual(_sweep.jobs(-3, _no_option), 1)
+    def test_blank_variables_are_unset(self) -> None:
+        """A blank ASYNCTESTKIT_EXPLORE_JOBS or _SHARD is as if unset: the option, or every seed."""
         with env(ASYNCTESTKIT_EXPLORE_JOBS=" "):
-            self.assertEqual(_sweep.jobs(None, lambda name: {"explore_jobs": 2}[name]), 2)
+            self.assertEqual(_sweep.jobs(lambda name: {"explore_jobs": 2}[name]), 2)
         with env(ASYNCTESTKIT_EXPLORE_SHARD="  "):
-            self.assertEqual(_sweep.shard(None), (1, 1))
+            self.assertEqual(_sweep.shard(), (1, 1))
 
 
 class SweepTest(unittest.TestCase):

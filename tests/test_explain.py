@@ -13,7 +13,7 @@ import unittest
 from typing import Any, ClassVar
 
 from asynctestkit import ClockedTestCase, VirtualClock, virtual_event_loop
-from asynctestkit._testcase import _explore, _settings, _sweep
+from asynctestkit._testcase import _explore, _sweep
 from asynctestkit._testcase._explain import ddmin
 from asynctestkit._virtual._choices import Choices
 from tests import _raceset
@@ -294,14 +294,15 @@ class SweepTest(unittest.TestCase):
 
     def test_shard_takes_every_nth_seed(self) -> None:
         """ASYNCTESTKIT_EXPLORE_SHARD=i/n runs seeds i, i+n, ...; together the shards run them all."""
-        self.assertEqual(_sweep.shard("2/3"), (2, 3))
+        with env(ASYNCTESTKIT_EXPLORE_SHARD="2/3"):
+            self.assertEqual(_sweep.shard(), (2, 3))
         with env(ASYNCTESTKIT_EXPLORE="10", ASYNCTESTKIT_EXPLORE_SHARD="2/3"):
             self.assertTrue(run_test(Counted("test_it")).wasSuccessful())
         self.assertEqual(len(self.runs()), 4)  # seeds 2, 5, 8, then the default order
         seeds = set()
         for i in (1, 2, 3):
             with env(ASYNCTESTKIT_EXPLORE_SHARD=f"{i}/3"):
-                first, step = _sweep.shard(None)
+                first, step = _sweep.shard()
                 seeds.update(range(first, 11, step))
         self.assertEqual(seeds, set(range(1, 11)))
 
@@ -368,17 +369,6 @@ class ReplayLineTest(unittest.TestCase):
         self.assertRegex(
             text, r"(?m)^    ASYNCTESTKIT_SEED=\d+ python -m pytest 'tests/test_x\.py::TwoTies::test_both_pairs_swapped'$"
         )
-
-    def test_override_for_a_command_line(self) -> None:
-        """override() sets what the variables set, and the replay command; called empty, it clears."""
-        self.addCleanup(_settings.override)
-        _settings.override(explore=100, replay=lambda test, variables: f"{variables} mytool {test.id()}")
-        with env():
-            text = failure_text(run_test(_raceset.Bugs("test_grace_period")))
-        self.assertRegex(text, r"(?m)^    ASYNCTESTKIT_SEED=\d+ mytool tests\._raceset\.Bugs\.test_grace_period$")
-        _settings.override()
-        with env():
-            self.assertTrue(run_test(_raceset.Bugs("test_grace_period")).wasSuccessful())
 
 
 def load_tests(loader: unittest.TestLoader, tests: Any, pattern: Any) -> unittest.TestSuite:

@@ -60,8 +60,6 @@ from ._settings import (
     env_choices,
     env_int,
     jitter,
-    override,
-    overrides,
     seed_env,
 )
 
@@ -77,7 +75,7 @@ __unittest = True  # keep these frames out of failure tracebacks
 _IO_GRACE: float = (virtual_event_loop.__kwdefaults__ or {})["io_grace"]
 
 __all__ = (
-    "check_explore", "check_seed", "class_seed", "env_choices", "override", "run_test", "seeded_loop",
+    "check_explore", "check_seed", "class_seed", "env_choices", "run_test", "seeded_loop",
     "single_seed",
 )
 
@@ -90,7 +88,7 @@ def single_seed(option: Callable[[str], Any]) -> int | None:
     seeds, exploring = plan(option)
     # The variables run_test reads too: a bad one is this test's error.
     env_choices()
-    _sweep.jobs(overrides.get("jobs"), option)
+    _sweep.jobs(option)
     return None if exploring else seeds[0]
 
 
@@ -107,11 +105,11 @@ def plan(option: Callable[[str], Any]) -> tuple[list[int | None], bool]:
     seed = seed_env()
     if seed is not None:
         return [seed], False
-    explore = overrides["explore"] if "explore" in overrides else env_int(EXPLORE_ENV)
+    explore = env_int(EXPLORE_ENV)
     if explore is None:
         explore = check_explore(option("explore"), "explore")
     if explore:
-        index, count = _sweep.shard(overrides.get("shard"))
+        index, count = _sweep.shard()
         return [*range(index, explore + 1, count), None], True
     return [check_seed(option("schedule_seed"), "schedule_seed")], False
 
@@ -126,7 +124,7 @@ def run_test(case: Any, result: unittest.TestResult | None, run_once: Callable[[
     try:
         seeds, exploring = plan(case._asynctestkit_option)
         env_choices()
-        _sweep.jobs(overrides.get("jobs"), case._asynctestkit_option)
+        _sweep.jobs(case._asynctestkit_option)
     except (TypeError, ValueError):
         # Run it once: making its loop raises the same error, as the test's error.
         case._asynctestkit_schedule = None
@@ -173,7 +171,7 @@ def _run_schedules(
             del outcomes[seed]
         return outcome.broke or outcome.was_skipped, choices.fingerprint
 
-    jobs = _sweep.jobs(overrides.get("jobs"), case._asynctestkit_option)
+    jobs = _sweep.jobs(case._asynctestkit_option)
     stop = lambda: bool(getattr(result, "shouldStop", False))  # noqa: E731
     failing, distinct, ran = _sweep.sweep(run_seed, explored, jobs, stop)
     if getattr(result, "shouldStop", False):
@@ -308,9 +306,6 @@ def replay_lines(case: Any, variables: str) -> list[str]:
     A test module run as a script (``python test_x.py``) is re-run as that
     script; under pytest, the pytest node id is given too.
     """
-    replay = overrides.get("replay")
-    if replay is not None:
-        return [replay(case, variables)]
     test_id = case.id()
     module = type(case).__module__
     if module == "__main__" and sys.argv and sys.argv[0]:

@@ -1,4 +1,4 @@
-"""The schedule settings: environment variables, their checks, and overrides for a command line.
+"""The schedule settings: environment variables and their checks.
 
 Read by `_explore` each time a clocked test runs; a bad value is that test's
 error, with what the setting needs.
@@ -17,7 +17,7 @@ __unittest = True
 __all__ = (
     "CHECK_ENV", "CHOICES_ENV", "EXPLORE_ENV", "JITTER_ENV", "REPLAY_ENV", "SEED_ENV", "check_explore",
     "check_seed",
-    "env_choices", "env_int", "jitter", "override", "overrides", "seed_env",
+    "env_choices", "env_int", "jitter", "seed_env",
 )
 
 SEED_ENV = "ASYNCTESTKIT_SEED"
@@ -28,37 +28,6 @@ JITTER_ENV = "ASYNCTESTKIT_JITTER"
 # The command a replay line names in place of `python -m unittest`; python -m
 # asynctestkit sets it for itself and its workers.
 REPLAY_ENV = "ASYNCTESTKIT_REPLAY_PREFIX"
-
-# Set by `override` (a command line that runs tests): read before the environment.
-overrides: dict[str, Any] = {}
-
-
-def override(
-    *,
-    seed: int | None = None,
-    explore: int | None = None,
-    jobs: int | None = None,
-    shard: str | None = None,
-    jitter: float | None = None,
-    replay: Callable[[Any, str], str] | None = None,
-) -> None:
-    """Set the schedule settings for this process, as the environment variables would.
-
-    For a command line that runs tests (``python -m asynctestkit --explore K
-    --seed N``). Each argument given wins over its variable:
-    ``ASYNCTESTKIT_SEED``, ``ASYNCTESTKIT_EXPLORE``,
-    ``ASYNCTESTKIT_EXPLORE_JOBS``, ``ASYNCTESTKIT_EXPLORE_SHARD`` and
-    ``ASYNCTESTKIT_JITTER``; ``replay(test, variables)`` returns the command
-    line a failure prints to replay ``test`` with those variables set (e.g.
-    ``"ASYNCTESTKIT_SEED=3"``). Call with no arguments to clear them all.
-    """
-    given = {
-        "seed": seed, "explore": explore, "jobs": jobs, "shard": shard, "jitter": jitter, "replay": replay,
-    }
-    if all(value is None for value in given.values()):
-        overrides.clear()
-    overrides.update({k: v for k, v in given.items() if v is not None})
-
 
 def env_choices() -> frozenset[int] | None:
     """The choice points ``ASYNCTESTKIT_CHOICES`` keeps (None: unset, keep all).
@@ -113,12 +82,10 @@ def env_int(name: str) -> int | None:
 
 
 def seed_env() -> int | None:
-    return overrides["seed"] if "seed" in overrides else env_int(SEED_ENV)
+    return env_int(SEED_ENV)
 
 
 def jitter(option: Callable[[str], Any]) -> Any:
-    if "jitter" in overrides:
-        return overrides["jitter"]
     text = os.environ.get(JITTER_ENV, "").strip()
     if not text:
         return option("schedule_jitter")

@@ -29,13 +29,13 @@ JOBS_ENV = "ASYNCTESTKIT_EXPLORE_JOBS"
 SHARD_ENV = "ASYNCTESTKIT_EXPLORE_SHARD"
 
 
-def shard(given: str | None) -> tuple[int, int]:
-    """Return (first seed, step) for ``given`` or ``ASYNCTESTKIT_EXPLORE_SHARD`` (unset: (1, 1)).
+def shard() -> tuple[int, int]:
+    """Return (first seed, step) for ``ASYNCTESTKIT_EXPLORE_SHARD`` (unset: (1, 1)).
 
     Raises:
         ValueError: not ``i/n`` with 1 <= i <= n.
     """
-    text = (given if given is not None else os.environ.get(SHARD_ENV, "")).strip()
+    text = os.environ.get(SHARD_ENV, "").strip()
     if not text:
         return 1, 1
     index, _, count = text.partition("/")
@@ -51,14 +51,12 @@ def shard(given: str | None) -> tuple[int, int]:
     return i, n
 
 
-def jobs(given: int | None, option: Callable[[str], Any]) -> int:
-    """The processes to sweep in: ``given``, else ``ASYNCTESTKIT_EXPLORE_JOBS``, else ``explore_jobs``.
+def jobs(option: Callable[[str], Any]) -> int:
+    """The processes to sweep in: ``ASYNCTESTKIT_EXPLORE_JOBS``, else the ``explore_jobs`` option.
 
     Raises:
         ValueError: the variable is not a positive int.
     """
-    if given is not None:
-        return max(1, given)
     text = os.environ.get(JOBS_ENV, "").strip()
     if not text:
         return int(option("explore_jobs"))
