@@ -460,8 +460,12 @@ class AiosqliteTest(unittest.TestCase):
         self.assertRegex(text, r"(?m)^- thread .* still running")
         self.assertRegex(text, _line("self.db = await aiosqlite.connect"))
         # aiosqlite's way to end the thread; stop() asks for the running loop.
+        # Its answer is awaited: the thread answers on that loop, which must
+        # still be open then (or the thread prints "Event loop is closed").
         async def stop() -> None:
-            case.db.stop()
+            stopped = case.db.stop()
+            if stopped is not None:
+                await stopped
 
         asyncio.run(stop())
 
