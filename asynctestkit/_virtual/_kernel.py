@@ -1,14 +1,22 @@
 """What the kernel says about another thread of this process (Linux ``/proc``).
 
-Three small files per thread, all safe to read from any thread at any time
-(the kernel answers; nothing of the thread's own memory is touched):
+Small files per thread, all safe to read from any thread at any time (the
+kernel answers; nothing of the thread's own memory is touched):
 
-* ``/proc/self/task/<tid>/status``: the scheduler state (``S``: asleep in an
+* ``/proc/self/task/<tid>/wchan``: where the thread is blocked, or ``0``
+  unless it is asleep. The kernel answers under the lock a wake-up takes,
+  and says ``0`` for a thread running, waiting for a CPU, or being woken.
+* ``/proc/self/task/<tid>/schedstat``: how many times the thread has been
+  given a CPU so far, a wake count: a thread that was asleep, was woken, ran
+  and fell asleep again has a higher count; one woken but not yet run is not
+  asleep.
+* ``/proc/self/task/<tid>/status``: the same two facts, slower to read (the
+  kernel formats two dozen fields): the scheduler state (``S``: asleep in an
   interruptible wait; ``R``: running, or woken and waiting for a CPU) and
-  ``voluntary_ctxt_switches`` + ``nonvoluntary_ctxt_switches``. Together
-  they are a wake count: a thread that was asleep, was woken, ran and fell
-  asleep again has switched at least once more; a thread woken but not yet
-  run is ``R``.
+  ``voluntary_ctxt_switches`` + ``nonvoluntary_ctxt_switches``. Read where
+  ``schedstat`` counts nothing (a kernel without scheduler statistics), and
+  for the state of a thread ``wchan`` does not show asleep (a kernel may
+  hide wait channels).
 * ``/proc/self/task/<tid>/syscall``: the system call it is blocked in and its
   arguments: a ``futex`` wait (every lock, condition, queue, event and join
   of CPython ends in one), or ``epoll_wait``/``poll``/``select`` and whether
@@ -24,6 +32,7 @@ from __future__ import annotations
 import os
 import platform
 import threading
+import time
 from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
@@ -78,32 +87,33 @@ def _slurp(path: str) -> bytes | None:
         _close(fd)
 
 
-# Thread id -> an open descriptor of its status file: read again from offset
-# 0, a /proc file shows the state anew, at a third of the cost of opening it
-# each time (the loop samples each thread of its own at every idle check). A
-# descriptor keeps naming the thread it was opened for: once that thread has
-# ended, reading fails (ESRCH) and the entry goes, even if a new thread
-# reuses the id.
-_status_fds: dict[int, int] = {}
+# Per file name, thread id -> an open descriptor of that file: read again
+# from offset 0, a /proc file shows the state anew, at a third of the cost of
+# opening it each time (the loop samples each thread of its own at every idle
+# check). A descriptor keeps naming the thread it was opened for: once that
+# thread has ended, reading fails (ESRCH) and the entry goes, even if a new
+# thread reuses the id.
+_fds: dict[str, dict[int, int]] = {"status": {}, "wchan": {}, "schedstat": {}}
 _MAX_FDS = 512
 
 
-def _status(tid: int) -> bytes | None:
-    fd = _status_fds.get(tid)
+def _reread(name: str, tid: int) -> bytes | None:
+    fds = _fds[name]
+    fd = fds.get(tid)
     if fd is None:
-        if len(_status_fds) >= _MAX_FDS:  # pragma: no cover - a process with hundreds of threads
+        if len(fds) >= _MAX_FDS:  # pragma: no cover - a process with hundreds of threads
             _forget_all()
         try:
-            fd = _open(f"/proc/self/task/{tid}/status", _RDONLY)
+            fd = _open(f"/proc/self/task/{tid}/{name}", _RDONLY)
         except OSError:
             return None
-        _status_fds[tid] = fd
+        fds[tid] = fd
     try:
         data = _pread(fd, 4096, 0)  # type: ignore[misc]  # not None where AVAILABLE
     except OSError:
         data = b""
     if not data:
-        del _status_fds[tid]
+        del fds[tid]
         _close(fd)
         return None
     return data
@@ -111,12 +121,13 @@ def _status(tid: int) -> bytes | None:
 
 def _forget_all() -> None:
     # Also in a forked child: the descriptors name the parent's threads.
-    for fd in _status_fds.values():
-        try:
-            _close(fd)
-        except OSError:  # pragma: no cover - closed by someone else
-            pass
-    _status_fds.clear()
+    for fds in _fds.values():
+        for fd in fds.values():
+            try:
+                _close(fd)
+            except OSError:  # pragma: no cover - closed by someone else
+                pass
+        fds.clear()
 
 
 if hasattr(os, "register_at_fork"):  # pragma: no branch - POSIX
@@ -124,8 +135,34 @@ if hasattr(os, "register_at_fork"):  # pragma: no branch - POSIX
 
 
 def sample(tid: int) -> tuple[bytes, int] | None:
-    """Return thread ``tid``'s scheduler state (one letter) and context switches so far; None if gone."""
-    data = _status(tid)
+    """Return thread ``tid``'s scheduler state (one letter) and its wake count so far; None if gone.
+
+    ``S``: asleep; any other letter: running, runnable, being woken or
+    ending. The count grows each time the thread runs again.
+    """
+    if _SCHEDSTAT:
+        where = _reread("wchan", tid)
+        if where is None:
+            return None
+        if where != b"0":
+            # Asleep, with the kernel's lock on wake-ups held as it answered.
+            count = _reread("schedstat", tid)
+            if count is None:
+                return None
+            return b"S", int(count[count.rindex(b" ") + 1 :])
+        # Not asleep, or a kernel that hides wait channels: the state from
+        # status (what a running thread costs is waited for anyway).
+        state = _status(tid)
+        count = _reread("schedstat", tid)
+        if state is None or count is None:
+            return None
+        return state[0], int(count[count.rindex(b" ") + 1 :])
+    return _status(tid)
+
+
+def _status(tid: int) -> tuple[bytes, int] | None:
+    # The state and the context switches, from the status file.
+    data = _reread("status", tid)
     if not data:
         return None
     at = data.find(b"\nState:\t")
@@ -171,8 +208,30 @@ def _probe() -> bool:
     if not _FUTEX or _pread is None:  # pragma: no cover - an architecture without a table; Windows
         return False
     tid = threading.get_native_id()
-    return sample(tid) is not None and _slurp(f"/proc/self/task/{tid}/syscall") is not None
+    return _status(tid) is not None and _slurp(f"/proc/self/task/{tid}/syscall") is not None
 
 
-# Read once at import: Linux with /proc mounted and a known architecture.
+def _counts_runs() -> bool:
+    # schedstat's third field counts the times the thread got a CPU, where the
+    # kernel keeps scheduler statistics; elsewhere it reads "0 0 0". A short
+    # sleep gives this thread the CPU once more: the count must grow.
+    if not AVAILABLE:  # pragma: no cover - no /proc
+        return False
+    tid = threading.get_native_id()
+    try:
+        before = _reread("schedstat", tid)
+        time.sleep(1e-6)
+        after = _reread("schedstat", tid)
+        if before is None or after is None or _reread("wchan", tid) is None:
+            return False  # pragma: no cover - a kernel without these files
+        return int(after.split()[2]) > int(before.split()[2])
+    except (ValueError, IndexError):  # pragma: no cover - another format
+        return False
+    finally:
+        _forget_all()
+
+
+# Read once at import: Linux with /proc mounted and a known architecture, and
+# whether the cheaper wchan + schedstat pair can stand in for status.
 AVAILABLE: Final = _probe()
+_SCHEDSTAT: Final = _counts_runs()
