@@ -186,6 +186,28 @@ class TestWokenThreads(unittest.TestCase):
             time.sleep(0.001)
         self.assertEqual(call[:2], (_kernel.FUTEX, True))  # type: ignore[index]
 
+    def test_a_kernel_that_hides_wait_channels(self) -> None:
+        """wchan reading 0 for every thread: the state comes from status, and a blocked thread is asleep."""
+        event = threading.Event()
+        thread = threading.Thread(target=event.wait)
+        thread.start()
+        self.addCleanup(thread.join)
+        self.addCleanup(event.set)
+        native = thread.native_id or 0
+        reread = _kernel._reread
+
+        def hidden(name: str, tid: int) -> bytes | None:
+            return b"0" if name == "wchan" else reread(name, tid)
+
+        with mock.patch.object(_kernel, "_reread", hidden):
+            for _ in range(10_000):  # until it sleeps (a liveness bound)
+                seen = _kernel.sample(native)
+                if seen is not None and seen[0] == b"S":
+                    break
+                time.sleep(0.001)
+            self.assertEqual(_kernel.sample(native)[0], b"S")  # type: ignore[index]
+            self.assertEqual(_kernel.sample(threading.get_native_id())[0], b"R")  # type: ignore[index]
+
     def test_a_gil_waiter_at_a_wait_site_is_seen_running(self) -> None:
         """A thread back from ``q.get()`` with work in hand, waiting for the GIL, is not parked.
 
@@ -250,6 +272,15 @@ class TestWokenThreads(unittest.TestCase):
             time.sleep(0.001)
         self.assertIsNone(_kernel.sample(native))
         self.assertIsNone(_kernel.blocked(native))
+
+
+class TestWokenThreadsFromStatus(TestWokenThreads):
+    """The same, read from the status file alone, as on a kernel without scheduler statistics."""
+
+    def setUp(self) -> None:
+        patcher = mock.patch.object(_kernel, "_SCHEDSTAT", False)
+        patcher.start()
+        self.addCleanup(patcher.stop)
 
 
 class TestRunCoroutineThreadsafe(unittest.TestCase):
@@ -565,6 +596,16 @@ class TestHandOff(unittest.TestCase):
         for hand in ("queue", "simplequeue", "lock", "future", "condition", "event", "semaphore"):
             with self.subTest(hand=hand):
                 self.assertEqual(self._round_trips(hand), 14)
+
+
+@unittest.skipUnless(_kernel.AVAILABLE, "reads Linux's /proc")
+class TestHandOffFromStatus(TestHandOff):
+    """The same hand-offs, the kernel read from the status file alone (no scheduler statistics)."""
+
+    def setUp(self) -> None:
+        patcher = mock.patch.object(_kernel, "_SCHEDSTAT", False)
+        patcher.start()
+        self.addCleanup(patcher.stop)
 
 
 class Guarded:
