@@ -30,7 +30,7 @@ Only two things, both only while the loop is idle and on the loop's thread:
   the frame (before 3.13 it copies fast locals into a dict) and crashed the
   interpreter on 3.12; nor any object the thread's code may change.
 * the kernel's view of the thread (`_kernel`, Linux ``/proc/self/task``): its
-  scheduler state, its wake count (context switches) and the system call it
+  scheduler state, its wake count (the times it got a CPU) and the system call it
   is blocked in.
 
 The decision
