@@ -121,14 +121,18 @@ class TestThreadBackedClientOnQueue(TestThreadBackedClient):
 class TestWokenThreads(unittest.TestCase):
     """The kernel's word: a thread asleep in a futex wait, and a woken one (the second look)."""
 
-    def test_a_sleeping_thread_is_asleep_in_a_futex_and_a_running_one_is_not(self) -> None:
-        """Blocked on an Event: state S in a futex wait; the calling thread, running: R, in no wait."""
+    def blocked_on_an_event(self) -> int:
+        """Start a thread that waits on an Event until the test ends; return its native id."""
         event = threading.Event()
         thread = threading.Thread(target=event.wait)
         thread.start()
         self.addCleanup(thread.join)
         self.addCleanup(event.set)
-        native = thread.native_id or 0
+        return thread.native_id or 0
+
+    def test_a_sleeping_thread_is_asleep_in_a_futex_and_a_running_one_is_not(self) -> None:
+        """Blocked on an Event: state S in a futex wait; the calling thread, running: R, in no wait."""
+        native = self.blocked_on_an_event()
         # Wait for it to fall asleep (a liveness bound, not a timing check).
         for _ in range(10_000):
             seen = _kernel.sample(native)
@@ -188,12 +192,7 @@ class TestWokenThreads(unittest.TestCase):
 
     def test_a_kernel_that_hides_wait_channels(self) -> None:
         """wchan reading 0 for every thread: the state comes from status, and a blocked thread is asleep."""
-        event = threading.Event()
-        thread = threading.Thread(target=event.wait)
-        thread.start()
-        self.addCleanup(thread.join)
-        self.addCleanup(event.set)
-        native = thread.native_id or 0
+        native = self.blocked_on_an_event()
         reread = _kernel._reread
 
         def hidden(name: str, tid: int) -> bytes | None:
