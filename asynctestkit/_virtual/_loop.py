@@ -148,6 +148,7 @@ class _VirtualEventLoop(asyncio.SelectorEventLoop):
         self._atk_slow_threshold = math.inf
         self._atk_on_slow: Callable[[object, float], None] | None = None
         self._atk_timed = False  # debug mode or _atk_on_slow: time each callback
+        self._atk_t0 = 0.0  # the real time the callback being timed started at
         self._atk_woken = False
         self._atk_in_flight = 0
         self._atk_wrapping = False  # in run_in_executor (see create_future)
@@ -450,13 +451,16 @@ class _VirtualEventLoop(asyncio.SelectorEventLoop):
         # asyncio's debug mode times callbacks with self.time(): virtual time,
         # which would report a jump as a slow callback and never see real
         # blocking. Time them in real time instead.
-        self._current_handle = handle
         on_slow = self._atk_on_slow
         # The thread's CPU time and voluntary waits, for the hygiene check:
         # a callback slow in wall time only because the machine is busy is
         # not reported (see _compat.blocked_seconds).
         usage = thread_usage() if on_slow is not None else None
-        t0 = _perf_counter()
+        # The start first, then the handle: the slow-callback sampler
+        # (_verdict/_sampler.py) reads them from its own thread in the
+        # other order, so a callback never looks older than it is.
+        self._atk_t0 = t0 = _perf_counter()
+        self._current_handle = handle
         try:
             handle._run()
         finally:

@@ -1,0 +1,303 @@
+"""Where a slow callback blocked the loop: one thread that looks at the loops' threads.
+
+A callback that blocks the loop is timed by the loop (the virtual loop's
+``_atk_run_timed``, `_hygiene._TimedReady` for other loops), but only when it
+has ended: by then the line that blocked is gone, and all that is left is
+where the task waits next. So while a test watches slow callbacks, its
+`Watch` is registered here, and one daemon thread per process (the sampler)
+wakes every ``threshold / 2`` real seconds (the smallest threshold of the
+watches, no more often than every `_FLOOR` s). For each loop whose running
+callback has run at least half its threshold, it reads where the loop's
+thread is and notes it for that callback. When the callback is found slow,
+the report shows where the sampler saw it most often (`Watch.where`). With
+no watch registered the sampler waits without a timeout: no wake-ups between
+test runs.
+
+What is read, and why it is safe
+--------------------------------
+* The running callback and the real time it started, two plain attributes
+  the loop's thread stores (the loop's ``_current_handle`` and
+  ``_atk_t0``; `_TimedReady`'s ``_handle`` and ``_started``). The loop
+  stores the start time first, then the handle, and clears the handle when
+  the callback ends; the sampler reads the handle first, then the time: a
+  handle read while it runs comes with its own start time or a later one,
+  so a callback never looks older than it is.
+* The loop's thread's frames, from ``sys._current_frames()``: for each
+  frame only ``f_code`` (its file and function name), ``f_lineno`` and
+  ``f_back``. These are plain reads, made holding the GIL, while the loop's
+  thread runs no Python code. Never ``f_locals``: building a running frame's
+  locals from another thread writes to the frame, and crashed the
+  interpreter on 3.12. The source line is read later, from the file, by
+  the report.
+
+What is kept: for the callback being sampled, its ``id()``, its start time
+and, per place seen, the (file, line, function) triples and a count. Text
+and numbers only: no frame, no handle, nothing of the test is kept alive.
+
+Which way it errs
+-----------------
+A sample counts for a callback only if the same handle ran, from the same
+start time, before and after the frames were read, and only if the frames
+reach a user's line before the loop's own code that runs callbacks
+(`_RUNNERS`): a frame read just as the callback ended shows the loop's code,
+which has no user's line, and is dropped. The report uses a sample only for
+the handle it was taken for, from the same start time (a handle's id can be
+reused once it is freed; its start time then differs). So a report may say
+nothing more than it did without the sampler (a callback just over its
+threshold, which the sampler had no time to see: the report then names
+where the task waits next, as before), but it never names a line of
+another callback.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import sysconfig
+import threading
+import time
+from typing import TYPE_CHECKING, Final, final
+
+from .._report import is_plumbing
+
+if TYPE_CHECKING:
+    from types import FrameType
+
+__all__ = ("Watch", "watch_slow")
+
+# Real time, whatever patch_time does to time.perf_counter on the loop's thread.
+_perf_counter: Final = time.perf_counter
+_current_frames: Final = sys._current_frames
+_NONE_ID: Final = id(None)
+# The sampler wakes no more often than this (real seconds).
+_FLOOR: Final = 0.01
+# The loop's own frames that run one callback (asyncio's Handle._run and
+# BaseEventLoop._run_once, the virtual loop's _run_once): the walk out of the
+# loop's thread's stack stops there, at the callback's outer end.
+_RUNNERS: Final = frozenset({"_run", "_run_once"})
+# A stack deeper than this (a deep recursion) is cut: what was seen is used.
+_MAX_DEPTH: Final = 500
+
+# (file, line, function): one frame, as the report shows it.
+Frame = tuple[str, int, str]
+# The frames a report shows, innermost first.
+Where = tuple[Frame, ...]
+
+_STDLIB: Final = tuple(sorted({
+    os.path.join(os.path.realpath(sysconfig.get_paths()[key]), "") for key in ("stdlib", "platstdlib")
+}))
+_THIRD_PARTY: Final = (os.sep + "site-packages" + os.sep, os.sep + "dist-packages" + os.sep)
+# File name -> whether it is the user's (not the standard library, a site's
+# package, asyncio's or asynctestkit's). Written by the sampler thread only.
+_users: dict[str, bool] = {}
+
+
+def is_users(filename: str) -> bool:
+    """Whether ``filename`` holds the user's code (not a library's, the stdlib's or ours)."""
+    known = _users.get(filename)
+    if known is None:
+        if filename.startswith("<") or is_plumbing(filename):
+            known = False  # <frozen importlib._bootstrap>, <string>, asyncio, asynctestkit
+        else:
+            path = os.path.realpath(filename) if os.path.isabs(filename) else filename
+            known = not path.startswith(_STDLIB) and not any(part in path for part in _THIRD_PARTY)
+        if len(_users) > 4096:  # pragma: no cover - code generated at run time, say
+            _users.clear()
+        _users[filename] = known
+    return known
+
+
+def where_it_runs(frame: FrameType | None) -> Where | None:
+    """Return the frames that say where a loop's thread is in its callback, or None.
+
+    Walks out from ``frame`` (the thread's innermost) to the loop's frame
+    that runs the callback. The frames kept, innermost first: the innermost
+    one, the innermost of the user's if that one is not the user's (the
+    user's line that called into a library), and the outermost of the
+    user's, the callback's own, if it is another (the test's line that
+    called the helper that blocks). ``None`` when the thread is not inside a
+    callback, or no frame of it is the user's (the loop's own code, a
+    library's function the loop called directly: `describe_call` names it).
+    Reads only ``f_code``, ``f_lineno`` and ``f_back`` (see the module's
+    docstring).
+    """
+    seen: list[Frame] = []
+    first_user = last_user = -1
+    depth = 0
+    while frame is not None:
+        code = frame.f_code
+        filename = code.co_filename
+        if code.co_name in _RUNNERS and is_plumbing(filename):
+            break
+        if is_users(filename):
+            last_user = len(seen)
+            if first_user < 0:
+                first_user = last_user
+        # f_lineno is None while a frame has no line yet (3.12+).
+        seen.append((filename, frame.f_lineno or code.co_firstlineno, code.co_name))
+        depth += 1
+        if depth >= _MAX_DEPTH:
+            break
+        frame = frame.f_back
+    else:
+        return None  # the stack ended without a loop running a callback on it
+    if first_user < 0:
+        return None
+    return tuple(seen[i] for i in sorted({0, first_user, last_user}))
+
+
+@final
+class Watch:
+    """One loop's slow-callback timing, as the sampler reads it, and what it saw.
+
+    Args:
+        loop: The loop (its ``_thread_id``, BaseEventLoop's, 3.10-3.15, is
+            the thread running it; ``None`` while it does not run).
+        source: What holds the running callback and its start time.
+        handle_attr: ``source``'s attribute holding the callback running
+            (``None`` between callbacks); stored after ``start_attr``.
+        start_attr: ``source``'s attribute holding the real time
+            (``time.perf_counter``) that callback started at.
+        threshold: Real seconds a callback may run before it is slow.
+    """
+
+    __slots__ = ("_seen", "half", "handle_attr", "loop", "source", "start_attr", "threshold")
+
+    def __init__(
+        self, loop: object, source: object, handle_attr: str, start_attr: str, threshold: float
+    ) -> None:
+        self.loop = loop
+        self.source = source
+        self.handle_attr = handle_attr
+        self.start_attr = start_attr
+        self.threshold = threshold
+        self.half = threshold / 2
+        # (id of the handle, its start time, place -> times seen, the place seen last):
+        # replaced whole by the sampler, read whole by the loop's thread.
+        self._seen: tuple[int, float, dict[Where, int], Where] | None = None
+
+    def note(self, handle_id: int, started: float, where: Where) -> None:
+        """Record that the callback ``handle_id``, started at ``started``, was seen at ``where``."""
+        seen = self._seen
+        if seen is None or seen[0] != handle_id or seen[1] != started:
+            counts = {where: 1}
+        else:
+            counts = dict(seen[2])
+            counts[where] = counts.get(where, 0) + 1
+        self._seen = (handle_id, started, counts, where)
+
+    def where(self, handle: object) -> Where | None:
+        """Return where the sampler saw ``handle`` most often, in its run that ended last, or None.
+
+        Call on the loop's thread right after that run, before the next
+        callback starts (the source's start time is still that run's).
+        """
+        seen = self._seen
+        if seen is None:
+            return None
+        handle_id, started, counts, last = seen
+        if handle_id != id(handle) or started != getattr(self.source, self.start_attr, None):
+            return None  # another callback's, or an earlier run's
+        # The place seen most often; of places seen as often, the last one.
+        return max(counts, key=lambda w: (counts[w], w == last))
+
+    def sample(self, now: float) -> None:
+        """Look where the loop's thread is, if its callback has run ``threshold / 2`` (the sampler's thread).
+
+        The handle is compared by id, never held: the last reference to a
+        handle (to its task) dropped here would finalize it on this thread.
+        """
+        source = self.source
+        handle_id = id(getattr(source, self.handle_attr, None))
+        if handle_id == _NONE_ID:
+            return
+        started = getattr(source, self.start_attr, None)
+        if started is None or now - started < self.half:
+            return
+        ident = getattr(self.loop, "_thread_id", None)
+        if ident is None:
+            return
+        where = where_it_runs(_current_frames().get(ident))
+        if where is not None and id(getattr(source, self.handle_attr, None)) == handle_id:
+            self.note(handle_id, started, where)
+
+
+@final
+class _Sampler:
+    """The sampler thread and the watches it serves (one per process)."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition(threading.Lock())
+        self._watches: list[Watch] = []
+        # The timeout of the sampler's current wait: None while it waits
+        # without one (no watch), inf before it started.
+        self._period: float | None = float("inf")
+        self._thread: threading.Thread | None = None
+
+    def add(self, watch: Watch) -> None:
+        """Sample ``watch`` from now on (cheap: wakes the sampler only if it must look sooner)."""
+        period = max(watch.half, _FLOOR)
+        with self._cond:
+            self._watches.append(watch)
+            if self._thread is None:
+                self._start()
+            elif self._period is None or period < self._period:
+                self._cond.notify()
+
+    def remove(self, watch: Watch) -> None:
+        """Stop sampling ``watch`` (idempotent); the sampler notices at its next wake."""
+        with self._cond:
+            if watch in self._watches:
+                self._watches.remove(watch)
+
+    def _start(self) -> None:
+        thread = threading.Thread(target=self._run, name="asynctestkit slow-callback sampler", daemon=True)
+        # Not the test's thread, nor one that can wake a virtual loop: the
+        # resource check, the loop's ThreadWatch and the watchdog skip it.
+        thread._asynctestkit_ignore = True  # type: ignore[attr-defined]
+        thread.start()
+        self._thread = thread
+
+    def _run(self) -> None:
+        cond = self._cond
+        while True:
+            with cond:
+                if not self._watches:
+                    self._period = None
+                    cond.wait()
+                    continue
+                self._period = period = max(min(w.half for w in self._watches), _FLOOR)
+                cond.wait(period)
+                watches = tuple(self._watches)
+            _sample(watches)
+            # Nothing of a test stays referenced from this frame while it waits.
+            del watches
+
+
+def _sample(watches: tuple[Watch, ...]) -> None:
+    now = _perf_counter()
+    for watch in watches:
+        watch.sample(now)
+
+
+_sampler = _Sampler()
+
+
+def watch_slow(watch: Watch) -> None:
+    """Register ``watch`` with the process's sampler, starting it the first time."""
+    _sampler.add(watch)
+
+
+def unwatch_slow(watch: Watch) -> None:
+    """Unregister ``watch`` (idempotent)."""
+    _sampler.remove(watch)
+
+
+def _after_fork() -> None:
+    # The child has no sampler thread, and the parent's may have held the lock.
+    global _sampler
+    _sampler = _Sampler()
+
+
+if hasattr(os, "register_at_fork"):  # pragma: no branch - POSIX
+    os.register_at_fork(after_in_child=_after_fork)
