@@ -24,9 +24,13 @@ from typing import Any
 from unittest import mock
 
 from asynctestkit import AsyncTestCase, ClockedTestCase, SlowCallbackWarning, virtual_event_loop
+from asynctestkit._compat import BLOCKED_IS_CPU_OR_WAIT
+from asynctestkit._verdict import _hygiene as _hygiene_module
 from asynctestkit._verdict import _sampler as _sampler_module
 from asynctestkit._verdict._hygiene import Hygiene
 from asynctestkit._verdict._sampler import Watch, unwatch_slow, watch_slow, where_it_runs
+from asynctestkit._virtual import _kernel
+from asynctestkit._virtual import _loop as _loop_module
 from tests._blocking import block_in_helper
 from tests._support import only_failure, run_test
 
@@ -255,6 +259,40 @@ class WhereItBlockedTest(unittest.TestCase):
                 thread.join()
                 self.assertEqual(len(reports), 1)
                 self.assertIn(frame(HERE, "on a thread", "blocked"), reports[0])
+
+
+@unittest.skipUnless(BLOCKED_IS_CPU_OR_WAIT and _kernel.AVAILABLE, "needs Linux's per-thread usage and /proc")
+class BusyMachineTest(unittest.TestCase):
+    """The sampler's own turns with the GIL do not make a busy machine's slowness the callback's."""
+
+    def test_a_computation_under_the_threshold_stretched_by_the_machine(self) -> None:
+        """0.07 s of CPU time, 0.5 s more of wall time (the double): not reported, though sampled."""
+        for base, module in ((AsyncTestCase, _hygiene_module), (ClockedTestCase, _loop_module)):
+            with self.subTest(base=base.__name__):
+                # The double: the real clock the timing reads jumps 0.5 s, as
+                # for a thread the OS took the CPU from. The computation runs
+                # past a sampler's look (every 0.05 s), which takes the GIL
+                # from it: the thread then waits for the GIL, a voluntary
+                # context switch that is not the callback's doing.
+                taken = [0.0]
+                real = module._perf_counter
+
+                class Test(base):  # type: ignore[valid-type, misc]
+                    slow_callback_duration = THRESHOLD
+                    slow_callback_fails = True
+
+                    async def test_it(self, taken: list[float] = taken) -> None:
+                        await asyncio.sleep(0)
+                        taken[0] += 0.5  # descheduled for half a second
+                        end = time.thread_time() + 0.07
+                        while time.thread_time() < end:
+                            pass
+                        await asyncio.sleep(0)
+
+                with mock.patch.object(module, "_perf_counter", lambda real=real, taken=taken: real() + taken[0]):
+                    result = run_test(Test("test_it"))
+                self.assertEqual(taken, [0.5])  # the double did take the time
+                self.assertTrue(result.wasSuccessful(), result.failures + result.errors)
 
 
 class WatchTest(unittest.TestCase):

@@ -8,9 +8,10 @@ asyncio's debug mode is used for in tests at a fraction of its cost: creation
 sites come from a cheap task factory (`_report.tracking_task_factory`),
 coroutine origins from a shallow ``sys.set_coroutine_origin_tracking_depth``,
 slow callbacks from one real-time clock read per callback (where debug mode
-reads the loop's clock twice and checks more), and
-wrong-thread calls from a thread-id check on ``call_soon``/``call_later``/
-``call_at`` (about 0.1 us per call).
+reads the loop's clock twice and checks more; where each one blocked comes
+from the sampler thread, `_sampler.py`), and wrong-thread calls from a
+thread-id check on ``call_soon``/``call_later``/``call_at`` (about 0.1 us
+per call).
 """
 
 from __future__ import annotations
@@ -124,14 +125,10 @@ class _TimedReady(collections.deque):  # type: ignore[type-arg]
             self._handle = self._callback = None
 
     def _slow(self, wall: float) -> None:
-        # Slow in wall time: was it the callback, or a busy machine?
-        seconds = blocked_seconds(wall, self._usage)
-        if seconds < self._threshold:
-            return
         ran = handle = self._handle
         if handle._callback is None and self._callback is not None:
             handle = _Taken(self._callback)
-        self._hygiene._on_slow(handle, seconds, ran)
+        self._hygiene._on_slow(handle, wall, self._usage, ran)
 
 
 @final
@@ -407,12 +404,20 @@ class Hygiene:
             return
         self.exceptions.append("\n".join(lines))
 
-    def _on_slow(self, handle: object, seconds: float, ran: object = None) -> None:
+    def _on_slow(self, handle: object, wall: float, usage: Any, ran: object = None) -> None:
+        # A callback slow in wall time (``usage``: its thread's at its start).
         # ``ran``: the handle the loop ran, where ``handle`` stands for it
-        # (_TimedReady: a handle cancelled since); the loop's thread, right
-        # after it ran, so the sample is still that run's.
+        # (_TimedReady: a handle cancelled since). Called on the loop's
+        # thread right after it ran: the sampler's notes are still that run's.
         sampled = self._sampled
-        where = sampled.where(handle if ran is None else ran) if sampled is not None else None
+        ran = handle if ran is None else ran
+        # Was it the callback, or a busy machine (or the sampler's own turns
+        # with the GIL)?
+        waited = sampled.waited(ran) if sampled is not None else None
+        seconds = blocked_seconds(wall, usage, waited)
+        if seconds < self.slow_threshold:
+            return
+        where = sampled.where(ran) if sampled is not None else None
         blocked = f"blocked the loop for {seconds:.3f} s (real time)"
         if where is None:
             self.slow.append(f"{describe_handle(handle)} {blocked}")

@@ -15,20 +15,23 @@ test runs.
 
 What is read, and why it is safe
 --------------------------------
-* The running callback and the real time it started, two plain attributes
-  the loop's thread stores (the loop's ``_current_handle`` and
+* The running callback and the real time it started: two plain attributes
+  the loop's thread stores (the virtual loop's ``_current_handle`` and
   ``_atk_t0``; `_TimedReady`'s ``_handle`` and ``_started``). The loop
-  stores the start time first, then the handle, and clears the handle when
-  the callback ends; the sampler reads the handle first, then the time: a
-  handle read while it runs comes with its own start time or a later one,
-  so a callback never looks older than it is.
+  stores the start time first, then the handle, and clears the handle (the
+  virtual loop) or replaces it (`_TimedReady`) when the callback ends; the
+  sampler reads the handle first, then the time: a handle read while it
+  runs comes with its own start time or a later one, so a callback never
+  looks older than it is. The handle is compared by ``id()``, never kept:
+  the last reference to a handle (to its task) dropped on the sampler's
+  thread would finalize it there.
 * The loop's thread's frames, from ``sys._current_frames()``: for each
   frame only ``f_code`` (its file and function name), ``f_lineno`` and
   ``f_back``. These are plain reads, made holding the GIL, while the loop's
   thread runs no Python code. Never ``f_locals``: building a running frame's
   locals from another thread writes to the frame, and crashed the
   interpreter on 3.12. The source line is read later, from the file, by
-  the report.
+  the report, on the loop's thread.
 
 What is kept: for the callback being sampled, its ``id()``, its start time
 and, per place seen, the (file, line, function) triples and a count. Text
@@ -36,17 +39,18 @@ and numbers only: no frame, no handle, nothing of the test is kept alive.
 
 Which way it errs
 -----------------
-A sample counts for a callback only if the same handle ran, from the same
-start time, before and after the frames were read, and only if the frames
-reach a user's line before the loop's own code that runs callbacks
-(`_RUNNERS`): a frame read just as the callback ended shows the loop's code,
-which has no user's line, and is dropped. The report uses a sample only for
-the handle it was taken for, from the same start time (a handle's id can be
-reused once it is freed; its start time then differs). So a report may say
-nothing more than it did without the sampler (a callback just over its
-threshold, which the sampler had no time to see: the report then names
-where the task waits next, as before), but it never names a line of
-another callback.
+A sample is noted for a run of a callback (its handle's id and its start
+time) only if the same id was running before and after the frames were
+read, and only if the frames reach a user's line before the loop's own code
+that runs callbacks (`_RUNNERS`): frames read between two callbacks show the
+loop's code only, and are dropped. The report of a run reads the sample
+right after that run, before the next callback starts, and only a sample
+with that run's id and start time: a sample of a later run (whose handle
+may reuse a freed handle's id) is taken after that report, and has another
+start time. So the report may say no more than it did without the sampler
+(a callback just over its threshold, which the sampler had no time to see:
+the report then names where the task waits next, as before), but it never
+names the line of another callback, or of another run of the same one.
 """
 
 from __future__ import annotations
@@ -59,6 +63,7 @@ import time
 from typing import TYPE_CHECKING, Final, final
 
 from .._report import is_plumbing
+from .._virtual import _kernel
 
 if TYPE_CHECKING:
     from types import FrameType
@@ -69,6 +74,10 @@ __all__ = ("Watch", "watch_slow")
 _perf_counter: Final = time.perf_counter
 _current_frames: Final = sys._current_frames
 _NONE_ID: Final = id(None)
+# Scheduler states of a thread asleep: interruptible, uninterruptible (disk IO).
+_ASLEEP: Final = (b"S", b"D")
+# threading's registry of running threads, by ident (3.10-3.15).
+_active: Final[dict[int, threading.Thread]] = threading._active  # type: ignore[attr-defined]
 # The sampler wakes no more often than this (real seconds).
 _FLOOR: Final = 0.01
 # The loop's own frames that run one callback (asyncio's Handle._run and
@@ -161,7 +170,9 @@ class Watch:
         threshold: Real seconds a callback may run before it is slow.
     """
 
-    __slots__ = ("_seen", "half", "handle_attr", "loop", "source", "start_attr", "threshold")
+    __slots__ = (
+        "_native", "_seen", "_touch", "half", "handle_attr", "loop", "source", "start_attr", "threshold",
+    )
 
     def __init__(
         self, loop: object, source: object, handle_attr: str, start_attr: str, threshold: float
@@ -175,6 +186,11 @@ class Watch:
         # (id of the handle, its start time, place -> times seen, the place seen last):
         # replaced whole by the sampler, read whole by the loop's thread.
         self._seen: tuple[int, float, dict[Where, int], Where] | None = None
+        # (id of the handle, its start time, whether it was seen waiting of
+        # its own accord, its thread's switches when seen asleep in a futex or -1)
+        # for the callback the sampler looked at last (see `waited`).
+        self._touch: tuple[int, float, bool, int] | None = None
+        self._native: tuple[int, int | None] = (-1, None)  # the loop thread's ident, native id
 
     def note(self, handle_id: int, started: float, where: Where) -> None:
         """Record that the callback ``handle_id``, started at ``started``, was seen at ``where``."""
@@ -201,6 +217,50 @@ class Watch:
         # The place seen most often; of places seen as often, the last one.
         return max(counts, key=lambda w: (counts[w], w == last))
 
+    def waited(self, handle: object) -> bool | None:
+        """Whether ``handle``'s run that ended last waited of its own accord, as far as the sampler saw.
+
+        ``None`` if the sampler did not look during that run (or cannot
+        tell): then the thread's voluntary context switches say. Each look
+        takes the GIL, which may make the loop's thread wait for it: a
+        switch that is not the callback's doing. So a run the sampler looked
+        at waited only if a look found its thread asleep in a call that is
+        not a lock's (a sleep, IO, waiting for a process), or asleep on a
+        lock at two looks in a row without having woken in between (a wait
+        for the GIL ends when the sampler lets go of it).
+        """
+        touch = self._touch
+        if touch is None or touch[0] != id(handle) or touch[1] != getattr(self.source, self.start_attr, None):
+            return None
+        return touch[2]
+
+    def _look(self, handle_id: int, started: float, ident: int) -> None:
+        """Note that the sampler looked during this run, and whether the thread waits (see `waited`)."""
+        native = self._native[1] if self._native[0] == ident else self._native_of(ident)
+        if native is None:
+            return  # nothing to tell: the voluntary switches say
+        waits = False
+        switches = -1
+        first = _kernel.sample(native)
+        if first is not None and first[0] in _ASLEEP:
+            wait = _kernel.blocked(native)
+            # The same sleep throughout, if it did not switch in between.
+            if _kernel.sample(native) == first:
+                if wait is None or wait[0] != _kernel.FUTEX:
+                    waits = True  # a sleep, IO, a poll, a process: not the GIL
+                else:
+                    switches = first[1]  # a lock, or the GIL: waits if it sleeps on
+        touch = self._touch
+        if touch is not None and touch[0] == handle_id and touch[1] == started:
+            waits = waits or touch[2] or (switches >= 0 and switches == touch[3])
+        self._touch = (handle_id, started, waits, switches)
+
+    def _native_of(self, ident: int) -> int | None:
+        thread = _active.get(ident)
+        native = getattr(thread, "native_id", None) if _kernel.AVAILABLE else None
+        self._native = (ident, native)
+        return native
+
     def sample(self, now: float) -> None:
         """Look where the loop's thread is, if its callback has run ``threshold / 2`` (the sampler's thread).
 
@@ -212,10 +272,11 @@ class Watch:
         if handle_id == _NONE_ID:
             return
         started = getattr(source, self.start_attr, None)
-        if started is None or now - started < self.half:
-            return
         ident = getattr(self.loop, "_thread_id", None)
-        if ident is None:
+        if started is None or ident is None:
+            return
+        self._look(handle_id, started, ident)
+        if now - started < self.half:
             return
         where = where_it_runs(_current_frames().get(ident))
         if where is not None and id(getattr(source, self.handle_attr, None)) == handle_id:
