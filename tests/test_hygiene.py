@@ -733,7 +733,7 @@ class SlowCallbackTest(unittest.TestCase):
 
             async def test_blocks(self) -> None:
                 await asyncio.sleep(0)
-                time.sleep(0.12)  # blocks the loop
+                time.sleep(0.3)  # blocks the loop (long enough for the sampler to see, under load)
                 await asyncio.sleep(0)
 
             async def test_quick(self) -> None:
@@ -771,7 +771,7 @@ class SlowCallbackTest(unittest.TestCase):
         self.assertRegex(text, r"(?m)^Callbacks blocked the loop longer than slow_callback_duration=0\.1 s:$")
 
     def test_warning_on_the_default_loop(self) -> None:
-        """A 0.12 s block warns (SlowCallbackWarning); a quick test does not (selector timing path)."""
+        """A 0.3 s block warns (SlowCallbackWarning); a quick test does not (selector timing path)."""
         self.check_warning(AsyncTestCase)
 
     # The virtual loop times callbacks itself, with the real perf_counter even
@@ -862,7 +862,7 @@ class SlowCallbackTest(unittest.TestCase):
                 def on_readable() -> None:
                     a.recv(1)
                     loop.remove_reader(a)
-                    time.sleep(0.06)
+                    time.sleep(0.3)  # long enough for the sampler to see, under load
                     done.set()
 
                 loop.add_reader(a, on_readable)

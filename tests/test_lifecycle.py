@@ -478,7 +478,7 @@ class SlowCallbackTimingTest(unittest.TestCase):
                     pass
 
                 def block() -> None:
-                    time.sleep(0.06)
+                    time.sleep(0.3)  # long enough for the sampler to see, under load
 
                 def after() -> None:
                     pass

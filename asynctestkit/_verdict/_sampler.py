@@ -33,6 +33,14 @@ What is read, and why it is safe
   interpreter on 3.12. The source line is read later, from the file, by
   the report, on the loop's thread.
 
+* The kernel's word on the loop's thread (`_kernel`, Linux ``/proc``): asleep
+  or not, its context switches, the system call it sleeps in. Each look
+  takes the GIL, and a loop's thread that computes then waits for it: a
+  voluntary context switch that is not the callback's doing, which would
+  make a computation stretched by a busy machine count in wall time (see
+  `_compat.blocked_seconds`). So for a run the sampler looked at, the
+  sampler says whether it waited (`Watch.waited`).
+
 What is kept: for the callback being sampled, its ``id()``, its start time
 and, per place seen, the (file, line, function) triples and a count. Text
 and numbers only: no frame, no handle, nothing of the test is kept alive.
