@@ -76,7 +76,7 @@ from .._virtual import _kernel
 if TYPE_CHECKING:
     from types import FrameType
 
-__all__ = ("Watch", "watch_slow")
+__all__ = ("Watch", "is_users", "unwatch_slow", "watch_slow", "where_it_runs")
 
 # Real time, whatever patch_time does to time.perf_counter on the loop's thread.
 _perf_counter: Final = time.perf_counter
