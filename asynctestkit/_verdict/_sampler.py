@@ -247,6 +247,12 @@ class Watch:
         native = self._native[1] if self._native[0] == ident else self._native_of(ident)
         if native is None:
             return  # nothing to tell: the voluntary switches say
+        touch = self._touch
+        if touch is None or touch[0] != handle_id or touch[1] != started:
+            # Noted before the reads below, which let go of the GIL: the run
+            # may end meanwhile, and this look's turn with the GIL counts.
+            touch = None
+            self._touch = (handle_id, started, False, -1)
         waits = False
         switches = -1
         first = _kernel.sample(native)
@@ -258,8 +264,7 @@ class Watch:
                     waits = True  # a sleep, IO, a poll, a process: not the GIL
                 else:
                     switches = first[1]  # a lock, or the GIL: waits if it sleeps on
-        touch = self._touch
-        if touch is not None and touch[0] == handle_id and touch[1] == started:
+        if touch is not None:
             waits = waits or touch[2] or (switches >= 0 and switches == touch[3])
         self._touch = (handle_id, started, waits, switches)
 
