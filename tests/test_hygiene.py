@@ -32,7 +32,7 @@ SAMPLED = r"(?:, at(?: \(innermost first\))?:)?$"
 
 def no_sampler() -> Any:
     """Keep the sampler from seeing the test's callbacks (the report's wording without it)."""
-    return mock.patch.object(_hygiene_module, "watch_slow", lambda watch: None)
+    return mock.patch.object(_hygiene_module.Hygiene, "_sample", lambda self, watch: None)
 
 
 def failure(test: unittest.TestCase, result: unittest.TestResult) -> str:

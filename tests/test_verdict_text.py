@@ -26,7 +26,7 @@ CARETS = r"(?:    \^+\n)?"  # 3.11+ underline the expression
 
 def no_sampler() -> Any:
     """Keep the sampler from seeing the test's callbacks (the report's wording without it)."""
-    return mock.patch.object(_hygiene_module, "watch_slow", lambda watch: None)
+    return mock.patch.object(_hygiene_module.Hygiene, "_sample", lambda self, watch: None)
 
 
 class _Inner:

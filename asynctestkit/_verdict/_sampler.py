@@ -82,6 +82,7 @@ __all__ = ("Watch", "is_users", "unwatch_slow", "watch_slow", "where_it_runs")
 _perf_counter: Final = time.perf_counter
 _current_frames: Final = sys._current_frames
 _NONE_ID: Final = id(None)
+_INF: Final = float("inf")
 # Scheduler states of a thread asleep: interruptible, uninterruptible (disk IO).
 _ASLEEP: Final = (b"S", b"D")
 # threading's registry of running threads, by ident (3.10-3.15).
@@ -237,10 +238,15 @@ class Watch:
         lock at two looks in a row without having woken in between (a wait
         for the GIL ends when the sampler lets go of it).
         """
+        started = getattr(self.source, self.start_attr, None)
         touch = self._touch
-        if touch is None or touch[0] != id(handle) or touch[1] != getattr(self.source, self.start_attr, None):
-            return None
-        return touch[2]
+        if touch is not None and touch[0] == id(handle) and touch[1] == started:
+            return touch[2]
+        # Not looked at, but the sampler may have had a turn with the GIL
+        # while it ran (before it could read which callback runs, say).
+        if started is not None and _sampler.turn >= started:
+            return False
+        return None
 
     def _look(self, handle_id: int, started: float, ident: int) -> None:
         """Note that the sampler looked during this run, and whether the thread waits (see `waited`)."""
@@ -307,6 +313,10 @@ class _Sampler:
         # without one (no watch), inf before it started.
         self._period: float | None = float("inf")
         self._thread: threading.Thread | None = None
+        # When the sampler's last turn with the GIL ended (real time; inf
+        # while it has one): a callback that ran meanwhile may have waited
+        # for the GIL because of it (see Watch.waited).
+        self.turn = -_INF
 
     def add(self, watch: Watch) -> None:
         """Sample ``watch`` from now on (cheap: wakes the sampler only if it must look sooner)."""
@@ -336,12 +346,16 @@ class _Sampler:
         cond = self._cond
         while True:
             with cond:
+                # After every read of this turn (each may have let go of the GIL).
+                self.turn = _perf_counter()
                 if not self._watches:
                     self._period = None
                     cond.wait()
+                    self.turn = _INF
                     continue
                 self._period = period = max(min(w.half for w in self._watches), _FLOOR)
                 cond.wait(period)
+                self.turn = _INF  # a turn with the GIL, from here to the top of the loop
                 watches = tuple(self._watches)
             _sample(watches)
             # Nothing of a test stays referenced from this frame while it waits.
