@@ -143,8 +143,9 @@ class _VirtualEventLoop(asyncio.SelectorEventLoop):
         # its next check, if it is still at the time it moved to last.
         self._atk_spin_step = _SPIN_STEP_NS
         self._atk_spin_jumped = -1
-        # Called with (handle, real seconds) for each callback that ran longer
-        # than _atk_slow_threshold; set by the hygiene checks.
+        # Called with (handle, real seconds, the thread's usage at its start)
+        # for each callback that ran longer than _atk_slow_threshold in wall
+        # time; set by the hygiene checks, which judge it.
         self._atk_slow_threshold = math.inf
         self._atk_on_slow: Callable[[object, float, Any], None] | None = None
         self._atk_timed = False  # debug mode or _atk_on_slow: time each callback
