@@ -317,12 +317,15 @@ class _Sampler:
         # while it has one): a callback that ran meanwhile may have waited
         # for the GIL because of it (see Watch.waited).
         self.turn = -_INF
+        # A watch was added since the sampler's last wake: tests are running.
+        self._added = False
 
     def add(self, watch: Watch) -> None:
         """Sample ``watch`` from now on (cheap: wakes the sampler only if it must look sooner)."""
         period = max(watch.half, _FLOOR)
         with self._cond:
             self._watches.append(watch)
+            self._added = True
             if self._thread is None:
                 self._start()
             elif self._period is None or period < self._period:
@@ -349,10 +352,18 @@ class _Sampler:
                 # After every read of this turn (each may have let go of the GIL).
                 self.turn = _perf_counter()
                 if not self._watches:
-                    self._period = None
-                    cond.wait()
+                    if self._added and self._period is not None:
+                        # Between two tests: a wait without a timeout now
+                        # would have each next test wake the sampler.
+                        self._added = False
+                        cond.wait(self._period)
+                    else:
+                        # No test for a whole period: sleep until one comes.
+                        self._period = None
+                        cond.wait()
                     self.turn = _INF
                     continue
+                self._added = False
                 self._period = period = max(min(w.half for w in self._watches), _FLOOR)
                 cond.wait(period)
                 self.turn = _INF  # a turn with the GIL, from here to the top of the loop
