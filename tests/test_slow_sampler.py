@@ -402,6 +402,20 @@ class SamplerThreadTest(unittest.TestCase):
         self.assertTrue(started[0].is_alive())
         return result, started
 
+    def test_survives_a_test_shorter_than_its_first_wake(self) -> None:
+        """A watch gone before the new sampler first looks: it waits for the next one, alive."""
+        sampler = _sampler_module._Sampler()
+        loop = asyncio.new_event_loop()
+        self.addCleanup(loop.close)
+        for _ in range(3):
+            watch = Watch(loop, loop, "_current_handle", "_atk_t0", 0.02)
+            sampler.add(watch)
+            sampler.remove(watch)
+            time.sleep(0.05)  # past its wait of 0.01 s, and the next
+        thread = sampler._thread
+        assert thread is not None
+        self.assertTrue(thread.is_alive())
+
     def test_not_a_thread_the_test_left_running(self) -> None:
         """check_resources does not report it; virtual time jumps beside it."""
         result, _ = self.run_with_a_new_sampler("test_sleeps")
