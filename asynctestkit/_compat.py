@@ -73,17 +73,20 @@ else:  # pragma: no cover - not Linux
         return None
 
 
-def blocked_seconds(wall: float, before: Any) -> float:
+def blocked_seconds(wall: float, before: Any, waited: bool | None = None) -> float:
     """Return how long a callback that took ``wall`` real seconds, from usage ``before``, blocked its loop.
 
     All of ``wall`` if the thread waited of its own accord meanwhile (or
     without ``before``), else only the CPU time it used: time spent waiting
-    for a CPU on a busy machine is not the callback's doing.
+    for a CPU on a busy machine is not the callback's doing. ``waited``:
+    whether it did wait of its own accord, when something else knows
+    (the slow-callback sampler, whose own turns with the GIL make the
+    thread wait too); ``None``: its voluntary context switches say.
     """
     if before is None or _RUSAGE_THREAD is None:  # pragma: no cover - not Linux
         return wall
     after = _getrusage(_RUSAGE_THREAD)
-    if after.ru_nvcsw != before.ru_nvcsw:
+    if waited or (waited is None and after.ru_nvcsw != before.ru_nvcsw):
         return wall
     cpu: float = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return min(wall, cpu)

@@ -852,7 +852,7 @@ class TestDebugMode(unittest.TestCase):
 
         async def main() -> None:
             loop: Any = asyncio.get_running_loop()
-            loop._atk_watch_slow(0.03, lambda handle, seconds: slow.append(seconds))
+            loop._atk_watch_slow(0.03, lambda handle, seconds, usage: slow.append(seconds))
             loop.call_soon(time.sleep, 0.04)
             await asyncio.sleep(50)
             loop._atk_watch_slow(float("inf"), None)

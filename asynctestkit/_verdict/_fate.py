@@ -139,6 +139,8 @@ def _walk(
     for thread in threading.enumerate():
         if thread.ident == me or thread.ident not in frames:
             continue
+        if getattr(thread, "_asynctestkit_ignore", False):
+            continue  # the toolkit's own (the watchdog's timer, the slow-callback sampler)
         groups.append((f"thread {thread.name!r}, still running", [frames[thread.ident], thread]))
     # Tasks found to resume become roots in turn, until nothing changes.
     done_tasks: set[int] = set()

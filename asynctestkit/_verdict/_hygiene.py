@@ -8,9 +8,10 @@ asyncio's debug mode is used for in tests at a fraction of its cost: creation
 sites come from a cheap task factory (`_report.tracking_task_factory`),
 coroutine origins from a shallow ``sys.set_coroutine_origin_tracking_depth``,
 slow callbacks from one real-time clock read per callback (where debug mode
-reads the loop's clock twice and checks more), and
-wrong-thread calls from a thread-id check on ``call_soon``/``call_later``/
-``call_at`` (about 0.1 us per call).
+reads the loop's clock twice and checks more; where each one blocked comes
+from the sampler thread, `_sampler.py`), and wrong-thread calls from a
+thread-id check on ``call_soon``/``call_later``/``call_at`` (about 0.1 us
+per call).
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from .._report import (
 from .._shield import deferred_interrupts, restore
 from .._virtual._selector import DelegatingSelector
 from ._fate import fates
+from ._sampler import Watch, unwatch_slow, watch_slow
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -102,10 +104,12 @@ class _TimedReady(collections.deque):  # type: ignore[type-arg]
         now = _perf_counter()
         if self._handle is not None and now - self._started >= self._threshold:
             self._slow(now - self._started)
+        # The start first, then the handle: the sampler (_sampler.py) reads
+        # them from its own thread in the other order.
+        self._started = now
         self._handle = taken = _popleft(self)
         self._callback = taken._callback
         self._usage = thread_usage()
-        self._started = now
         return taken
 
     def lap(self, interrupted: bool = False) -> None:
@@ -121,14 +125,10 @@ class _TimedReady(collections.deque):  # type: ignore[type-arg]
             self._handle = self._callback = None
 
     def _slow(self, wall: float) -> None:
-        # Slow in wall time: was it the callback, or a busy machine?
-        seconds = blocked_seconds(wall, self._usage)
-        if seconds < self._threshold:
-            return
-        handle = self._handle
+        ran = handle = self._handle
         if handle._callback is None and self._callback is not None:
             handle = _Taken(self._callback)
-        self._hygiene._on_slow(handle, seconds)
+        self._hygiene._on_slow(handle, wall, self._usage, ran)
 
 
 @final
@@ -215,6 +215,8 @@ class Hygiene:
         # The factory that records them; None when the loop has a user's own.
         self.task_factory: Callable[..., asyncio.Task[Any]] | None = None
         self._timing: _TimedReady | None = None
+        # Where the sampler thread saw each slow callback (_sampler.py).
+        self._sampled: Watch | None = None
         self._stack = contextlib.ExitStack()
 
     # -- for the whole test ------------------------------------------------
@@ -265,6 +267,8 @@ class Hygiene:
             # The virtual loop times each callback in real time itself.
             loop._atk_watch_slow(self.slow_threshold, self._on_slow)
             self._stack.callback(loop._atk_watch_slow, float("inf"), None)
+            # Its callback running, and since when: _current_handle, _atk_t0.
+            self._sample(Watch(loop, loop, "_current_handle", "_atk_t0", self.slow_threshold))
             return
         inner = getattr(loop, "_selector", None)
         ready = getattr(loop, "_ready", None)
@@ -276,6 +280,13 @@ class Hygiene:
         loop._ready = timed
         loop._selector = _LappingSelector(inner, timed)
         self._stack.callback(_untime, loop, inner, ready, timed)
+        self._sample(Watch(loop, timed, "_handle", "_started", self.slow_threshold))
+
+    def _sample(self, watch: Watch) -> None:
+        # The sampler looks where a callback runs while it runs (_sampler.py).
+        self._sampled = watch
+        watch_slow(watch)
+        self._stack.callback(unwatch_slow, watch)
 
     def lap(self, *, interrupted: bool = False) -> None:
         """End the timing of the callback run last: call it whenever the loop stops.
@@ -393,8 +404,29 @@ class Hygiene:
             return
         self.exceptions.append("\n".join(lines))
 
-    def _on_slow(self, handle: object, seconds: float) -> None:
-        self.slow.append(f"{describe_handle(handle)} blocked the loop for {seconds:.3f} s (real time)")
+    def _on_slow(self, handle: object, wall: float, usage: Any, ran: object = None) -> None:
+        # A callback slow in wall time (``usage``: its thread's at its start).
+        # ``ran``: the handle the loop ran, where ``handle`` stands for it
+        # (_TimedReady: a handle cancelled since). Called on the loop's
+        # thread right after it ran: the sampler's notes are still that run's.
+        sampled = self._sampled
+        ran = handle if ran is None else ran
+        # Was it the callback, or a busy machine (or the sampler's own turns
+        # with the GIL)?
+        waited = sampled.waited(ran) if sampled is not None else None
+        seconds = blocked_seconds(wall, usage, waited)
+        if seconds < self.slow_threshold:
+            return
+        where = sampled.where(ran) if sampled is not None else None
+        blocked = f"blocked the loop for {seconds:.3f} s (real time)"
+        if where is None:
+            self.slow.append(f"{describe_handle(handle)} {blocked}")
+            return
+        at = "at (innermost first)" if len(where) > 1 else "at"
+        self.slow.append(
+            f"{describe_handle(handle, sampled=True)} {blocked}, {at}:\n"
+            + "\n".join(format_frames(where, "    "))
+        )
 
     def _on_unawaited(self, coro: Any) -> None:
         name = getattr(coro, "__qualname__", None) or repr(coro)
@@ -619,8 +651,12 @@ def _restore(obj: object, name: str, previous: object) -> None:
         setattr(obj, name, previous)
 
 
-def describe_handle(handle: object) -> str:
-    """Name the callback of a loop handle; for a task's step, the task and its coroutine."""
+def describe_handle(handle: object, *, sampled: bool = False) -> str:
+    """Name the callback of a loop handle; for a task's step, the task and its coroutine.
+
+    ``sampled``: the report shows where the callback blocked (the sampler
+    saw it), so where a step waits next is left out.
+    """
     callback = getattr(handle, "_callback", None)
     task = getattr(callback, "__self__", None)
     if isinstance(task, asyncio.Task):
@@ -631,8 +667,12 @@ def describe_handle(handle: object) -> str:
         if code is not None and code.co_filename.startswith(OWN_DIR):
             # A step of the test that has ended: the toolkit's wrapper is all
             # that is left; the task's name says which step of which test.
+            if sampled:
+                return f"a step of the test, task {task.get_name()!r},"
             return f"a step of the test, task {task.get_name()!r}, which blocked the loop before it returned"
         text = f"a step of task {task.get_name()!r} running {name}()"
+        if sampled:
+            return text
         if frame is not None:
             text += (
                 f", between the line it resumed at and line {frame.f_lineno} of "

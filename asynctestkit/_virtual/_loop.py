@@ -27,7 +27,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any, final
 
-from .._compat import blocked_seconds, callback_failed, thread_usage
+from .._compat import callback_failed, thread_usage
 from .._report import format_tasks, shown_coroutine, tracking_task_factory
 from ._clock import HORIZON, MAX_NS, LivelockError, VirtualClock
 from ._jump import land as _land
@@ -143,11 +143,13 @@ class _VirtualEventLoop(asyncio.SelectorEventLoop):
         # its next check, if it is still at the time it moved to last.
         self._atk_spin_step = _SPIN_STEP_NS
         self._atk_spin_jumped = -1
-        # Called with (handle, real seconds) for each callback that ran longer
-        # than _atk_slow_threshold; set by the hygiene checks.
+        # Called with (handle, real seconds, the thread's usage at its start)
+        # for each callback that ran longer than _atk_slow_threshold in wall
+        # time; set by the hygiene checks, which judge it.
         self._atk_slow_threshold = math.inf
-        self._atk_on_slow: Callable[[object, float], None] | None = None
+        self._atk_on_slow: Callable[[object, float, Any], None] | None = None
         self._atk_timed = False  # debug mode or _atk_on_slow: time each callback
+        self._atk_t0 = 0.0  # the real time the callback being timed started at
         self._atk_woken = False
         self._atk_in_flight = 0
         self._atk_wrapping = False  # in run_in_executor (see create_future)
@@ -439,9 +441,12 @@ class _VirtualEventLoop(asyncio.SelectorEventLoop):
         self._atk_timed = bool(enabled) or self._atk_on_slow is not None
 
     def _atk_watch_slow(
-        self, threshold: float, on_slow: Callable[[object, float], None] | None
+        self, threshold: float, on_slow: Callable[[object, float, Any], None] | None
     ) -> None:
-        """Call ``on_slow(handle, seconds)`` for callbacks running >= threshold real seconds."""
+        """Call ``on_slow(handle, seconds, usage)`` for callbacks running >= threshold real seconds.
+
+        ``usage``: the thread's `_compat.thread_usage` when the callback started.
+        """
         self._atk_slow_threshold = threshold
         self._atk_on_slow = on_slow
         self._atk_timed = self.get_debug() or on_slow is not None
@@ -450,13 +455,16 @@ class _VirtualEventLoop(asyncio.SelectorEventLoop):
         # asyncio's debug mode times callbacks with self.time(): virtual time,
         # which would report a jump as a slow callback and never see real
         # blocking. Time them in real time instead.
-        self._current_handle = handle
         on_slow = self._atk_on_slow
         # The thread's CPU time and voluntary waits, for the hygiene check:
         # a callback slow in wall time only because the machine is busy is
         # not reported (see _compat.blocked_seconds).
         usage = thread_usage() if on_slow is not None else None
-        t0 = _perf_counter()
+        # The start first, then the handle: the slow-callback sampler
+        # (_verdict/_sampler.py) reads them from its own thread in the
+        # other order, so a callback never looks older than it is.
+        self._atk_t0 = t0 = _perf_counter()
+        self._current_handle = handle
         try:
             handle._run()
         finally:
@@ -465,9 +473,9 @@ class _VirtualEventLoop(asyncio.SelectorEventLoop):
         if self._debug and dt >= self.slow_callback_duration:  # type: ignore[attr-defined]
             _logger.warning("Executing %s took %.3f seconds", _format_handle(handle), dt)
         if on_slow is not None and dt >= self._atk_slow_threshold:
-            dt = blocked_seconds(dt, usage)
-            if dt >= self._atk_slow_threshold:
-                on_slow(handle, dt)
+            # Slow in wall time: whether it blocked the loop is for the
+            # hygiene check to say (see _compat.blocked_seconds).
+            on_slow(handle, dt, usage)
         # A callback's frame that an exception keeps links back to this frame
         # (3.11-3.13 give a finished frame its f_back), and this frame keeps its
         # locals: holding the handle here would close a cycle (exception ->

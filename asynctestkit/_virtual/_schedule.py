@@ -414,7 +414,7 @@ class SeededEventLoop(_VirtualEventLoop):
             self._atk_timed = True
 
     def _atk_watch_slow(
-        self, threshold: float, on_slow: Callable[[object, float], None] | None
+        self, threshold: float, on_slow: Callable[[object, float, Any], None] | None
     ) -> None:
         super()._atk_watch_slow(threshold, on_slow)
         if self._atk_trace is not None:
