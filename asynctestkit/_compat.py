@@ -93,6 +93,13 @@ def blocked_seconds(wall: float, before: Any, waited: bool | None = None) -> flo
 
 
 PY311 = sys.version_info >= (3, 11)
+# A frame's f_locals, 3.13+ (PEP 667), is a view that reads the variables and
+# writes nothing. Before, reading it copies the fast locals into a dict kept
+# on the frame: done from another thread while that frame runs, it crashed the
+# interpreter (3.12). 3.10's garbage collector sees a running frame's
+# variables (gc.get_referents); 3.11-3.12's does not.
+FRAME_LOCALS_VIEW = sys.version_info >= (3, 13)
+RUNNING_FRAME_VARIABLES_HIDDEN = PY311 and not FRAME_LOCALS_VIEW
 # 3.14's unittest names the type a test method returned in its deprecation
 # warning ("... (<method> returned 'int')"); 3.11-3.13 name only the method.
 PY314 = sys.version_info >= (3, 14)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import queue
 import re
 import socket
 import threading
@@ -11,6 +12,7 @@ import unittest
 from unittest import mock
 
 from asynctestkit import AsyncTestCase, ClockedTestCase
+from asynctestkit import _compat
 from asynctestkit._verdict import _fate
 from tests._support import only_failure, run_test
 
@@ -74,6 +76,33 @@ class _Inner:
             asyncio.ensure_future(waits()).set_name("awaits-a-thread")
             await asyncio.sleep(0)
 
+        async def test_thread_local(self) -> None:
+            # The worker's own variable is the only path to the future.
+            loop = asyncio.get_running_loop()
+            release = threading.Event()
+            self.release = release
+            inbox: queue.SimpleQueue[asyncio.Future[int]] = queue.SimpleQueue()
+            took = threading.Event()
+
+            def worker() -> None:
+                answer = inbox.get()
+                took.set()
+                release.wait()
+                with contextlib.suppress(RuntimeError):  # the loop is closed by then
+                    loop.call_soon_threadsafe(answer.set_result, 1)
+
+            self.worker = threading.Thread(target=worker)
+            self.worker.start()
+            answer = loop.create_future()
+            inbox.put(answer)
+
+            async def waits(answer: asyncio.Future[int]) -> None:
+                await answer
+
+            asyncio.ensure_future(waits(answer)).set_name("awaits-a-thread-local")
+            del answer
+            await asyncio.to_thread(took.wait, 10)
+
     class Io(AsyncTestCase):
         # On: the verdict reports the connection too, and closes it.
 
@@ -135,6 +164,25 @@ class FateTest(unittest.TestCase):
             case.release.set()
             case.worker.join()
         self.assertRegex(block(text, "awaits-a-thread"), "(?m)^" + RESUME.format(why=r"thread 'Thread-\d+ \(worker\)', still running"))
+
+    def test_a_thread_that_holds_it_in_a_variable(self) -> None:
+        """Only a running thread's variable leads to the future: never "stuck forever".
+
+        3.10 and 3.13+ read the running frame's variables safely (the
+        collector's view; a read-only f_locals): would resume. 3.11-3.12
+        cannot read them without writing to the running frame (which crashed
+        3.12), so the report claims neither.
+        """
+        case = _Inner.Leaky("test_thread_local")
+        try:
+            text = only_failure(self, run_test(case))
+        finally:
+            case.release.set()
+            case.worker.join()
+        found = block(text, "awaits-a-thread-local")
+        self.assertNotIn("stuck forever", found)
+        if not _compat.RUNNING_FRAME_VARIABLES_HIDDEN:
+            self.assertRegex(found, "(?m)^" + RESUME.format(why=r"thread 'Thread-\d+ \(worker\)', still running"))
 
     def test_io_that_may_come(self) -> None:
         """A reader of the loop's selector leads to the stream: would resume when IO comes."""

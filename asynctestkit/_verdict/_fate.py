@@ -29,6 +29,7 @@ import types
 import weakref
 from typing import TYPE_CHECKING, Any
 
+from .._compat import FRAME_LOCALS_VIEW, RUNNING_FRAME_VARIABLES_HIDDEN
 from .._report import describe_call, wakes
 
 if TYPE_CHECKING:
@@ -136,11 +137,15 @@ def _walk(
         groups.append(("IO the loop waits for (a reader or writer of its selector)", with_io))
     me = threading.get_ident()
     frames = sys._current_frames()
+    # A live thread whose variables the walk cannot read (3.11-3.12): what
+    # it holds may complete any task, so a task not reached is not "stuck".
+    hidden = False
     for thread in threading.enumerate():
         if thread.ident == me or thread.ident not in frames:
             continue
         if getattr(thread, "_asynctestkit_ignore", False):
             continue  # the toolkit's own (the watchdog's timer, the slow-callback sampler)
+        hidden = hidden or RUNNING_FRAME_VARIABLES_HIDDEN
         groups.append((f"thread {thread.name!r}, still running", [frames[thread.ident], thread]))
     # Tasks found to resume become roots in turn, until nothing changes.
     done_tasks: set[int] = set()
@@ -164,7 +169,7 @@ def _walk(
             groups.append((f"task {task.get_name()!r}, which would resume ({why})", [task]))
         if not waiters:
             return True
-    return True
+    return not hidden
 
 
 def _reach(roots: list[Any], targets: dict[int, Any], seen: set[int], budget: list[int]) -> list[int] | None:
@@ -190,12 +195,16 @@ def _reach(roots: list[Any], targets: dict[int, Any], seen: set[int], budget: li
             target = obj()
             refs = [target] if target is not None else []
         elif isinstance(obj, types.FrameType):
-            # A running thread's frame does not show its locals to the
-            # collector (3.11+): read them.
-            try:
-                refs = [*refs, *obj.f_locals.values(), obj.f_back]
-            except Exception:  # pragma: no cover - a frame being torn down
-                pass
+            # A running thread's frame does not show its variables to the
+            # collector (3.11+). 3.13+ reads them through f_locals, a view
+            # that writes nothing; 3.11-3.12 cannot read them safely (the
+            # walk then claims no "stuck", see `hidden`).
+            refs = [*refs, obj.f_back]
+            if FRAME_LOCALS_VIEW:
+                try:
+                    refs.extend(obj.f_locals.values())
+                except Exception:  # pragma: no cover - a frame being torn down
+                    pass
         for ref in refs:
             key = id(ref)
             if key not in seen:
