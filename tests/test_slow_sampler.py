@@ -114,7 +114,33 @@ def cases(base: type[AsyncTestCase]) -> type[AsyncTestCase]:
         async def test_quick(self) -> None:
             await asyncio.sleep(0)
 
+        async def test_lock(self) -> None:
+            answered = threading.Event()
+            answer = threading.Timer(BLOCK, answered.set)
+            answer.start()
+            self.addCleanup(answer.join)
+            await asyncio.sleep(0)
+            answered.wait(10)  # blocks: lock
+            await asyncio.sleep(0)
+
+        async def test_slow_thread_start(self) -> None:
+            # A new thread that gets a CPU only BLOCK s later, as on a busy
+            # machine: start() waits for it, which is not the callback's doing.
+            thread = LateThread(target=lambda: None)
+            await asyncio.sleep(0)
+            thread.start()
+            self.addCleanup(thread.join)
+            await asyncio.sleep(0)
+
     return Blocking
+
+
+class LateThread(threading.Thread):
+    """A thread that runs BLOCK real seconds after start(): start() waits that long."""
+
+    def _bootstrap_inner(self) -> None:
+        time.sleep(BLOCK)
+        super()._bootstrap_inner()  # type: ignore[misc]
 
 
 STEP = r"(?m)^- a step of task '[^']*' running [\w.<>]*\.{name}\(\) blocked the loop for \d\.\d\d\d s \(real time\), "
@@ -190,6 +216,22 @@ class WhereItBlockedTest(unittest.TestCase):
                     r"(?m)^- [\w.<>]*sleepy\(\) blocked the loop for \d\.\d\d\d s \(real time\), at:"
                     + re.escape(at) + "$",
                 )
+
+    def test_a_wait_on_a_lock(self) -> None:
+        """Event.wait() on the loop's thread until another thread sets it: a lock the thread sleeps on."""
+        for base in BASES:
+            with self.subTest(base=base.__name__):
+                text = self.report(base, "test_lock")
+                self.assertRegex(text, STEP.format(name="test_lock"))
+                self.assertIn(frame(HERE, "lock", "test_lock"), text)
+
+    @unittest.skipUnless(_kernel.AVAILABLE, "tells a lock wait apart from /proc (Linux)")
+    def test_a_thread_slow_to_start_is_not_the_callbacks_doing(self) -> None:
+        """Thread.start() waits for the new thread to get a CPU; a busy machine delays it: not reported."""
+        for base in BASES:
+            with self.subTest(base=base.__name__):
+                result = run_test(cases(base)("test_slow_thread_start"))
+                self.assertTrue(result.wasSuccessful(), result.failures + result.errors)
 
     def test_the_warning_names_the_line(self) -> None:
         """Without slow_callback_fails, the SlowCallbackWarning says the same."""

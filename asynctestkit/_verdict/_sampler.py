@@ -164,6 +164,20 @@ def where_it_runs(frame: FrameType | None) -> Where | None:
     return tuple(seen[i] for i in sorted({0, first_user, last_user}))
 
 
+_THREAD_START: Final = threading.Thread.start.__code__
+
+
+def _starting_a_thread(frame: FrameType | None) -> bool:
+    """Whether ``frame``'s thread is in ``Thread.start()`` (waiting for the new thread to run)."""
+    for _ in range(8):  # start -> Event.wait -> Condition.wait -> the lock
+        if frame is None:
+            return False
+        if frame.f_code is _THREAD_START:
+            return True
+        frame = frame.f_back
+    return False
+
+
 @final
 class Watch:
     """One loop's slow-callback timing, as the sampler reads it, and what it saw.
@@ -236,7 +250,8 @@ class Watch:
         at waited only if a look found its thread asleep in a call that is
         not a lock's (a sleep, IO, waiting for a process), or asleep on a
         lock at two looks in a row without having woken in between (a wait
-        for the GIL ends when the sampler lets go of it).
+        for the GIL ends when the sampler lets go of it), except inside
+        ``Thread.start()``, which waits for the new thread to get a CPU.
         """
         started = getattr(self.source, self.start_attr, None)
         touch = self._touch
@@ -268,8 +283,10 @@ class Watch:
             if _kernel.sample(native) == first:
                 if wait is None or wait[0] != _kernel.FUTEX:
                     waits = True  # a sleep, IO, a poll, a process: not the GIL
-                else:
+                elif not _starting_a_thread(_current_frames().get(ident)):
                     switches = first[1]  # a lock, or the GIL: waits if it sleeps on
+                # else: Thread.start() waits for the new thread to get a CPU,
+                # which a busy machine delays: not the callback's doing.
         if touch is not None:
             waits = waits or touch[2] or (switches >= 0 and switches == touch[3])
         self._touch = (handle_id, started, waits, switches)
