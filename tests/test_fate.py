@@ -11,8 +11,7 @@ import threading
 import unittest
 from unittest import mock
 
-from asynctestkit import AsyncTestCase, ClockedTestCase
-from asynctestkit import _compat
+from asynctestkit import AsyncTestCase, ClockedTestCase, _compat
 from asynctestkit._verdict import _fate
 from tests._support import only_failure, run_test
 
