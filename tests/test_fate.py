@@ -154,14 +154,18 @@ class FateTest(unittest.TestCase):
             "(?m)^" + RESUME.format(why=r"task 'short-sleep' ending \(a timer, at loop time 3\.000 s"),
         )
 
-    def test_a_thread_that_will_answer(self) -> None:
-        """A live thread holds the future: would resume when it answers."""
-        case = _Inner.Leaky("test_thread")
+    def report_with_a_worker(self, name: str) -> str:
+        """Run ``_Inner.Leaky(name)``, whose worker thread waits; release and join it after."""
+        case = _Inner.Leaky(name)
         try:
-            text = only_failure(self, run_test(case))
+            return only_failure(self, run_test(case))
         finally:
             case.release.set()
             case.worker.join()
+
+    def test_a_thread_that_will_answer(self) -> None:
+        """A live thread holds the future: would resume when it answers."""
+        text = self.report_with_a_worker("test_thread")
         self.assertRegex(block(text, "awaits-a-thread"), "(?m)^" + RESUME.format(why=r"thread 'Thread-\d+ \(worker\)', still running"))
 
     def test_a_thread_that_holds_it_in_a_variable(self) -> None:
@@ -172,13 +176,7 @@ class FateTest(unittest.TestCase):
         cannot read them without writing to the running frame (which crashed
         3.12), so the report claims neither.
         """
-        case = _Inner.Leaky("test_thread_local")
-        try:
-            text = only_failure(self, run_test(case))
-        finally:
-            case.release.set()
-            case.worker.join()
-        found = block(text, "awaits-a-thread-local")
+        found = block(self.report_with_a_worker("test_thread_local"), "awaits-a-thread-local")
         self.assertNotIn("stuck forever", found)
         if not _compat.RUNNING_FRAME_VARIABLES_HIDDEN:
             self.assertRegex(found, "(?m)^" + RESUME.format(why=r"thread 'Thread-\d+ \(worker\)', still running"))
