@@ -173,13 +173,7 @@ async def create_server(
     options = {"ssl_handshake_timeout": ssl_handshake_timeout, "ssl_shutdown_timeout": ssl_shutdown_timeout}
     server = VirtualServer(net, loop, bound_host.name, keys, sockets, protocol_factory, ssl, options, site)
     server.real_sock = sock_to_close
-    for key in keys:
-        net._listeners[key] = server
-    net._servers.append(server)
-    if start_serving:
-        server._start_serving()
-        await asyncio.sleep(0)
-    return server
+    return await _listen(net, server, keys, start_serving)
 
 
 def _listening_address(sock: Any, call: str) -> tuple[Any, Any]:
@@ -241,7 +235,13 @@ async def create_unix_server(
     sockets = [VirtualSocket(key[1], None, family=socket.AF_UNIX)]  # type: ignore[arg-type]
     server = VirtualServer(net, loop, host.name, [key], sockets, protocol_factory, ssl, options, site)
     server.real_sock = None
-    net._listeners[key] = server
+    return await _listen(net, server, [key], start_serving)
+
+
+async def _listen(net: Any, server: VirtualServer, keys: list[Any], start_serving: bool) -> VirtualServer:
+    """Put ``server`` in the network's listeners under each of ``keys``; serve at once if asked."""
+    for key in keys:
+        net._listeners[key] = server
     net._servers.append(server)
     if start_serving:
         server._start_serving()

@@ -19,7 +19,7 @@ import errno
 import socket
 from typing import TYPE_CHECKING, Any, final
 
-from ._stream import VirtualSocket, refused, site_here
+from ._stream import VirtualSocket, call_protocol, refused, site_here
 
 if TYPE_CHECKING:
     from ._network import VirtualNetwork
@@ -131,15 +131,10 @@ class DatagramEndpoint(asyncio.DatagramTransport):
         target._ctx.run(target._deliver, payload, self.local)
 
     def _deliver(self, payload: bytes, addr: tuple[Any, ...]) -> None:
-        try:
-            self._protocol.datagram_received(payload, addr)
-        except (SystemExit, KeyboardInterrupt):
-            raise
-        except BaseException as exc:
-            self._loop.call_exception_handler({
-                "message": "Fatal error: protocol.datagram_received() call failed.",
-                "exception": exc, "transport": self, "protocol": self._protocol,
-            })
+        call_protocol(
+            self, "Fatal error: protocol.datagram_received() call failed.",
+            self._protocol.datagram_received, payload, addr,
+        )
 
     def _refused(self) -> None:
         if not self._closing:

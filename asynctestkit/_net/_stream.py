@@ -37,10 +37,11 @@ from .._report import creation_site
 
 if TYPE_CHECKING:
     import contextvars
+    from collections.abc import Callable
 
     from ._network import VirtualNetwork
 
-__all__ = ("Endpoint", "Site", "VirtualSocket", "connection_reset", "refused", "site_here")
+__all__ = ("Endpoint", "Site", "VirtualSocket", "call_protocol", "connection_reset", "refused", "site_here")
 
 # Where a connection or server was opened: up to three of the user's frames.
 Site = tuple[tuple[str, int, str], ...]
@@ -61,6 +62,22 @@ def refused(call: str, why: str) -> RuntimeError:
         "is in memory, and nothing falls back to the real network: pass host and port "
         "(or path) instead, or run this test with network = 'real'"
     )
+
+
+def call_protocol(transport: Any, message: str, method: Callable[..., object], *args: Any) -> None:
+    """Call a protocol's ``method(*args)`` for ``transport``, as asyncio's transports do.
+
+    A failure goes to the loop's exception handler with ``message`` (only
+    SystemExit and KeyboardInterrupt propagate).
+    """
+    try:
+        method(*args)
+    except (SystemExit, KeyboardInterrupt):
+        raise
+    except BaseException as exc:
+        transport._loop.call_exception_handler({
+            "message": message, "exception": exc, "transport": transport, "protocol": transport._protocol,
+        })
 
 
 def connection_reset() -> ConnectionResetError:
@@ -337,15 +354,7 @@ class Endpoint(asyncio.Transport):
             return
         if not self._writing_paused and len(self._sendbuf) > self._high:
             self._writing_paused = True
-            try:
-                self._protocol.pause_writing()
-            except (SystemExit, KeyboardInterrupt):
-                raise
-            except BaseException as exc:
-                self._loop.call_exception_handler({
-                    "message": "protocol.pause_writing() failed",
-                    "exception": exc, "transport": self, "protocol": self._protocol,
-                })
+            call_protocol(self, "protocol.pause_writing() failed", self._protocol.pause_writing)
 
     def _maybe_resume_protocol(self) -> None:
         if self._writing_paused and len(self._sendbuf) <= self._low:
@@ -355,15 +364,7 @@ class Endpoint(asyncio.Transport):
     def _resume_writing(self) -> None:
         if self._lost or self._writing_paused:
             return
-        try:
-            self._protocol.resume_writing()
-        except (SystemExit, KeyboardInterrupt):
-            raise
-        except BaseException as exc:
-            self._loop.call_exception_handler({
-                "message": "protocol.resume_writing() failed",
-                "exception": exc, "transport": self, "protocol": self._protocol,
-            })
+        call_protocol(self, "protocol.resume_writing() failed", self._protocol.resume_writing)
 
     # -- sending ---------------------------------------------------------
 

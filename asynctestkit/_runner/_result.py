@@ -39,30 +39,8 @@ class RemoteError(Exception):
     """The type of a worker's error."""
 
 
-@final
-class RemoteTest:
-    """A test that ran in a worker, as the result sees it: id, description, time, output."""
-
-    failureException = AssertionError
-
-    def __init__(self, info: tuple[str, str, str | None]) -> None:
-        self._id, self._str, self._doc = info
-        self.seconds: float | None = None
-        self.out = ""
-        self.err = ""
-
-    def id(self) -> str:
-        return self._id
-
-    def __str__(self) -> str:
-        return self._str
-
-    def shortDescription(self) -> str | None:
-        return self._doc
-
-
-class RemoteSubTest(unittest.case._SubTest):  # type: ignore[name-defined,misc]
-    """A failing subtest of a worker's test (a ``_SubTest``, so -v indents it as unittest does)."""
+class _Described:
+    """What a worker sent of a test: its id, its str() and its docstring's first line."""
 
     failureException = AssertionError
 
@@ -77,6 +55,21 @@ class RemoteSubTest(unittest.case._SubTest):  # type: ignore[name-defined,misc]
 
     def shortDescription(self) -> str | None:
         return self._doc
+
+
+@final
+class RemoteTest(_Described):
+    """A test that ran in a worker, as the result sees it: id, description, time, output."""
+
+    def __init__(self, info: tuple[str, str, str | None]) -> None:
+        super().__init__(info)
+        self.seconds: float | None = None
+        self.out = ""
+        self.err = ""
+
+
+class RemoteSubTest(_Described, unittest.case._SubTest):  # type: ignore[name-defined,misc]
+    """A failing subtest of a worker's test (a ``_SubTest``, so -v indents it as unittest does)."""
 
 
 @final
