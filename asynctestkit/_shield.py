@@ -15,6 +15,9 @@ the same with SIGINT's Python handler:
 * `allowed_interrupts`, inside such a section, lets SIGINT through again
   while user code runs (a test's step): a SIGINT recorded before it is
   raised on entry, one during it is raised where it lands, as usual.
+* `restore` calls one function that puts something back inside such a
+  section; `Undo` keeps a test's list of them and runs them in reverse
+  order, all in one section.
 
 Two SIGINTs are one interrupt: if a KeyboardInterrupt is already on its way
 out of a section, a deferred one is dropped rather than raised over it. On
@@ -33,7 +36,7 @@ from typing import TYPE_CHECKING, Any, final
 if TYPE_CHECKING:
     from types import FrameType, TracebackType
 
-__all__ = ("allowed_interrupts", "deferred_interrupts", "restore")
+__all__ = ("Undo", "allowed_interrupts", "deferred_interrupts", "restore")
 
 _get_ident = threading.get_ident
 _main_ident = threading.main_thread().ident
@@ -198,3 +201,64 @@ def restore(func: Callable[..., object], /, *args: Any) -> None:
     finally:
         if section is not None:
             section.__exit__(*sys.exc_info())
+
+
+@final
+class Undo:
+    """The calls that put back what one test (or one part of it) changed, run last first.
+
+    A lean ``contextlib.ExitStack`` for the per-test path, where a test
+    records a dozen of them: `close` runs them all inside one deferred
+    section, each as `restore` would (a KeyboardInterrupt raised by the
+    call itself calls it once more), and goes on past a call that raises;
+    then it raises the first such exception. Each call must be idempotent.
+    `close` empties the list: a second one does nothing.
+
+    Example:
+        >>> undo = Undo()
+        >>> undo.callback(loop.set_task_factory, loop.get_task_factory())
+        >>> undo.close()
+    """
+
+    __slots__ = ("_calls",)
+
+    def __init__(self) -> None:
+        self._calls: list[tuple[Callable[..., object], tuple[Any, ...]]] = []
+
+    def callback(self, func: Callable[..., object], /, *args: Any) -> None:
+        """Record ``func(*args)``, which puts something back (idempotent), to be run by `close`."""
+        self._calls.append((func, args))
+
+    def enter_context(self, cm: Any) -> Any:
+        """Enter ``cm`` (looked up on its type, as ``with`` does); `close` exits it."""
+        kind = type(cm)
+        result = kind.__enter__(cm)
+        self._calls.append((kind.__exit__, (cm, None, None, None)))
+        return result
+
+    def close(self) -> None:
+        """Run the recorded calls, last first; raise the first exception one of them raised."""
+        calls = self._calls
+        if not calls:
+            return
+        error: BaseException | None = None
+        section = _Section(True)
+        section.__enter__()
+        try:
+            while calls:
+                func, args = calls.pop()
+                try:
+                    func(*args)
+                except KeyboardInterrupt as exc:
+                    # Raised by code it calls: finish the job, then let it go on.
+                    try:
+                        func(*args)
+                    except BaseException:  # noqa: BLE001 - the first interrupt is the one raised
+                        pass
+                    error = error or exc
+                except BaseException as exc:  # noqa: BLE001 - raised once every call ran
+                    error = error or exc
+        finally:
+            section.__exit__(type(error) if error is not None else None, error, None)
+        if error is not None:
+            raise error

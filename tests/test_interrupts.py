@@ -18,7 +18,7 @@ from unittest import mock
 
 from asynctestkit import AsyncTestCase, ClockedTestCase, VirtualClock, patch_time
 from asynctestkit._compat import current_loop
-from asynctestkit._shield import allowed_interrupts, deferred_interrupts, restore
+from asynctestkit._shield import Undo, allowed_interrupts, deferred_interrupts, restore
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -266,6 +266,79 @@ class DeferredInterruptsTest(PythonSigint):
         with self.assertRaisesRegex(KeyboardInterrupt, "^forced$"):
             restore(put_back)
         self.assertEqual(calls, ["put back", "put back"])
+
+
+class UndoTest(PythonSigint):
+    """Undo: a test's calls that put things back, run last first, all of them, Ctrl-C held back."""
+
+    def test_calls_run_last_first_once(self) -> None:
+        """close() runs the calls in reverse order; a second close() runs nothing."""
+        calls: list[int] = []
+        undo = Undo()
+        for i in range(3):
+            undo.callback(calls.append, i)
+        undo.close()
+        undo.close()
+        self.assertEqual(calls, [2, 1, 0])
+
+    def test_a_failing_call_does_not_stop_the_others(self) -> None:
+        """Every call runs; the first exception is raised once they have."""
+        calls: list[str] = []
+
+        def fail(message: str) -> None:
+            calls.append(message)
+            raise ValueError(message)
+
+        undo = Undo()
+        undo.callback(calls.append, "first recorded")
+        undo.callback(fail, "second")
+        undo.callback(fail, "last")
+        with self.assertRaisesRegex(ValueError, "^last$"):
+            undo.close()
+        self.assertEqual(calls, ["last", "second", "first recorded"])
+
+    def test_an_interrupt_raised_by_a_call_finishes_it_and_the_rest(self) -> None:
+        """A KeyboardInterrupt out of one call: that call runs once more, the rest run, then it goes on."""
+        calls: list[str] = []
+
+        def put_back() -> None:
+            calls.append("put back")
+            if calls.count("put back") == 1:
+                raise KeyboardInterrupt("forced")
+
+        undo = Undo()
+        undo.callback(calls.append, "other")
+        undo.callback(put_back)
+        with self.assertRaisesRegex(KeyboardInterrupt, "^forced$"):
+            undo.close()
+        self.assertEqual(calls, ["put back", "put back", "other"])
+
+    def test_a_sigint_waits_until_every_call_ran(self) -> None:
+        """A Ctrl-C during close() is raised after the last call, not in between."""
+        calls: list[str] = []
+        undo = Undo()
+        undo.callback(calls.append, "after the signal")
+        undo.callback(signal.raise_signal, signal.SIGINT)
+        with self.assertRaises(KeyboardInterrupt):
+            undo.close()
+        self.assertEqual(calls, ["after the signal"])
+        self.assertIs(signal.getsignal(signal.SIGINT), signal.default_int_handler)
+
+    def test_enter_context_exits_on_close(self) -> None:
+        """A context entered through the Undo is exited by close(), in its place in the order."""
+        events: list[str] = []
+
+        @contextlib.contextmanager
+        def context() -> Iterator[str]:
+            events.append("enter")
+            yield "value"
+            events.append("exit")
+
+        undo = Undo()
+        undo.callback(events.append, "recorded before")
+        self.assertEqual(undo.enter_context(context()), "value")
+        undo.close()
+        self.assertEqual(events, ["enter", "exit", "recorded before"])
 
 
 class InTestsTest(PythonSigint):

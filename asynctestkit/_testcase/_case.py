@@ -9,7 +9,6 @@ which options there are, and what the helpers a test calls do.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import contextvars
 import functools
 import inspect
@@ -29,6 +28,8 @@ from ._lifecycle import TestLifecycle, cancel_and_wait, context_methods
 if TYPE_CHECKING:
     from collections.abc import Callable, Coroutine
     from contextlib import AbstractAsyncContextManager, AbstractContextManager
+
+    from .._shield import Undo
 
 __unittest = True  # keep these frames out of failure tracebacks
 __tracebackhide__ = True  # and out of pytest's (STYLE.md 14)
@@ -560,7 +561,7 @@ class ClockedTestCase(AsyncTestCase):
         ):
             exc.args = (exc.args[0] + _WALL_HINT, *exc.args[1:])
 
-    def _asynctestkit_setup_time(self, stack: contextlib.ExitStack) -> None:
+    def _asynctestkit_setup_time(self, stack: Undo) -> None:
         option = self._asynctestkit_option
         stack.enter_context(
             patch_time(self.clock, targets=option("time_targets"), wall=option("time_wall"))

@@ -37,7 +37,7 @@ from .._compat import (
     queued_aclose,
 )
 from .._report import at_user_line, raise_failure
-from .._shield import allowed_interrupts, deferred_interrupts, restore
+from .._shield import Undo, allowed_interrupts, deferred_interrupts, restore
 from .._verdict._hygiene import Hygiene, SlowCallbackWarning, format_problems
 from .._verdict._onereport import one_report
 from .._verdict._resources import Resources, format_resources, resource_kinds
@@ -85,7 +85,7 @@ class TestLifecycle(unittest.IsolatedAsyncioTestCase):
         self._asynctestkit_loop: asyncio.AbstractEventLoop | None = None
         self._asynctestkit_context = contextvars.copy_context()
         self._asynctestkit_owned: list[asyncio.Task[Any]] = []
-        self._asynctestkit_stack: contextlib.ExitStack | None = None
+        self._asynctestkit_stack: Undo | None = None
         self._asynctestkit_timed_out = False
         # Set when debug() raised with cleanups left: the test's loop stays
         # open for doCleanups() (see debug()).
@@ -107,7 +107,7 @@ class TestLifecycle(unittest.IsolatedAsyncioTestCase):
 
     def _asynctestkit_start(self) -> None:
         option = self._asynctestkit_option
-        stack = contextlib.ExitStack()
+        stack = Undo()
         self._asynctestkit_stack = stack
         # Once the loop exists, a Ctrl-C waits until each change is recorded in `stack`.
         shield = deferred_interrupts()
@@ -115,12 +115,12 @@ class TestLifecycle(unittest.IsolatedAsyncioTestCase):
             loop, owned = self._asynctestkit_acquire_loop()
             shield.__enter__()
             if owned:
-                stack.callback(restore, loop.close)
+                stack.callback(loop.close)
             self._asynctestkit_owns_loop = owned
             loop.set_debug(bool(option("debug")))
             # Whatever loop was current before the test is current again after
             # (and no event loop policy if there was none).
-            stack.callback(restore, make_current(loop))
+            stack.callback(make_current(loop))
             self._asynctestkit_loop = loop
             self._asynctestkit_context = self._asynctestkit_initial_context()
             self._asynctestkit_owned = []
@@ -134,15 +134,15 @@ class TestLifecycle(unittest.IsolatedAsyncioTestCase):
                 timers=option("check_timers"),
                 baseline=not owned,
             )
-            stack.callback(restore, hygiene.uninstall)
+            stack.callback(hygiene.uninstall)
             hygiene.install()
             self._asynctestkit_hygiene = hygiene
             resources = Resources(loop, resource_kinds(option("check_resources")), shared=not owned)
-            stack.callback(restore, resources.uninstall)
+            stack.callback(resources.uninstall)
             resources.install()
             self._asynctestkit_resources = resources
             watchdog = Watchdog(loop)
-            stack.callback(restore, watchdog.disarm)
+            stack.callback(watchdog.disarm)
             watchdog.arm(option("timeout"))
             self._asynctestkit_watchdog = watchdog
         except BaseException:
@@ -153,7 +153,7 @@ class TestLifecycle(unittest.IsolatedAsyncioTestCase):
         finally:
             shield.__exit__(None, None, None)
 
-    def _asynctestkit_setup_time(self, stack: contextlib.ExitStack) -> None:
+    def _asynctestkit_setup_time(self, stack: Undo) -> None:
         """Hook for ClockedTestCase: patch time for the whole test."""
 
     def _asynctestkit_explain(self, exc: BaseException) -> None:

@@ -42,7 +42,7 @@ from .._report import (
     tracking_task_factory,
     wakes,
 )
-from .._shield import deferred_interrupts, restore
+from .._shield import Undo, deferred_interrupts
 from .._virtual._selector import DelegatingSelector
 from ._fate import fates
 from ._sampler import Watch, unwatch_slow, watch_slow
@@ -217,7 +217,7 @@ class Hygiene:
         self._timing: _TimedReady | None = None
         # Where the sampler thread saw each slow callback (_sampler.py).
         self._sampled: Watch | None = None
-        self._stack = contextlib.ExitStack()
+        self._stack = Undo()
 
     # -- for the whole test ------------------------------------------------
 
@@ -257,7 +257,7 @@ class Hygiene:
 
     def uninstall(self) -> None:
         """Stop watching and put every global hook back, whatever happened (or interrupts)."""
-        restore(self._stack.close)
+        self._stack.close()
         self.created = []
         self.timer_sites = {}
 
@@ -309,13 +309,13 @@ class Hygiene:
             gc.collect(0)
         old = swap_unawaited_coroutine_hook(self._on_unawaited)
         if old is not None:  # pragma: no branch - 3.10-3.14 all have the hook
-            self._stack.callback(restore, swap_unawaited_coroutine_hook, old)
+            self._stack.callback(swap_unawaited_coroutine_hook, old)
         depth = sys.get_coroutine_origin_tracking_depth()
         if depth < _ORIGIN_DEPTH:
             sys.set_coroutine_origin_tracking_depth(_ORIGIN_DEPTH)
-            self._stack.callback(restore, sys.set_coroutine_origin_tracking_depth, depth)
+            self._stack.callback(sys.set_coroutine_origin_tracking_depth, depth)
         # Whether the verdict's collection must be a full one (_collect_garbage).
-        self._stack.callback(restore, _discard, gc.callbacks, self._on_gc)
+        self._stack.callback(_discard, gc.callbacks, self._on_gc)
         gc.callbacks.append(self._on_gc)
 
     def _watch_calls(self) -> None:
