@@ -253,10 +253,10 @@ class Undo:
                     # Raised by code it calls: finish the job, then let it go on.
                     try:
                         func(*args)
-                    except BaseException:  # noqa: BLE001 - the first interrupt is the one raised
+                    except BaseException:  # the first interrupt is the one raised
                         pass
                     error = error or exc
-                except BaseException as exc:  # noqa: BLE001 - raised once every call ran
+                except BaseException as exc:  # raised once every call ran
                     error = error or exc
         finally:
             section.__exit__(type(error) if error is not None else None, error, None)
