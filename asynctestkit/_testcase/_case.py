@@ -231,6 +231,8 @@ class AsyncTestCase(PatchingMixin, AssertionsMixin, TestLifecycle):
     def _asynctestkit_make_loop(self) -> asyncio.AbstractEventLoop:
         # A plain function as a class attribute would be bound as a method;
         # look it up raw, so a class, a function and a staticmethod all work.
+        if self.loop_factory is None:  # the default (the raw lookup below costs more)
+            return default_loop_factory()
         factory = inspect.getattr_static(self, "loop_factory", None)
         if isinstance(factory, (staticmethod, classmethod)):
             factory = factory.__get__(None, type(self))

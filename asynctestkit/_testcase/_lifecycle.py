@@ -295,7 +295,9 @@ class TestLifecycle(unittest.IsolatedAsyncioTestCase):
         self._asynctestkit_start()
         # Registered first, so it runs last: after asyncTearDown and cleanups.
         self.addCleanup(self._asynctestkit_verdict)
-        self._asynctestkit_call(self.setUp, sync=True)
+        # A step that does nothing costs nothing (TestCase's own setUp and tearDown).
+        if getattr(self.setUp, "__func__", None) is not _NOOP_SET_UP:
+            self._asynctestkit_call(self.setUp, sync=True)
         if getattr(self.asyncSetUp, "__func__", None) is not _NOOP_ASYNC_SET_UP:
             self._asynctestkit_call(self.asyncSetUp)
 
@@ -329,7 +331,8 @@ class TestLifecycle(unittest.IsolatedAsyncioTestCase):
     def _callTearDown(self) -> None:
         if getattr(self.asyncTearDown, "__func__", None) is not _NOOP_ASYNC_TEAR_DOWN:
             self._asynctestkit_call(self.asyncTearDown)
-        self._asynctestkit_call(self.tearDown, sync=True)
+        if getattr(self.tearDown, "__func__", None) is not _NOOP_TEAR_DOWN:
+            self._asynctestkit_call(self.tearDown, sync=True)
 
     def _callCleanup(self, function: Callable[..., Any], /, *args: Any, **kwargs: Any) -> None:
         # Dispatch on the result, not on inspect.iscoroutinefunction(): 3.11+
@@ -619,5 +622,7 @@ def _shut_down(loop: asyncio.AbstractEventLoop) -> None:
         run_loop_until_complete(loop, loop.shutdown_default_executor())
 
 
+_NOOP_SET_UP = unittest.TestCase.setUp
+_NOOP_TEAR_DOWN = unittest.TestCase.tearDown
 _NOOP_ASYNC_SET_UP = unittest.IsolatedAsyncioTestCase.asyncSetUp
 _NOOP_ASYNC_TEAR_DOWN = unittest.IsolatedAsyncioTestCase.asyncTearDown

@@ -37,6 +37,7 @@ import sys
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, final
 
 from .._report import OWN_DIR, format_tasks, is_plumbing
@@ -44,12 +45,20 @@ from .._shield import deferred_interrupts
 from ._resources import command
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
     from types import FrameType
 
 __all__ = ("GRACE_CAP", "GRACE_MIN", "LEASH", "Watchdog", "WatchdogTimeout", "bury", "is_buried")
 
 _HAS_ALARM = hasattr(signal, "setitimer") and hasattr(signal, "SIGALRM")
+# The C functions under `signal`: its Python wrappers convert every handler to
+# and from an enum, which costs more than the system calls (3.10-3.15). A
+# handler they return is an int for SIG_DFL and SIG_IGN, which puts it back
+# as well.
+_csignal = getattr(signal, "_signal", signal)
+_getsignal: Callable[[int], Any] = getattr(_csignal, "getsignal", signal.getsignal)
+_set_handler: Callable[[int, Any], Any] = getattr(_csignal, "signal", signal.signal)
+_SIGALRM = int(getattr(signal, "SIGALRM", 0))
+_SIG_DFL = int(signal.SIG_DFL)
 # Read at import: patch_time makes time.monotonic() virtual on the loop's thread.
 _monotonic = time.monotonic
 
@@ -171,7 +180,7 @@ class Watchdog:
             self._timer.cancel()
         elif self._can_use_alarm():
             with deferred_interrupts():
-                self._old_handler = signal.signal(signal.SIGALRM, self._on_alarm)
+                self._old_handler = _set_handler(_SIGALRM, self._on_alarm)
                 signal.setitimer(signal.ITIMER_REAL, seconds)
             return
         generation = self._generation
@@ -189,7 +198,7 @@ class Watchdog:
             old = self._old_handler
             if old is not None:
                 signal.setitimer(signal.ITIMER_REAL, 0)
-                signal.signal(signal.SIGALRM, old)
+                _set_handler(_SIGALRM, old)
                 self._old_handler = None
             timer = self._timer
             if timer is not None:
@@ -200,7 +209,7 @@ class Watchdog:
         return (
             _HAS_ALARM
             and threading.current_thread() is threading.main_thread()
-            and signal.getsignal(signal.SIGALRM) in (signal.SIG_DFL, None)
+            and _getsignal(_SIGALRM) == _SIG_DFL  # not a handler of Python's, nor a C one (None)
             and signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
         )
 
