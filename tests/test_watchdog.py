@@ -11,6 +11,7 @@ import threading
 import time
 import unittest
 from collections.abc import Callable
+from unittest import mock
 
 from asynctestkit import AsyncTestCase, ClockedTestCase, WatchdogTimeout, configure
 from asynctestkit._compat import current_loop
@@ -160,6 +161,20 @@ class WatchdogTest(unittest.TestCase):
         self.assertRegex(text, "(?m)" + HEADLINE.format(r"0\.1"))
         self.assertIs(signal.getsignal(signal.SIGALRM), handler)
         self.assertEqual(fired, [])
+
+    @unittest.skipUnless(HAS_ALARM, "needs SIGALRM")
+    def test_a_c_handler_of_sigalrm_is_not_taken_over(self) -> None:
+        """A SIGALRM handler set outside Python (getsignal() says None) is left in place: a timer thread instead."""
+        from asynctestkit._verdict import _watchdog
+
+        with (
+            mock.patch.object(_watchdog, "_getsignal", return_value=None),
+            mock.patch.object(_watchdog, "_set_handler", wraps=_watchdog._set_handler) as set_handler,
+        ):
+            text = failure(self, run(_Inner.HungTest("test_waits_on_an_event")))
+        self.assertRegex(text, "(?m)" + HEADLINE.format(r"0\.1"))  # the timer thread stopped it
+        set_handler.assert_not_called()
+        self.assertEqual(signal.getsignal(signal.SIGALRM), signal.SIG_DFL)
 
     def test_thread_fallback_cancels_a_waiting_test(self) -> None:
         """Run from another thread, the timer thread cancels the test; the report shows where it waits."""
