@@ -28,7 +28,7 @@ from ._virtual._clock import LivelockError as LivelockError
 from ._virtual._clock import VirtualClock as VirtualClock
 from ._virtual._factory import virtual_event_loop as virtual_event_loop
 
-__version__ = "0.2.0"
+__version__ = "0.2.1"
 
 # Users meet these in tracebacks and `except` clauses under their public
 # name: `asynctestkit.DeadlockError`, not the private module's path.
