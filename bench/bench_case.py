@@ -14,7 +14,13 @@ on each of:
 and runs each suite into a ``unittest.TestResult``, the three interleaved,
 R times. Each figure is the minimum over the repeats (which resists noise
 from other processes), divided by N: the whole per-test cost, from
-``TestCase.run`` to the loop's close. Targets, as ratios to plain
+``TestCase.run`` to the loop's close.
+
+Then, reported without a target, what a test pays per callback: one test of
+20,000 ``await asyncio.sleep(0)`` on ``IsolatedAsyncioTestCase`` (debug
+mode), on `AsyncTestCase` with every check on and with the slow-callback
+check off, against the same loop run by ``asyncio.run`` (no test case),
+per iteration. Targets, as ratios to plain
 ``IsolatedAsyncioTestCase``: AsyncTestCase under 0.3 (every hygiene check
 on, the resources check and the slow-callback sampler included),
 ClockedTestCase under 0.45. The script prints the figures, then exits with status 1 if a
@@ -63,6 +69,32 @@ def time_suite(base: type[unittest.TestCase], n: int) -> float:
     return elapsed / n
 
 
+ITERATIONS = 20_000
+
+
+async def _iterations(self: unittest.TestCase | None) -> None:
+    for _ in range(ITERATIONS):
+        await asyncio.sleep(0)
+
+
+def time_iterations(base: type[unittest.TestCase] | None, **options: object) -> float:
+    """Return the real seconds one `sleep(0)` iteration takes in one test on ``base`` (None: asyncio.run)."""
+    gc.collect()
+    if base is None:
+        start = time.perf_counter()
+        asyncio.run(_iterations(None))
+        return (time.perf_counter() - start) / ITERATIONS
+    cls = type(f"Bench{base.__name__}", (base,), {"test_it": _iterations, **options})
+    result = unittest.TestResult()
+    start = time.perf_counter()
+    cls("test_it").run(result)
+    elapsed = time.perf_counter() - start
+    if not result.wasSuccessful():
+        problems = result.errors + result.failures
+        raise SystemExit(f"{base.__name__}: the benchmark test failed:\n{problems[0][1]}")
+    return elapsed / ITERATIONS
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tests", type=int, default=500, help="tests per suite (500)")
@@ -86,6 +118,20 @@ def main() -> int:
         print(f"  {name:<24} {per_test * 1e3:7.3f} ms/test  {ratio:5.2f}x{verdict}")
         if target is not None and ratio >= target:
             missed.append(name)
+    loops: dict[str, tuple[type[unittest.TestCase] | None, dict[str, object]]] = {
+        "asyncio.run, no test case": (None, {}),
+        "IsolatedAsyncioTestCase": (unittest.IsolatedAsyncioTestCase, {}),
+        "AsyncTestCase": (AsyncTestCase, {}),
+        "  slow_callback_duration=None": (AsyncTestCase, {"slow_callback_duration": None}),
+    }
+    per_iteration = {name: float("inf") for name in loops}
+    for _ in range(args.repeats):
+        for name, (case, options) in loops.items():
+            per_iteration[name] = min(per_iteration[name], time_iterations(case, **options))
+    bare = per_iteration["asyncio.run, no test case"]
+    print(f"per sleep(0) iteration, one test of {ITERATIONS:,}:")
+    for name, seconds in per_iteration.items():
+        print(f"  {name:<30} {seconds * 1e6:6.2f} us  {seconds / bare:5.2f}x")
     if missed:
         print(f"missed target: {', '.join(missed)}")
         return 1
