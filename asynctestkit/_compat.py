@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import signal
 import sys
 import warnings
 from asyncio.format_helpers import _format_callback_source
@@ -30,6 +31,8 @@ __all__ = (
     "SERVER_WAITS_FOR_CLIENTS",
     "STREAM_HANDLER_CANCEL_RAISES",
     "blocked_seconds",
+    "c_getsignal",
+    "c_signal",
     "callback_failed",
     "capture_call_graph",
     "current_loop",
@@ -44,6 +47,14 @@ __all__ = (
     "task_context",
     "thread_usage",
 )
+
+# The C functions under `signal`: its Python wrappers convert every handler to
+# and from an enum, which costs more than the system call (3.10-3.15). What
+# they return for SIG_DFL and SIG_IGN is a plain int, which puts it back as
+# well; None for a handler set outside Python.
+_csignal = getattr(signal, "_signal", signal)
+c_getsignal: Callable[[int], Any] = getattr(_csignal, "getsignal", signal.getsignal)
+c_signal: Callable[[int, Any], Any] = getattr(_csignal, "signal", signal.signal)
 
 # How long a callback blocked the loop. Wall time alone also counts the time
 # the OS ran other processes instead of the loop's thread: on a loaded CI

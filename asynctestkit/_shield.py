@@ -33,6 +33,10 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, final
 
+# The C functions under `signal`: no enum round trips (see _compat).
+from ._compat import c_getsignal as _getsignal
+from ._compat import c_signal as _signal
+
 if TYPE_CHECKING:
     from types import FrameType, TracebackType
 
@@ -50,11 +54,6 @@ def _after_fork() -> None:
 if hasattr(os, "register_at_fork"):  # pragma: no branch - POSIX
     os.register_at_fork(after_in_child=_after_fork)
 
-# The C functions under `signal`: its Python wrappers convert every handler to
-# and from an enum, which costs more than the system call (CPython 3.10-3.15).
-_csignal = getattr(signal, "_signal", signal)
-_getsignal: Callable[[int], Any] = getattr(_csignal, "getsignal", signal.getsignal)
-_signal: Callable[[int, Any], Any] = getattr(_csignal, "signal", signal.signal)
 _SIGINT = int(signal.SIGINT)
 
 # The sections open on the main thread, innermost last: True defers SIGINT,

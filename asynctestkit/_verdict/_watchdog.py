@@ -37,26 +37,22 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, final
 
+# The C functions under `signal`: no enum round trips (see _compat).
+from .._compat import c_getsignal as _getsignal
+from .._compat import c_signal as _set_handler
 from .._report import OWN_DIR, format_tasks, is_plumbing
 from .._shield import deferred_interrupts
 from ._resources import command
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from types import FrameType
 
 __all__ = ("GRACE_CAP", "GRACE_MIN", "LEASH", "Watchdog", "WatchdogTimeout", "bury", "is_buried")
 
 _HAS_ALARM = hasattr(signal, "setitimer") and hasattr(signal, "SIGALRM")
-# The C functions under `signal`: its Python wrappers convert every handler to
-# and from an enum, which costs more than the system calls (3.10-3.15). A
-# handler they return is an int for SIG_DFL and SIG_IGN, which puts it back
-# as well.
-_csignal = getattr(signal, "_signal", signal)
-_getsignal: Callable[[int], Any] = getattr(_csignal, "getsignal", signal.getsignal)
-_set_handler: Callable[[int, Any], Any] = getattr(_csignal, "signal", signal.signal)
 _SIGALRM = int(getattr(signal, "SIGALRM", 0))
 _SIG_DFL = int(signal.SIG_DFL)
 # Read at import: patch_time makes time.monotonic() virtual on the loop's thread.
