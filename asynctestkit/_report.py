@@ -6,7 +6,8 @@ same way. Creation sites come from a cheap task factory (a few frames, no
 `traceback.extract_stack`), which is what asyncio's debug mode is mostly used
 for, at a fraction of its cost.
 
-It lives below the parts that use it (`_virtual`, `_verdict`, `_testcase`) and
+It lives below the parts that use it (`_virtual`, `_verdict`, `_testcase`,
+`_faketime`'s question of whose code reads the time) and
 imports only `_compat`, so imports between the parts run one way.
 """
 
@@ -20,12 +21,13 @@ import reprlib
 import socket
 import subprocess
 import sys
+import sysconfig
 import threading
 import traceback
 import types
 import unittest
 import weakref
-from typing import TYPE_CHECKING, Any, NoReturn, final
+from typing import TYPE_CHECKING, Any, Literal, NoReturn, final
 
 from ._compat import FACTORY_TASKS_NAMED_NONE, capture_call_graph
 
@@ -58,10 +60,12 @@ __all__ = (
     "mark_mess",
     "raise_failure",
     "recording_task_factory",
+    "runs_callbacks",
     "shown_coroutine",
     "task_coroutine",
     "tracking_task_factory",
     "wakes",
+    "whose",
 )
 
 # Frames from these directories are plumbing, not the user's code.
@@ -81,6 +85,13 @@ _SITE_DEPTH = 3
 # The loop's frames that run one callback (asyncio's Handle._run and
 # BaseEventLoop._run_once, the virtual loop's _run_once).
 _RUNNERS = frozenset({"_run", "_run_once"})
+_LOOP_DIRS = (_ASYNCIO_DIR, OWN_DIR)
+# Where the standard library lives; a package installed under it (in a
+# site-packages or dist-packages directory) is not the standard library's.
+_STDLIB_DIRS = tuple(sorted({
+    os.path.join(os.path.realpath(sysconfig.get_paths()[key]), "") for key in ("stdlib", "platstdlib")
+}))
+_THIRD_PARTY = (os.sep + "site-packages" + os.sep, os.sep + "dist-packages" + os.sep)
 # asyncio.timeout()'s context manager (3.11+): its timer calls a method of it.
 _TIMEOUT: type | None = getattr(asyncio, "Timeout", None)
 
@@ -252,6 +263,23 @@ def _line(filename: str, lineno: int, name: str) -> str:
 def is_plumbing(filename: str) -> bool:
     """Whether ``filename`` is asyncio's, unittest's or asynctestkit's, not the user's."""
     return filename.startswith(_PLUMBING)
+
+
+def whose(filename: str) -> Literal["stdlib", "library", "user"]:
+    """Whose code ``filename`` holds: the standard library's, an installed package's, or the user's.
+
+    An absolute name is resolved first (symlinks); any other (``<string>``)
+    is taken as it is. Uncached: callers on a hot path keep their own cache.
+    """
+    path = os.path.realpath(filename) if os.path.isabs(filename) else filename
+    if any(part in path for part in _THIRD_PARTY):
+        return "library"
+    return "stdlib" if path.startswith(_STDLIB_DIRS) else "user"
+
+
+def runs_callbacks(code: types.CodeType) -> bool:
+    """Whether ``code`` is the loop's own that runs one callback (``Handle._run``, a ``_run_once``)."""
+    return code.co_name in _RUNNERS and code.co_filename.startswith(_LOOP_DIRS)
 
 
 def format_frames(frames: Iterable[tuple[str, int, str]], indent: str = "      ") -> list[str]:

@@ -30,13 +30,13 @@ from __future__ import annotations
 
 import os
 import sys
-import sysconfig
 import threading
 import time
 import types
 from collections.abc import Callable
 from typing import Any, Final, Union, final
 
+from .._report import whose
 from .._virtual._clock import VirtualClock
 
 __all__ = (
@@ -66,10 +66,6 @@ _getframe: Final = sys._getframe
 # Who reads: the standard library reads real time
 # ---------------------------------------------------------------------------
 
-_STDLIB_DIRS: Final = tuple(sorted({
-    os.path.join(os.path.realpath(sysconfig.get_paths()[key]), "") for key in ("stdlib", "platstdlib")
-}))
-_THIRD_PARTY: Final = (os.sep + "site-packages" + os.sep, os.sep + "dist-packages" + os.sep)
 # Code object -> whether it is the standard library's (True: it reads real time).
 # Keyed by id(code): hashing a code object costs more than the rest of a fake
 # call (it hashes the name, the constants and the bytecode each time). The
@@ -79,9 +75,7 @@ _std: dict[int, tuple[types.CodeType, bool]] = {}
 
 def _learn(code: types.CodeType) -> bool:
     """Return (and remember) whether ``code`` is the standard library's."""
-    filename = code.co_filename
-    path = os.path.realpath(filename) if os.path.isabs(filename) else filename
-    std = path.startswith(_STDLIB_DIRS) and not any(part in path for part in _THIRD_PARTY)
+    std = whose(code.co_filename) == "stdlib"
     if len(_std) > 65536:  # pragma: no cover - code generated at run time, say
         _std.clear()
     _std[id(code)] = (code, std)

@@ -58,7 +58,7 @@ import time
 import weakref
 from typing import TYPE_CHECKING, Any, final
 
-from .._report import EXPLAINERS, OWN_DIR, Site, creation_site, format_frames, is_plumbing
+from .._report import EXPLAINERS, Site, creation_site, format_frames, is_plumbing, runs_callbacks
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Coroutine, Iterable
@@ -111,9 +111,6 @@ _SUBPROCESS_FILE = subprocess.__file__
 _EXECUTOR_FILE = concurrent.futures.thread.__file__
 _EXECUTOR_WORKER = concurrent.futures.thread._worker
 _ASYNCIO_DIR = os.path.dirname(asyncio.__file__)
-# The loop's frames that run a callback: a socket made below one, before any
-# user frame, was made by the loop itself (a server accepting a connection).
-_RUNNERS = frozenset({"_run", "_run_once"})
 _SubprocessTransport: Any = asyncio.base_subprocess.BaseSubprocessTransport
 
 _socket_init = socket.socket.__init__
@@ -142,7 +139,9 @@ def _user_site(frame: FrameType | None) -> Site | None:
         code = up.f_code
         if not is_plumbing(code.co_filename):
             return creation_site(frame)
-        if code.co_name in _RUNNERS and code.co_filename.startswith((_ASYNCIO_DIR, OWN_DIR)):
+        if runs_callbacks(code):
+            # Below the loop's frame that runs a callback, before any user
+            # frame: the loop made it itself (a server accepting a connection).
             return None
         up = up.f_back
     return None  # pragma: no cover - a thread of the toolkit's own

@@ -50,7 +50,7 @@ Which way it errs
 A sample is noted for a run of a callback (its handle's id and its start
 time) only if the same id was running before and after the frames were
 read, and only if the frames reach a user's line before the loop's own code
-that runs callbacks (`_RUNNERS`): frames read between two callbacks show the
+that runs callbacks (`_report.runs_callbacks`): frames read between two callbacks show the
 loop's code only, and are dropped. The report of a run reads the sample
 right after that run, before the next callback starts, and only a sample
 with that run's id and start time: a sample of a later run (whose handle
@@ -65,12 +65,11 @@ from __future__ import annotations
 
 import os
 import sys
-import sysconfig
 import threading
 import time
 from typing import TYPE_CHECKING, Final, final
 
-from .._report import is_plumbing
+from .._report import is_plumbing, runs_callbacks, whose
 from .._virtual import _kernel
 
 if TYPE_CHECKING:
@@ -89,10 +88,6 @@ _ASLEEP: Final = (b"S", b"D")
 _active: Final[dict[int, threading.Thread]] = threading._active  # type: ignore[attr-defined]
 # The sampler wakes no more often than this (real seconds).
 _FLOOR: Final = 0.01
-# The loop's own frames that run one callback (asyncio's Handle._run and
-# BaseEventLoop._run_once, the virtual loop's _run_once): the walk out of the
-# loop's thread's stack stops there, at the callback's outer end.
-_RUNNERS: Final = frozenset({"_run", "_run_once"})
 # A stack deeper than this (a deep recursion) is cut: what was seen is used.
 _MAX_DEPTH: Final = 500
 
@@ -101,10 +96,6 @@ Frame = tuple[str, int, str]
 # The frames a report shows, innermost first.
 Where = tuple[Frame, ...]
 
-_STDLIB: Final = tuple(sorted({
-    os.path.join(os.path.realpath(sysconfig.get_paths()[key]), "") for key in ("stdlib", "platstdlib")
-}))
-_THIRD_PARTY: Final = (os.sep + "site-packages" + os.sep, os.sep + "dist-packages" + os.sep)
 # File name -> whether it is the user's (not the standard library, a site's
 # package, asyncio's or asynctestkit's). Written by the sampler thread only.
 _users: dict[str, bool] = {}
@@ -114,11 +105,8 @@ def is_users(filename: str) -> bool:
     """Whether ``filename`` holds the user's code (not a library's, the stdlib's or ours)."""
     known = _users.get(filename)
     if known is None:
-        if filename.startswith("<") or is_plumbing(filename):
-            known = False  # <frozen importlib._bootstrap>, <string>, asyncio, asynctestkit
-        else:
-            path = os.path.realpath(filename) if os.path.isabs(filename) else filename
-            known = not path.startswith(_STDLIB) and not any(part in path for part in _THIRD_PARTY)
+        # Not <frozen importlib._bootstrap>, <string>, asyncio's or asynctestkit's.
+        known = not filename.startswith("<") and not is_plumbing(filename) and whose(filename) == "user"
         if len(_users) > 4096:  # pragma: no cover - code generated at run time, say
             _users.clear()
         _users[filename] = known
@@ -145,7 +133,7 @@ def where_it_runs(frame: FrameType | None) -> Where | None:
     while frame is not None:
         code = frame.f_code
         filename = code.co_filename
-        if code.co_name in _RUNNERS and is_plumbing(filename):
+        if runs_callbacks(code):  # the loop's frame that runs the callback: its outer end
             break
         if is_users(filename):
             last_user = len(seen)
