@@ -37,7 +37,7 @@ from .._compat import (
     queued_aclose,
 )
 from .._report import at_user_line, raise_failure
-from .._shield import Undo, allowed_interrupts, deferred_interrupts, restore
+from .._shield import Undo, allowed_interrupts, deferred_interrupts
 from .._verdict._hygiene import Hygiene, SlowCallbackWarning, format_problems
 from .._verdict._onereport import one_report
 from .._verdict._resources import Resources, format_resources, resource_kinds
@@ -198,7 +198,7 @@ class TestLifecycle(unittest.IsolatedAsyncioTestCase):
         finally:
             watchdog.interrupting = False
             self._asynctestkit_loop = None
-            restore(stack.close)
+            stack.close()  # Ctrl-C held back, each undo finished (Undo.close)
 
     def run(self, result: unittest.result.TestResult | None = None) -> unittest.result.TestResult | None:
         # The loop is made in _callSetUp, inside unittest's error handling: a
